@@ -1,0 +1,138 @@
+// CertificateSigningRequests for the kubernetes.io/kube-apiserver-client signer: submit, approve,
+// and wait for the controller-manager to sign, with a watch rather than a sleep.
+import * as k8s from '@kubernetes/client-node';
+import { isConflict, isNotFound } from './errors.ts';
+
+export const CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
+/** The API's floor for spec.expirationSeconds. */
+export const MIN_EXPIRATION_SECONDS = 600;
+
+export interface CsrRequest {
+  name: string;
+  csrPem: string;
+  expirationSeconds: number;
+  labels?: Record<string, string>;
+}
+
+export function csrObject(req: CsrRequest): k8s.V1CertificateSigningRequest {
+  return {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { name: req.name, labels: req.labels ?? {} },
+    spec: {
+      signerName: CLIENT_SIGNER,
+      request: Buffer.from(req.csrPem).toString('base64'),
+      expirationSeconds: Math.max(MIN_EXPIRATION_SECONDS, Math.floor(req.expirationSeconds)),
+      usages: ['client auth', 'digital signature'],
+    },
+  };
+}
+
+/**
+ * Creates the CSR. One of the same name left by a crash carries a key we no longer hold, so it is
+ * deleted and replaced rather than adopted: it must never wedge the account.
+ */
+export async function submitCsr(
+  api: k8s.CertificatesV1Api,
+  req: CsrRequest,
+): Promise<k8s.V1CertificateSigningRequest> {
+  const body = csrObject(req);
+  try {
+    return await api.createCertificateSigningRequest({ body });
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
+  await deleteCsr(api, req.name);
+  return api.createCertificateSigningRequest({ body });
+}
+
+export async function deleteCsr(api: k8s.CertificatesV1Api, name: string): Promise<void> {
+  try {
+    await api.deleteCertificateSigningRequest({ name });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+export async function approveCsr(
+  api: k8s.CertificatesV1Api,
+  csr: k8s.V1CertificateSigningRequest,
+  message: string,
+  now: Date,
+): Promise<k8s.V1CertificateSigningRequest> {
+  const approved: k8s.V1CertificateSigningRequest = {
+    ...csr,
+    status: {
+      ...csr.status,
+      conditions: [
+        ...(csr.status?.conditions ?? []),
+        {
+          type: 'Approved',
+          status: 'True',
+          reason: 'KubeusersApproved',
+          message,
+          lastUpdateTime: now,
+        },
+      ],
+    },
+  };
+  return api.replaceCertificateSigningRequestApproval({ name: csr.metadata!.name!, body: approved });
+}
+
+export class CsrFailedError extends Error {}
+
+/** The PEM certificate, or a reason the CSR will never be signed. */
+export function certificateOf(csr: k8s.V1CertificateSigningRequest): string | CsrFailedError | undefined {
+  for (const c of csr.status?.conditions ?? []) {
+    if ((c.type === 'Denied' || c.type === 'Failed') && c.status === 'True') {
+      return new CsrFailedError(
+        `CSR ${csr.metadata?.name} ${c.type.toLowerCase()}: ${c.reason ?? ''} ${c.message ?? ''}`.trim(),
+      );
+    }
+  }
+  const cert = csr.status?.certificate;
+  return cert ? Buffer.from(cert, 'base64').toString('utf8') : undefined;
+}
+
+/** Waits for the signer, watching from the version we last saw so no update is missed. */
+export async function waitForCertificate(
+  kc: k8s.KubeConfig,
+  csr: k8s.V1CertificateSigningRequest,
+  timeoutMs: number,
+): Promise<string> {
+  const already = certificateOf(csr);
+  if (typeof already === 'string') return already;
+  if (already instanceof Error) throw already;
+  const name = csr.metadata!.name!;
+  const watch = new k8s.Watch(kc);
+  let abort: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`CSR ${name} was not signed within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      watch
+        .watch(
+          '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+          { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata?.resourceVersion },
+          (phase, obj: k8s.V1CertificateSigningRequest) => {
+            if (phase === 'DELETED')
+              return reject(new CsrFailedError(`CSR ${name} was deleted while waiting`));
+            const result = certificateOf(obj);
+            if (typeof result === 'string') resolve(result);
+            else if (result instanceof Error) reject(result);
+          },
+          (err: unknown) => {
+            if (err) reject(err instanceof Error ? err : new Error(`watch on CSR ${name} failed`));
+            else reject(new Error(`watch on CSR ${name} closed before it was signed`));
+          },
+        )
+        .then((a) => (abort = a), reject);
+    });
+  } finally {
+    clearTimeout(timer);
+    abort?.abort();
+  }
+}

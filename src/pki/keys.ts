@@ -1,0 +1,47 @@
+import { subtle, x509 } from './crypto.ts';
+
+export const KEY_TYPES = ['ecdsa-p256', 'rsa-2048', 'rsa-4096'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+type KeyAlgorithm = EcKeyGenParams | RsaHashedKeyGenParams;
+
+const ALGORITHMS: Record<KeyType, KeyAlgorithm> = {
+  'ecdsa-p256': { name: 'ECDSA', namedCurve: 'P-256' },
+  'rsa-2048': {
+    name: 'RSASSA-PKCS1-v1_5',
+    modulusLength: 2048,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: 'SHA-256',
+  },
+  'rsa-4096': {
+    name: 'RSASSA-PKCS1-v1_5',
+    modulusLength: 4096,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: 'SHA-256',
+  },
+};
+
+/** The algorithm to sign with for a key of this type (ECDSA needs the hash named at signing time). */
+export function signingAlgorithm(type: KeyType): Algorithm | EcdsaParams {
+  return type === 'ecdsa-p256' ? { name: 'ECDSA', hash: 'SHA-256' } : ALGORITHMS[type];
+}
+
+export async function generateKey(type: KeyType): Promise<CryptoKeyPair> {
+  return subtle.generateKey(ALGORITHMS[type], true, ['sign', 'verify']);
+}
+
+export async function privateKeyPem(key: CryptoKey): Promise<string> {
+  const der = await subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+export async function publicKeyPem(key: CryptoKey): Promise<string> {
+  const der = await subtle.exportKey('spki', key);
+  return x509.PemConverter.encode(der, 'PUBLIC KEY');
+}
+
+/** Reads back a PKCS#8 PEM key of a known type (for the signer's own CA in tests, and for adoption checks). */
+export async function importPrivateKeyPem(pem: string, type: KeyType): Promise<CryptoKey> {
+  const der = x509.PemConverter.decodeFirst(pem);
+  return subtle.importKey('pkcs8', der, ALGORITHMS[type], true, ['sign']);
+}

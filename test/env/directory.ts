@@ -1,0 +1,103 @@
+// Changes to the directory during a test, made over LDAP as the directory's manager, the way
+// Toolforge's own tooling makes them.
+import { Attribute, Change, Client } from 'ldapts';
+import { dn, lockTime, toolAttributes, userAttributes, type AdminSpec, type ToolSpec } from './ldif.ts';
+import type { LdapInfo } from './slapd.ts';
+
+export class DirectoryFixture {
+  readonly #info: LdapInfo;
+
+  constructor(info: LdapInfo) {
+    this.#info = info;
+  }
+
+  get shape() {
+    return this.#info.shape;
+  }
+
+  async #withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const client = new Client({ url: this.#info.url, timeout: 10_000 });
+    try {
+      await client.bind(this.#info.rootDn, this.#info.rootPassword);
+      return await fn(client);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+
+  toolDn(name: string): string {
+    return dn.tool(this.shape, name);
+  }
+
+  userDn(user: string): string {
+    return dn.user(this.shape, user);
+  }
+
+  async addTool(tool: ToolSpec): Promise<string> {
+    const target = this.toolDn(tool.name);
+    await this.#withClient((c) => c.add(target, toolAttributes(this.shape, tool)));
+    if (tool.locked) await this.lock(target, tool.locked);
+    return target;
+  }
+
+  async deleteTool(name: string): Promise<void> {
+    await this.#withClient((c) => c.del(this.toolDn(name)));
+  }
+
+  /** Disables an account the way Toolforge does: lock time plus the `disabled` policy subentry. */
+  async lock(target: string, kind: 'disabled' | 'marked-for-deletion' = 'disabled'): Promise<void> {
+    await this.#withClient((c) =>
+      c.modify(target, [
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'pwdAccountLockedTime', values: [lockTime(kind, new Date())] }),
+        }),
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'pwdPolicySubentry', values: [dn.disabledPolicy(this.shape)] }),
+        }),
+      ]),
+    );
+  }
+
+  async unlock(target: string): Promise<void> {
+    await this.#withClient((c) =>
+      c.modify(target, [
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'pwdAccountLockedTime' }) }),
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'pwdPolicySubentry' }) }),
+      ]),
+    );
+  }
+
+  async addUser(admin: AdminSpec): Promise<string> {
+    const target = this.userDn(admin.user);
+    await this.#withClient((c) => c.add(target, userAttributes(this.shape, admin)));
+    return target;
+  }
+
+  async addToAdminGroup(user: string): Promise<void> {
+    await this.#changeAdminGroup('add', user);
+  }
+
+  async removeFromAdminGroup(user: string): Promise<void> {
+    await this.#changeAdminGroup('delete', user);
+  }
+
+  async #changeAdminGroup(operation: 'add' | 'delete', user: string): Promise<void> {
+    const byDn = this.shape.memberStyle === 'member';
+    const modification = new Attribute({
+      type: byDn ? 'member' : 'memberUid',
+      values: [byDn ? this.userDn(user) : user],
+    });
+    await this.#withClient((c) =>
+      c.modify(dn.adminGroup(this.shape), new Change({ operation, modification })),
+    );
+  }
+
+  /** Rewrites one attribute of an entry (for malformed-entry tests). */
+  async replaceAttribute(target: string, type: string, values: string[]): Promise<void> {
+    await this.#withClient((c) =>
+      c.modify(target, new Change({ operation: 'replace', modification: new Attribute({ type, values }) })),
+    );
+  }
+}

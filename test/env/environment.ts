@@ -1,0 +1,86 @@
+// The one real environment shared by integration tests, benchmarks and the local demo:
+// slapd + etcd + kube-apiserver + kube-controller-manager, all on loopback ports picked here.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { publishClusterInfo } from './cluster-info.ts';
+import type { DirectoryShape } from './ldif.ts';
+import { startKube, type KubeInfo, type RunningKube } from './kube.ts';
+import { startSlapd, type LdapInfo, type LdapSeed, type RunningLdap } from './slapd.ts';
+import { ENV_DIR_PREFIX } from './stale.ts';
+
+export interface EnvInfo {
+  dir: string;
+  homesRoot: string;
+  adminHomesRoot: string;
+  ldap: LdapInfo;
+  kube: KubeInfo;
+  pids: number[];
+}
+
+export interface Environment {
+  info: EnvInfo;
+  stop: () => Promise<void>;
+}
+
+export interface EnvOptions {
+  /** A fixed directory (the local demo's `--keep`); default a fresh temp dir removed at stop. */
+  dir?: string;
+  shape?: Partial<Omit<DirectoryShape, 'homesRoot' | 'adminHomesRoot'>>;
+  seed?: LdapSeed;
+}
+
+export const ENV_FILE = 'env.json';
+
+export async function startEnvironment(opts: EnvOptions = {}): Promise<Environment> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), ENV_DIR_PREFIX)));
+  const owned = opts.dir === undefined;
+  await writeFile(join(dir, 'owner'), `${process.pid}\n`);
+  const homesRoot = join(dir, 'homes');
+  const adminHomesRoot = join(dir, 'home');
+  await mkdir(homesRoot, { recursive: true });
+  await mkdir(adminHomesRoot, { recursive: true });
+  const shape: DirectoryShape = {
+    baseDn: 'dc=toolforge,dc=test',
+    project: 'tools',
+    memberStyle: 'member',
+    ...opts.shape,
+    homesRoot,
+    adminHomesRoot,
+  };
+  await mkdir(join(dir, 'ldap'), { recursive: true });
+  await mkdir(join(dir, 'kube'), { recursive: true });
+
+  const started = await Promise.allSettled([
+    startSlapd(join(dir, 'ldap'), shape, opts.seed),
+    startKube(join(dir, 'kube')),
+  ]);
+  const [ldapR, kubeR] = started;
+  const ldap: RunningLdap | undefined = ldapR.status === 'fulfilled' ? ldapR.value : undefined;
+  const kube: RunningKube | undefined = kubeR.status === 'fulfilled' ? kubeR.value : undefined;
+  const stop = async () => {
+    await kube?.stop();
+    await ldap?.stop();
+    if (owned) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    if (!ldap || !kube) {
+      const failure = started.find((r) => r.status === 'rejected');
+      throw failure && 'reason' in failure ? failure.reason : new Error('environment failed to start');
+    }
+    await publishClusterInfo(kube.info);
+    const info: EnvInfo = {
+      dir,
+      homesRoot,
+      adminHomesRoot,
+      ldap: ldap.info,
+      kube: kube.info,
+      pids: [ldap.proc.pid, ...kube.procs.map((p) => p.pid)],
+    };
+    await writeFile(join(dir, ENV_FILE), JSON.stringify(info, null, 2), { mode: 0o600 });
+    return { info, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
