@@ -1,0 +1,49 @@
+// Every API client kubeusers uses, built from one KubeConfig with one middleware that rate-limits
+// and counts each request.
+import * as k8s from '@kubernetes/client-node';
+import type { TokenBucket } from './rate-limit.ts';
+
+export interface Clients {
+  kc: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  rbac: k8s.RbacAuthorizationV1Api;
+  certificates: k8s.CertificatesV1Api;
+  objects: k8s.KubernetesObjectApi;
+  coordination: k8s.CoordinationV1Api;
+  authentication: k8s.AuthenticationV1Api;
+  authorization: k8s.AuthorizationV1Api;
+  events: k8s.EventsV1Api;
+}
+
+export interface RequestHook {
+  (method: string, url: string): void;
+}
+
+export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, onRequest?: RequestHook): Clients {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const middleware: k8s.Middleware = {
+    pre: async (ctx) => {
+      await limiter.take();
+      onRequest?.(ctx.getHttpMethod(), ctx.getUrl());
+      return ctx;
+    },
+    post: (res) => Promise.resolve(res),
+  };
+  const configuration = k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [middleware],
+  });
+  return {
+    kc,
+    core: new k8s.CoreV1Api(configuration),
+    rbac: new k8s.RbacAuthorizationV1Api(configuration),
+    certificates: new k8s.CertificatesV1Api(configuration),
+    objects: new k8s.KubernetesObjectApi(configuration),
+    coordination: new k8s.CoordinationV1Api(configuration),
+    authentication: new k8s.AuthenticationV1Api(configuration),
+    authorization: new k8s.AuthorizationV1Api(configuration),
+    events: new k8s.EventsV1Api(configuration),
+  };
+}

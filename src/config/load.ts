@@ -1,0 +1,67 @@
+// The only code that reads the environment or config files. main.ts calls it once.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config, type SecretRef } from './schema.ts';
+
+export class ConfigError extends Error {}
+
+export interface Settings extends Config {
+  ldap: Config['ldap'] & { toolsBase: string; usersBase: string; adminGroupDn: string; disabledPolicyDn: string };
+}
+
+function formatIssues(source: string, issues: z.core.$ZodIssue[]): string {
+  const lines = issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  return `${source} is not valid:\n${lines.join('\n')}`;
+}
+
+/** Fills in the DNs derived from the base and the project. */
+export function resolveSettings(config: Config): Settings {
+  const { baseDn, project } = config.ldap;
+  return {
+    ...config,
+    ldap: {
+      ...config.ldap,
+      toolsBase: config.ldap.toolsBase ?? `ou=people,ou=servicegroups,${baseDn}`,
+      usersBase: config.ldap.usersBase ?? `ou=people,${baseDn}`,
+      adminGroupDn: config.ldap.adminGroupDn ?? `cn=${project}.admin,ou=servicegroups,${baseDn}`,
+      disabledPolicyDn: config.ldap.disabledPolicyDn ?? `cn=disabled,ou=ppolicies,${baseDn}`,
+    },
+  };
+}
+
+export function parseConfig(source: string, value: unknown): Settings {
+  const result = configSchema.safeParse(value ?? {});
+  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues));
+  return resolveSettings(result.data);
+}
+
+export async function loadConfig(file: string): Promise<Settings> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return parseConfig(file, value);
+}
+
+/** Reads a secret; the error names where it looked, never what it found. */
+export async function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (ref.env !== undefined) {
+    const value = env[ref.env];
+    if (value === undefined || value === '') throw new ConfigError(`environment variable ${ref.env} is not set`);
+    return value;
+  }
+  try {
+    return (await readFile(ref.file!, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}

@@ -1,0 +1,122 @@
+// The configuration schema: every key, its type, default and meaning. docs/configuration.md is
+// generated from it. Secrets are named by file or environment variable, never written inline.
+import { z } from 'zod';
+import { KEY_TYPES } from '../pki/keys.ts';
+
+const secretRef = z
+  .strictObject({
+    file: z.string().min(1).optional().describe('read the secret from this file (trailing newline stripped)'),
+    env: z.string().min(1).optional().describe('read the secret from this environment variable'),
+  })
+  .refine((s) => (s.file === undefined) !== (s.env === undefined), 'give exactly one of "file" or "env"');
+
+const quantityMap = z.record(z.string(), z.union([z.string(), z.number()]).transform(String));
+
+const limitRangeItem = z.strictObject({
+  type: z.enum(['Container', 'Pod', 'PersistentVolumeClaim']),
+  default: quantityMap.optional(),
+  defaultRequest: quantityMap.optional(),
+  max: quantityMap.optional(),
+  min: quantityMap.optional(),
+});
+
+const resources = z.strictObject({
+  quota: quantityMap.describe('ResourceQuota spec.hard'),
+  limitRange: z.array(limitRangeItem).describe('LimitRange spec.limits'),
+});
+
+const override = z.strictObject({
+  version: z.number().int().min(1).describe('bump to re-apply this override'),
+  quota: quantityMap.optional().describe('replaces keys of the default quota'),
+  limitRange: z.array(limitRangeItem).optional().describe('replaces the default limit range'),
+});
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const configSchema = z.strictObject({
+  ldap: z
+    .strictObject({
+      servers: z.array(z.url()).min(1).describe('LDAP URLs, tried in order (ldap:// or ldaps://)'),
+      bindDn: z.string().min(1).describe('DN of the read-only service account'),
+      bindPassword: secretRef.describe("the service account's password"),
+      baseDn: z.string().min(1).describe('directory base, e.g. dc=wikimedia,dc=org'),
+      project: z.string().regex(DNS_LABEL).describe('tool accounts are cn=<project>.<tool>'),
+      toolsBase: z.string().optional().describe('where tool accounts live; default ou=people,ou=servicegroups,<baseDn>'),
+      usersBase: z.string().optional().describe('where people (admins) live; default ou=people,<baseDn>'),
+      adminGroupDn: z.string().optional().describe('the admin group; default cn=<project>.admin,ou=servicegroups,<baseDn>'),
+      memberStyle: z.enum(['member', 'memberUid']).default('member').describe('admin group lists DNs (rfc2307bis) or uids (RFC 2307)'),
+      disabledPolicyDn: z.string().optional().describe('pwdPolicySubentry that marks a disabled account; default cn=disabled,ou=ppolicies,<baseDn>'),
+      attributes: z
+        .strictObject({
+          uid: z.string().default('uid'),
+          uidNumber: z.string().default('uidNumber'),
+          gidNumber: z.string().default('gidNumber'),
+          homeDirectory: z.string().default('homeDirectory'),
+        })
+        .prefault({})
+        .describe('attribute names, for directories that differ from RFC 2307'),
+      pageSize: z.number().int().min(1).max(10_000).default(500).describe('paged search size'),
+      timeoutSeconds: z.number().positive().default(30).describe('per operation'),
+    })
+    .describe('the directory'),
+  homes: z
+    .strictObject({
+      root: z.string().startsWith('/').describe("tool homes must be under this directory"),
+      adminRoot: z.string().startsWith('/').default('/home').describe('admin homes must be under this directory'),
+      toolCredentialsDir: z.string().default('.toolskube').describe("tool's key and certificate, inside the home"),
+      adminCredentialsDir: z.string().default('.admkube').describe("admin's key and certificate, inside the home"),
+      disabledFlag: z.string().default('k8s.disabled').describe('file left in the home of a locked account'),
+    })
+    .describe('home directories'),
+  kubernetes: z
+    .strictObject({
+      kubeconfig: z.string().optional().describe('kubeconfig for kubeusers itself; default in-cluster'),
+      namespace: z.string().regex(DNS_LABEL).default('kubeusers').describe("kubeusers' own namespace: state, ledger, admin events"),
+      namespacePrefix: z.string().regex(/^[a-z0-9-]*$/).default('tool-').describe('tool namespaces are <prefix><tool>'),
+      clusterName: z.string().min(1).default('kubeusers').describe('cluster and context name written into kubeconfigs'),
+      server: z.string().optional().describe('API server URL for kubeconfigs; default from kube-public/cluster-info'),
+    })
+    .prefault({}),
+  rbac: z
+    .strictObject({
+      toolClusterRole: z.string().default('kubeusers-tool').describe("bound in each tool's namespace"),
+      adminClusterRoles: z.array(z.string()).default(['view', 'kubeusers-admin-impersonate']).describe('bound cluster-wide for each admin'),
+      extraGroups: z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]*$/)).default([]).describe('groups added to every certificate (allow-list)'),
+    })
+    .prefault({}),
+  resources: resources.default({
+    quota: { 'requests.cpu': '2', 'requests.memory': '6Gi', 'limits.cpu': '4', 'limits.memory': '8Gi', pods: '16', services: '2', 'persistentvolumeclaims': '3' },
+    limitRange: [{ type: 'Container', default: { cpu: '500m', memory: '512Mi' }, defaultRequest: { cpu: '150m', memory: '256Mi' }, max: { cpu: '1', memory: '4Gi' }, min: { cpu: '50m', memory: '100Mi' } }],
+  }),
+  overrides: z.record(z.string().regex(DNS_LABEL), override).default({}).describe('per-tool quota and limits'),
+  certificates: z
+    .strictObject({
+      lifetimeSeconds: z.number().int().min(600).default(30 * 86_400).describe('requested lifetime (expirationSeconds)'),
+      renewFraction: z.number().gt(0).lt(1).default(2 / 3).describe('renew at this share of the real lifetime'),
+      jitterFraction: z.number().min(0).lt(0.5).default(0.05).describe('spread renewals by up to this share of the lifetime, earlier'),
+      keyType: z.enum(KEY_TYPES).default('ecdsa-p256'),
+      signTimeoutSeconds: z.number().positive().default(60).describe('how long to wait for the signer'),
+    })
+    .prefault({}),
+  sync: z
+    .strictObject({
+      intervalSeconds: z.number().positive().default(60).describe('time between syncs'),
+      renewalCron: z.string().default('*/10 * * * *').describe('node-cron schedule of the renewal sweep'),
+      concurrency: z.number().int().min(1).max(256).default(16).describe('accounts worked on at once'),
+      qps: z.number().positive().default(50).describe('client-side rate limit to the API server'),
+      burst: z.number().int().min(1).default(100),
+    })
+    .prefault({}),
+  removalGuard: z
+    .strictObject({
+      maxFraction: z.number().min(0).max(1).default(0.05).describe('largest share of accounts one sync may remove'),
+      minCount: z.number().int().min(0).default(10).describe('removals always allowed up to this many'),
+    })
+    .prefault({})
+    .describe('a sync that would remove more than max(maxFraction × accounts, minCount) removes nothing'),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type SecretRef = z.output<typeof secretRef>;

@@ -1,0 +1,113 @@
+// Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
+// asked for by name, so every search names them (the older daemon forgot this for admins).
+import { Client, escapeFilter } from 'ldapts';
+import type { Directory, DirectorySnapshot, Skipped } from './account.ts';
+import { mapEntries, type MappingRules, type RawEntry } from './mapping.ts';
+
+export interface LdapDirectoryOptions {
+  servers: string[];
+  bindDn: string;
+  bindPassword: string;
+  toolsBase: string;
+  usersBase: string;
+  adminGroupDn: string;
+  memberStyle: 'member' | 'memberUid';
+  pageSize: number;
+  timeoutMs: number;
+  rules: MappingRules;
+}
+
+export class DirectoryError extends Error {}
+
+const PPOLICY = ['pwdAccountLockedTime', 'pwdPolicySubentry'];
+
+function values(entry: RawEntry | undefined, attr: string): string[] {
+  const v = entry?.[attr];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x as string)));
+}
+
+export class LdapDirectory implements Directory {
+  readonly #o: LdapDirectoryOptions;
+
+  constructor(options: LdapDirectoryOptions) {
+    this.#o = options;
+  }
+
+  get #attributes(): string[] {
+    const a = this.#o.rules.attributes;
+    return ['cn', a.uid, a.uidNumber, a.gidNumber, a.homeDirectory, ...PPOLICY];
+  }
+
+  async read(): Promise<DirectorySnapshot> {
+    const client = await this.#connect();
+    try {
+      const tools = await this.#search(client, this.#o.toolsBase, escapeFilter`(&(objectClass=posixAccount)(cn=${this.#o.rules.project}.*))`);
+      const admins = await this.#admins(client);
+      const t = mapEntries('tool', tools, this.#o.rules);
+      const a = mapEntries('admin', admins.entries, this.#o.rules);
+      return { accounts: [...t.accounts, ...a.accounts], skipped: [...t.skipped, ...a.skipped, ...admins.missing] };
+    } catch (err) {
+      if (err instanceof DirectoryError) throw err;
+      throw new DirectoryError(`LDAP read failed: ${describe(err)}`);
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+
+  async #connect(): Promise<Client> {
+    const failures: string[] = [];
+    for (const url of this.#o.servers) {
+      const client = new Client({ url, timeout: this.#o.timeoutMs, connectTimeout: this.#o.timeoutMs });
+      try {
+        await client.bind(this.#o.bindDn, this.#o.bindPassword);
+        return client;
+      } catch (err) {
+        failures.push(`${url}: ${describe(err)}`);
+        await client.unbind().catch(() => undefined);
+      }
+    }
+    throw new DirectoryError(`no LDAP server answered (${failures.join('; ')})`);
+  }
+
+  async #search(client: Client, base: string, filter: string): Promise<RawEntry[]> {
+    const { searchEntries } = await client.search(base, {
+      scope: 'sub',
+      filter,
+      attributes: this.#attributes,
+      paged: { pageSize: this.#o.pageSize },
+    });
+    return searchEntries as RawEntry[];
+  }
+
+  async #admins(client: Client): Promise<{ entries: RawEntry[]; missing: Skipped[] }> {
+    const attr = this.#o.memberStyle;
+    const { searchEntries } = await client.search(this.#o.adminGroupDn, { scope: 'base', attributes: [attr] });
+    const members = values(searchEntries[0] as RawEntry | undefined, attr);
+    if (members.length === 0) return { entries: [], missing: [] };
+    const uids = attr === 'memberUid' ? members : members.map(uidOfDn);
+    const wanted = uids.filter((u): u is string => u !== undefined);
+    const missing: Skipped[] = members
+      .filter((m, i) => uids[i] === undefined)
+      .map((m) => ({ kind: 'admin', dn: m, reason: 'member-not-found', message: `admin group member ${m} is not a uid=… entry under ${this.#o.usersBase}` }));
+    if (wanted.length === 0) return { entries: [], missing };
+    const filter = `(&(objectClass=posixAccount)(|${wanted.map((u) => escapeFilter`(uid=${u})`).join('')}))`;
+    const entries = await this.#search(client, this.#o.usersBase, filter);
+    const found = new Set(entries.flatMap((e) => values(e, this.#o.rules.attributes.uid)));
+    for (const u of wanted.filter((w) => !found.has(w))) {
+      missing.push({ kind: 'admin', name: u, dn: `uid=${u},${this.#o.usersBase}`, reason: 'member-not-found', message: `admin group member ${u} has no posixAccount entry` });
+    }
+    return { entries, missing };
+  }
+}
+
+/** `uid=alice,ou=people,…` → `alice`; other member DNs are not people. */
+export function uidOfDn(dn: string): string | undefined {
+  const m = /^uid=((?:[^,\\]|\\.)+),/i.exec(dn);
+  return m?.[1]?.replace(/\\(.)/g, '$1');
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.constructor.name}: ${err.message}`.trim();
+  return 'unknown error';
+}
