@@ -1,0 +1,98 @@
+// What each subcommand does, given the composition root.
+import { ConfigError, loadConfig, type Settings } from '../config/load.ts';
+import { buildApp, ensureOwnNamespace, type App } from '../main.ts';
+import { SyncLoop } from '../reconcile/loop.ts';
+import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
+import { gatherCluster } from '../reconcile/gather.ts';
+import { EXIT } from './exit-codes.ts';
+
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const stdio: Output = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+};
+
+export async function withApp(configFile: string, io: Output, fn: (app: App) => Promise<number>): Promise<number> {
+  let settings: Settings;
+  try {
+    settings = await loadConfig(configFile);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`kubeusers: ${err.message}`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+  return fn(await buildApp(settings));
+}
+
+export function exitCodeOf(result: SyncResult): number {
+  if (result.directoryError) return EXIT.directoryUnreachable;
+  if (result.failures.length > 0) return EXIT.accountsFailed;
+  if (result.guard) return EXIT.guardHeld;
+  return EXIT.ok;
+}
+
+export function report(result: SyncResult, io: Output, mode: SyncMode): void {
+  for (const line of result.done) io.out(line);
+  for (const s of result.skipped) io.err(`skipped ${s.kind} ${s.name ?? s.dn}: ${s.message} (${s.reason})`);
+  for (const f of result.failures) io.err(`failed ${f.account}: ${f.error}`);
+  if (result.directoryError) io.err(`directory unreachable, nothing removed or locked: ${result.directoryError}`);
+  if (result.guard) {
+    io.err(
+      `removal guard: ${result.guard.removals} account(s) would be removed, more than the ${result.guard.limit} allowed; nothing was removed (${result.guard.names.slice(0, 20).join(', ')}${result.guard.names.length > 20 ? ', …' : ''}). Confirm with: kubeusers sync --once --confirm-removals`,
+    );
+  }
+  const verb = mode === 'plan' ? 'would change' : 'changed';
+  io.out(`${mode}: ${result.done.length} step(s) ${verb}, ${result.failures.length} failure(s), ${result.skipped.length} skipped entr${result.skipped.length === 1 ? 'y' : 'ies'}`);
+}
+
+export async function syncOnce(app: App, io: Output, mode: SyncMode, confirmRemovals = false): Promise<number> {
+  if (mode !== 'plan') await ensureOwnNamespace(app);
+  const result = await runSync(app.sync, { mode, ...(confirmRemovals ? { confirmRemovals } : {}) });
+  report(result, io, mode);
+  return exitCodeOf(result);
+}
+
+export async function status(app: App, io: Output, name: string | undefined, json: boolean): Promise<number> {
+  const { states } = await gatherCluster(app.clients, app.settings.kubernetes.namespace);
+  const rows = states.filter((s) => name === undefined || s.name === name).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  if (name !== undefined && rows.length === 0) {
+    io.err(`kubeusers: no account named ${name}`);
+    return EXIT.error;
+  }
+  if (json) {
+    io.out(JSON.stringify(rows, null, 2));
+    return EXIT.ok;
+  }
+  io.out(['KIND', 'NAME', 'STATUS', 'EPOCH', 'SERIAL', 'NOT AFTER', 'LAST ERROR'].join('\t'));
+  for (const s of rows) {
+    io.out([s.kind, s.name, s.status, s.epoch, s.serial ?? '-', s.notAfter?.toISOString() ?? '-', s.lastError ?? ''].join('\t'));
+  }
+  return EXIT.ok;
+}
+
+export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
+  await ensureOwnNamespace(app);
+  const loop = new SyncLoop(app.sync, {
+    intervalMs: app.settings.sync.intervalSeconds * 1000,
+    renewalCron: app.settings.sync.renewalCron,
+    confirmRemovals,
+  });
+  loop.start();
+  app.log.info({ action: 'start' }, 'kubeusers running');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      app.log.info({ action: 'stop', signal }, 'draining');
+      loop.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  app.log.info({ action: 'stop' }, 'stopped');
+  return EXIT.ok;
+}

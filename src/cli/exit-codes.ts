@@ -1,0 +1,9 @@
+// Exit codes a cron job or a script can act on.
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  config: 2,
+  accountsFailed: 3,
+  guardHeld: 4,
+  directoryUnreachable: 5,
+} as const;

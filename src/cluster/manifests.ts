@@ -1,0 +1,106 @@
+// Pure builders of the objects kubeusers owns, each with a hash of its desired content so that a
+// no-op sync can tell "already right" from a list, without a request per object.
+import { createHash } from 'node:crypto';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Account } from '../directory/account.ts';
+import {
+  adminBindingName,
+  epochGroup,
+  HASH_ANNOTATION,
+  RESOURCES_VERSION_ANNOTATION,
+  labels,
+  LIMIT_RANGE,
+  QUOTA,
+  ROLE_BINDING,
+  toolNamespace,
+} from './names.ts';
+
+export interface Resources {
+  quota: Record<string, string>;
+  limitRange: { type: string; default?: Record<string, string>; defaultRequest?: Record<string, string>; max?: Record<string, string>; min?: Record<string, string> }[];
+}
+
+export interface ManifestSettings {
+  namespacePrefix: string;
+  toolClusterRole: string;
+  adminClusterRoles: string[];
+}
+
+export interface Subject {
+  kind: 'Group' | 'User';
+  name: string;
+}
+
+export type Desired = KubernetesObject & { metadata: { name: string; namespace?: string; annotations: Record<string, string> } };
+
+const RBAC = 'rbac.authorization.k8s.io';
+
+function withHash<T extends KubernetesObject>(obj: T): Desired {
+  const hash = createHash('sha256').update(JSON.stringify(obj)).digest('hex').slice(0, 16);
+  const metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [HASH_ANNOTATION]: hash } };
+  return { ...obj, metadata } as Desired;
+}
+
+export function objectKey(o: KubernetesObject): string {
+  return `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+/** The subjects an account's bindings name: its current epoch group, plus an adopted legacy user. */
+export function subjectsOf(account: Account, epoch: number, legacyUser?: string): Subject[] {
+  const subjects: Subject[] = [{ kind: 'Group', name: epochGroup(account.kind, account.name, epoch) }];
+  if (legacyUser) subjects.push({ kind: 'User', name: legacyUser });
+  return subjects;
+}
+
+function rbacSubjects(subjects: Subject[]): { apiGroup: string; kind: string; name: string }[] {
+  return subjects.map((s) => ({ apiGroup: RBAC, kind: s.kind, name: s.name }));
+}
+
+export function toolNamespaceObject(account: Account, s: ManifestSettings): Desired {
+  return withHash({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: toolNamespace(s.namespacePrefix, account.name), labels: { ...labels('tool', account.name, 'namespace'), tenancy: 'tool' } },
+  });
+}
+
+export function toolObjects(account: Account, s: ManifestSettings, resources: Resources & { version: number }, subjects: Subject[]): Desired[] {
+  const namespace = toolNamespace(s.namespacePrefix, account.name);
+  // The override's version is part of the object, so bumping it alone re-applies.
+  const annotations = { [RESOURCES_VERSION_ANNOTATION]: String(resources.version) };
+  const meta = (name: string, role: string) => ({ name, namespace, labels: labels('tool', account.name, role), annotations });
+  return [
+    withHash({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta(QUOTA, 'quota'), spec: { hard: resources.quota } }),
+    withHash({ apiVersion: 'v1', kind: 'LimitRange', metadata: meta(LIMIT_RANGE, 'limits'), spec: { limits: resources.limitRange } }),
+    withHash({
+      apiVersion: `${RBAC}/v1`,
+      kind: 'RoleBinding',
+      metadata: meta(ROLE_BINDING, 'binding'),
+      roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: s.toolClusterRole },
+      subjects: rbacSubjects(subjects),
+    }),
+  ];
+}
+
+export function adminObjects(account: Account, s: ManifestSettings, subjects: Subject[]): Desired[] {
+  return s.adminClusterRoles.map((role) =>
+    withHash({
+      apiVersion: `${RBAC}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: adminBindingName(account.name, role), labels: labels('admin', account.name, 'binding') },
+      roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: role },
+      subjects: rbacSubjects(subjects),
+    }),
+  );
+}
+
+/** Default resources with a tool's override applied. */
+export function resourcesFor(
+  tool: string,
+  defaults: Resources,
+  overrides: Record<string, { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }>,
+): Resources & { version: number } {
+  const o = overrides[tool];
+  if (!o) return { ...defaults, version: 0 };
+  return { quota: { ...defaults.quota, ...o.quota }, limitRange: o.limitRange ?? defaults.limitRange, version: o.version };
+}

@@ -1,0 +1,122 @@
+// The composition root: reads config once, builds every dependency, and hands them to the commands.
+import * as k8s from '@kubernetes/client-node';
+import type { Clock } from './clock.ts';
+import { systemClock } from './clock.ts';
+import { makeClients, type Clients } from './cluster/client.ts';
+import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
+import { applyObject } from './cluster/objects.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
+import { TokenBucket } from './cluster/rate-limit.ts';
+import { readSecret, type Settings } from './config/load.ts';
+import { LdapDirectory } from './directory/ldap.ts';
+import { SafeHomes } from './homes/homes.ts';
+import { makeLogger, type Logger } from './log.ts';
+import { Actor, type ActEvents } from './reconcile/act.ts';
+import type { DecideSettings } from './reconcile/decide.ts';
+import { KeyedMutex } from './reconcile/pool.ts';
+import type { SyncDeps } from './reconcile/sync.ts';
+
+export interface App {
+  settings: Settings;
+  clients: Clients;
+  clusterInfo: ClusterInfo;
+  actor: Actor;
+  sync: SyncDeps;
+  log: Logger;
+  clock: Clock;
+}
+
+export interface AppOptions {
+  log?: Logger;
+  clock?: Clock;
+  events?: ActEvents;
+  onRequest?: (method: string, url: string) => void;
+}
+
+export function loadKubeConfig(settings: Settings): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (settings.kubernetes.kubeconfig) kc.loadFromFile(settings.kubernetes.kubeconfig);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export function decideSettings(settings: Settings): DecideSettings {
+  return {
+    namespacePrefix: settings.kubernetes.namespacePrefix,
+    toolClusterRole: settings.rbac.toolClusterRole,
+    adminClusterRoles: settings.rbac.adminClusterRoles,
+    resources: settings.resources,
+    overrides: settings.overrides,
+    renewal: { renewFraction: settings.certificates.renewFraction, jitterFraction: settings.certificates.jitterFraction },
+  };
+}
+
+export async function buildApp(settings: Settings, opts: AppOptions = {}): Promise<App> {
+  const log = opts.log ?? makeLogger(settings.log.level);
+  const clock = opts.clock ?? systemClock;
+  const clients = makeClients(loadKubeConfig(settings), new TokenBucket(settings.sync.qps, settings.sync.burst), opts.onRequest);
+  const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
+  const ldap = settings.ldap;
+  const directory = new LdapDirectory({
+    servers: ldap.servers,
+    bindDn: ldap.bindDn,
+    bindPassword: await readSecret(ldap.bindPassword),
+    toolsBase: ldap.toolsBase,
+    usersBase: ldap.usersBase,
+    adminGroupDn: ldap.adminGroupDn,
+    memberStyle: ldap.memberStyle,
+    pageSize: ldap.pageSize,
+    timeoutMs: ldap.timeoutSeconds * 1000,
+    rules: {
+      project: ldap.project,
+      homesRoot: settings.homes.root,
+      adminHomesRoot: settings.homes.adminRoot,
+      disabledPolicyDn: ldap.disabledPolicyDn,
+      attributes: ldap.attributes,
+    },
+  });
+  const h = settings.homes;
+  const homes = new SafeHomes({
+    tool: { root: h.root, credentialsDir: h.toolCredentialsDir, disabledFlag: h.disabledFlag },
+    admin: { root: h.adminRoot, credentialsDir: h.adminCredentialsDir, disabledFlag: h.disabledFlag },
+  });
+  const decide = decideSettings(settings);
+  const c = settings.certificates;
+  const issue = { keyType: c.keyType, lifetimeSeconds: c.lifetimeSeconds, signTimeoutMs: c.signTimeoutSeconds * 1000, extraGroups: settings.rbac.extraGroups };
+  const ownNamespace = settings.kubernetes.namespace;
+  const actor = new Actor({
+    clients,
+    homes,
+    clock,
+    log,
+    ownNamespace,
+    clusterName: settings.kubernetes.clusterName,
+    clusterInfo,
+    issue,
+    decide,
+    ...(opts.events ? { events: opts.events } : {}),
+  });
+  const sync: SyncDeps = {
+    directory,
+    clients,
+    actor,
+    clock,
+    log,
+    ownNamespace,
+    decide,
+    guard: settings.removalGuard,
+    concurrency: settings.sync.concurrency,
+    signTimeoutMs: issue.signTimeoutMs,
+    mutex: new KeyedMutex(),
+  };
+  return { settings, clients, clusterInfo, actor, sync, log, clock };
+}
+
+/** kubeusers' own namespace holds the state; it is created if missing. */
+export async function ensureOwnNamespace(app: App): Promise<void> {
+  await applyObject(app.clients, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: app.settings.kubernetes.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, 'kubeusers.io/role': 'system' } },
+  });
+}

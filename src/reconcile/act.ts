@@ -1,0 +1,198 @@
+// act: carries out one account's steps, in order. Every step is idempotent, so a crash at any point
+// is repaired by the next sync.
+import type { Account } from '../directory/account.ts';
+import type { Clock } from '../clock.ts';
+import type { Clients } from '../cluster/client.ts';
+import type { ClusterInfo } from '../cluster/cluster-info.ts';
+import { isNotFound } from '../cluster/errors.ts';
+import { cleanupCsr, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
+import { subjectsOf } from '../cluster/manifests.ts';
+import { applyObject, deleteObject } from '../cluster/objects.ts';
+import { stateName, toolNamespace, epochGroup } from '../cluster/names.ts';
+import { stateConfigMap, type AccountState } from '../cluster/state.ts';
+import type { Homes } from '../homes/homes.ts';
+import type { Logger } from '../log.ts';
+import { certInfo, certMatchesKey, parseCertificatePem } from '../pki/cert.ts';
+import { backoffMs } from '../pki/renewal.ts';
+import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
+import { applyGrants } from './grants.ts';
+
+export interface ActDeps {
+  clients: Clients;
+  homes: Homes;
+  clock: Clock;
+  log: Logger;
+  ownNamespace: string;
+  clusterName: string;
+  clusterInfo: ClusterInfo;
+  issue: IssueSettings;
+  decide: DecideSettings;
+  events?: ActEvents;
+}
+
+/** What metrics and the audit trail hear about. */
+export interface ActEvents {
+  issued?(account: Account, state: AccountState, reason: IssueReason | 'adopted', signSeconds: number): void;
+  failed?(account: Account, reason: string): void;
+}
+
+export class Actor {
+  readonly #d: ActDeps;
+
+  constructor(deps: ActDeps) {
+    this.#d = deps;
+  }
+
+  async run(account: Account | undefined, kind: Account['kind'], name: string, step: Step): Promise<void> {
+    const d = this.#d;
+    switch (step.do) {
+      case 'save-state':
+        return this.saveState(step.state);
+      case 'apply':
+        await applyObject(d.clients, step.object);
+        d.log.info({ account: name, kind, action: 'apply', object: `${step.object.kind}/${step.object.metadata.name}` }, 'applied');
+        return;
+      case 'delete':
+        await deleteObject(d.clients, step.ref);
+        d.log.info({ account: name, kind, action: 'delete', object: `${step.ref.kind}/${step.ref.name}` }, 'deleted');
+        return;
+      case 'remove-state':
+        await deleteObject(d.clients, { kind: 'ConfigMap', name: stateName(kind, name), namespace: d.ownNamespace });
+        d.log.info({ account: name, kind, action: 'remove' }, 'account removed from the cluster; its home is left as it is');
+        return;
+      case 'flag':
+        return this.#flag(account!, step.disabled);
+      case 'adopt-or-issue':
+        return this.#adoptOrIssue(account!, step.state);
+      case 'issue':
+        return this.issue(account!, step.state, step.reason);
+    }
+  }
+
+  async saveState(state: AccountState): Promise<void> {
+    await applyObject(this.#d.clients, stateConfigMap(this.#d.ownNamespace, state));
+  }
+
+  async #flag(account: Account, disabled: boolean): Promise<void> {
+    try {
+      await this.#d.homes.setDisabledFlag(account, disabled, 'This account is disabled: its Kubernetes credentials no longer work.');
+      this.#d.log.info({ account: account.name, kind: account.kind, action: disabled ? 'lock' : 'unlock' }, disabled ? 'account locked: access cut' : 'account unlocked');
+    } catch (err) {
+      // The cut-off itself happened in the cluster; the flag only tells the user.
+      this.#d.log.warn({ account: account.name, kind: account.kind, action: 'flag', err: (err as Error).message }, 'could not update the disabled flag');
+    }
+  }
+
+  async #adoptOrIssue(account: Account, state: AccountState): Promise<void> {
+    const adopted = await this.#tryAdopt(account, state).catch((err: unknown) => {
+      this.#d.log.debug({ account: account.name, err: (err as Error).message }, 'nothing to adopt');
+      return undefined;
+    });
+    if (adopted) {
+      await this.saveState(adopted);
+      this.#d.events?.issued?.(account, adopted, 'adopted', 0);
+      this.#d.log.info({ account: account.name, kind: account.kind, action: 'adopt', serial: adopted.serial, fingerprint: adopted.fingerprint }, 'adopted the certificate already in the home');
+      await cleanupCsr(this.#d.clients, account).catch(() => undefined);
+      const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide.renewal);
+      if (reason) await this.issue(account, adopted, reason);
+      return;
+    }
+    await this.issue(account, state, state.serial ? 'due' : 'new');
+  }
+
+  /** A certificate already in the home, from our own interrupted run or from maintain-kubeusers. */
+  async #tryAdopt(account: Account, state: AccountState): Promise<AccountState | undefined> {
+    const { certPem, keyPem } = await this.#d.homes.readCredentials(account);
+    if (!certPem || !keyPem || !(await certMatchesKey(certPem, keyPem))) return undefined;
+    const ca = parseCertificatePem(this.#d.clusterInfo.caPem);
+    if (!(await parseCertificatePem(certPem).verify({ publicKey: ca.publicKey, signatureOnly: true }))) return undefined;
+    const info = await certInfo(certPem);
+    const now = this.#d.clock.now();
+    if (info.notAfter <= now) return undefined;
+    const base: AccountState = { ...state, status: 'active', serial: info.serial, fingerprint: info.fingerprint, notBefore: info.notBefore, notAfter: info.notAfter, failures: 0, lastChange: now };
+    delete base.issuing;
+    delete base.nextAttempt;
+    delete base.lastError;
+    if (info.commonName === account.uid && info.groups.includes(epochGroup(account.kind, account.name, state.epoch))) {
+      return { ...base, certEpoch: state.epoch };
+    }
+    if (!state.serial && account.kind === 'tool' && (await this.#hasLegacyState(account))) {
+      // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
+      const adopted = { ...base, legacyUser: info.commonName };
+      delete adopted.certEpoch;
+      await applyGrants(this.#d.clients, account, subjectsOf(account, state.epoch, info.commonName), this.#d.decide);
+      return adopted;
+    }
+    return undefined;
+  }
+
+  async #hasLegacyState(account: Account): Promise<boolean> {
+    const namespace = toolNamespace(this.#d.decide.namespacePrefix, account.name);
+    for (const name of ['maintain-kubeusers', `maintain-kubeusers-${account.name}`]) {
+      try {
+        const cm = await this.#d.clients.core.readNamespacedConfigMap({ namespace, name });
+        if (cm.data?.expires) return true;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return false;
+  }
+
+  async issue(account: Account, state: AccountState, reason: IssueReason): Promise<void> {
+    const d = this.#d;
+    const started = d.clock.now();
+    await this.saveState({ ...state, issuing: started });
+    try {
+      const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, () => d.clock.now());
+      await d.homes.writeCredentials(account, { certPem: issued.certPem, keyPem: issued.keyPem }, {
+        clusterName: d.clusterName,
+        server: d.clusterInfo.server,
+        caData: Buffer.from(d.clusterInfo.caPem).toString('base64'),
+        userName: `${d.clusterName}-${account.uid}`,
+        contextName: d.clusterName,
+        ...(account.kind === 'tool' ? { namespace: toolNamespace(d.decide.namespacePrefix, account.name) } : {}),
+      });
+      const now = d.clock.now();
+      const next: AccountState = {
+        ...state,
+        uid: account.uid,
+        status: 'active',
+        certEpoch: state.epoch,
+        serial: issued.info.serial,
+        fingerprint: issued.info.fingerprint,
+        notBefore: issued.info.notBefore,
+        notAfter: issued.info.notAfter,
+        failures: 0,
+        lastChange: now,
+      };
+      for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
+      if (state.legacyUser) await applyGrants(d.clients, account, subjectsOf(account, state.epoch), d.decide);
+      await this.saveState(next);
+      d.events?.issued?.(account, next, reason, (now.getTime() - started.getTime()) / 1000);
+      d.log.info({ account: account.name, kind: account.kind, action: 'issue', reason, serial: next.serial, fingerprint: next.fingerprint, notAfter: next.notAfter }, 'certificate issued');
+    } catch (err) {
+      await this.#recordFailure(account, state, err);
+      throw err;
+    } finally {
+      await cleanupCsr(d.clients, account).catch(() => undefined);
+    }
+  }
+
+  async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {
+    const now = this.#d.clock.now();
+    const failures = state.failures + 1;
+    const message = err instanceof Error ? err.message : 'unknown error';
+    const failed: AccountState = {
+      ...state,
+      status: state.serial ? state.status : 'error',
+      failures,
+      lastError: message.slice(0, 500),
+      nextAttempt: new Date(now.getTime() + backoffMs(failures, now, state.notAfter)),
+      lastChange: now,
+    };
+    delete failed.issuing;
+    this.#d.events?.failed?.(account, message);
+    await this.saveState(failed).catch(() => undefined);
+  }
+}

@@ -1,0 +1,180 @@
+// decide: pure. From what the directory says, what state records and what the cluster holds, the
+// ordered steps that bring one account to where it should be. No I/O, time passed in.
+import type { Account, AccountKind } from '../directory/account.ts';
+import { adminObjects, objectKey, resourcesFor, subjectsOf, toolNamespaceObject, toolObjects, type Desired, type ManifestSettings, type Resources } from '../cluster/manifests.ts';
+import { adminBindingName, LIMIT_RANGE, QUOTA, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
+import { initialState, type AccountState } from '../cluster/state.ts';
+import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
+import { observedKey, type ObservedObject } from './observed.ts';
+
+export type IssueReason = 'new' | 'expired' | 'due' | 'old-epoch' | 'subject-changed' | 'forced';
+
+export interface ObjectRef {
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export type Step =
+  | { do: 'save-state'; state: AccountState }
+  | { do: 'apply'; object: Desired }
+  | { do: 'delete'; ref: ObjectRef }
+  | { do: 'adopt-or-issue'; state: AccountState }
+  | { do: 'issue'; state: AccountState; reason: IssueReason }
+  | { do: 'flag'; disabled: boolean }
+  | { do: 'remove-state' };
+
+export interface AccountPlan {
+  kind: AccountKind;
+  name: string;
+  steps: Step[];
+  /** The account leaves the cluster (counted by the removal guard). */
+  removal: boolean;
+  /** When this account next needs a look, if nothing changes. */
+  nextDue?: Date;
+}
+
+export interface DecideSettings extends ManifestSettings {
+  resources: Resources;
+  overrides: Record<string, { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }>;
+  renewal: RenewalPolicy;
+}
+
+export interface AccountInput {
+  kind: AccountKind;
+  name: string;
+  account?: Account;
+  /** The directory holds an entry of this name that failed validation: leave everything as it is. */
+  skipped: boolean;
+  state?: AccountState;
+  observed: Map<string, ObservedObject>;
+  /** Reissue even if not due (admin renew, revocation). */
+  force?: boolean;
+}
+
+function needsApply(observed: ObservedObject | undefined, desired: Desired): boolean {
+  return !observed || observed.hash !== desired.metadata.annotations['kubeusers.io/spec-hash'] || observed.foreign;
+}
+
+function desiredObjects(account: Account, state: AccountState, s: DecideSettings): Desired[] {
+  const subjects = subjectsOf(account, state.epoch, state.legacyUser);
+  if (account.kind === 'admin') return adminObjects(account, s, subjects);
+  const resources = resourcesFor(account.name, s.resources, s.overrides);
+  return [toolNamespaceObject(account, s), ...toolObjects(account, s, resources, subjects)];
+}
+
+/** The objects that grant an account its rights, for cutting it off. */
+export function grantRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRef[] {
+  if (kind === 'admin') return s.adminClusterRoles.map((r) => ({ kind: 'ClusterRoleBinding', name: adminBindingName(name, r) }));
+  return [{ kind: 'RoleBinding', name: ROLE_BINDING, namespace: toolNamespace(s.namespacePrefix, name) }];
+}
+
+function allRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRef[] {
+  if (kind === 'admin') return grantRefs(kind, name, s);
+  const namespace = toolNamespace(s.namespacePrefix, name);
+  return [
+    ...grantRefs(kind, name, s),
+    { kind: 'ResourceQuota', name: QUOTA, namespace },
+    { kind: 'LimitRange', name: LIMIT_RANGE, namespace },
+    { kind: 'Namespace', name: namespace },
+  ];
+}
+
+const isObserved = (input: AccountInput, r: ObjectRef): boolean => input.observed.has(observedKey(r.kind, r.namespace, r.name));
+
+/** Why the account needs a new certificate now, if it does. */
+export function issueReason(state: AccountState, account: Account, now: Date, policy: RenewalPolicy): IssueReason | undefined {
+  if (!state.serial || !state.notBefore || !state.notAfter) return 'new';
+  if (state.notAfter <= now) return 'expired';
+  const current = state.certEpoch === state.epoch || (state.legacyUser !== undefined && state.certEpoch === undefined);
+  if (!current) return 'old-epoch';
+  if (state.uid !== account.uid) return 'subject-changed';
+  if (now >= renewalTime(state.notBefore, state.notAfter, policy, `${state.kind}/${state.name}/${state.serial}`)) return 'due';
+  return undefined;
+}
+
+function decideActive(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
+  const steps: Step[] = [];
+  let state = input.state ?? initialState(account, now);
+  const changed =
+    !input.state ||
+    state.status === 'locked' ||
+    state.uid !== account.uid ||
+    state.uidNumber !== account.uidNumber ||
+    state.gidNumber !== account.gidNumber ||
+    state.home !== account.home;
+  if (input.state?.status === 'locked') steps.push({ do: 'flag', disabled: false });
+  if (changed) {
+    state = {
+      ...state,
+      uidNumber: account.uidNumber,
+      gidNumber: account.gidNumber,
+      home: account.home,
+      status: state.status === 'locked' ? 'pending' : state.status,
+      lastChange: now,
+    };
+    // Persist the epoch before anything is issued with it.
+    steps.push({ do: 'save-state', state });
+  }
+  for (const object of desiredObjects(account, state, s)) {
+    const key = objectKey(object);
+    if (needsApply(input.observed.get(key), object)) steps.push({ do: 'apply', object });
+  }
+  const plan: AccountPlan = { kind: account.kind, name: account.name, steps, removal: false };
+  if (state.issuing || (!state.serial && !input.state)) {
+    steps.push({ do: 'adopt-or-issue', state });
+    return plan;
+  }
+  const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal);
+  if (reason && !(state.nextAttempt && state.nextAttempt > now && !input.force)) {
+    steps.push({ do: 'issue', state, reason });
+  } else if (state.serial && state.notBefore && state.notAfter) {
+    const due = renewalTime(state.notBefore, state.notAfter, s.renewal, `${state.kind}/${state.name}/${state.serial}`);
+    plan.nextDue = state.nextAttempt && state.nextAttempt > due ? state.nextAttempt : due;
+  } else if (state.nextAttempt) {
+    plan.nextDue = state.nextAttempt;
+  }
+  return plan;
+}
+
+function decideLocked(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
+  const steps: Step[] = [];
+  const state = input.state ?? initialState(account, now);
+  if (state.status !== 'locked') {
+    // The epoch moves first: even if a delete below fails, no certificate issued so far is bound again.
+    const locked: AccountState = { ...state, status: 'locked', epoch: state.epoch + 1, lastChange: now, failures: 0 };
+    delete locked.legacyUser;
+    delete locked.issuing;
+    delete locked.nextAttempt;
+    steps.push({ do: 'save-state', state: locked }, { do: 'flag', disabled: true });
+  }
+  for (const ref of allRefs(account.kind, account.name, s)) {
+    if (isObserved(input, ref)) steps.push({ do: 'delete', ref });
+  }
+  return { kind: account.kind, name: account.name, steps, removal: false };
+}
+
+function decideRemoved(input: AccountInput, s: DecideSettings): AccountPlan {
+  const steps: Step[] = allRefs(input.kind, input.name, s)
+    .filter((ref) => isObserved(input, ref))
+    .map((ref) => ({ do: 'delete' as const, ref }));
+  if (input.state) steps.push({ do: 'remove-state' });
+  return { kind: input.kind, name: input.name, steps, removal: steps.length > 0 };
+}
+
+export function decide(input: AccountInput, now: Date, s: DecideSettings): AccountPlan {
+  if (input.skipped) return { kind: input.kind, name: input.name, steps: [], removal: false };
+  if (!input.account) return decideRemoved(input, s);
+  if (input.account.locked) return decideLocked(input, input.account, now, s);
+  return decideActive(input, input.account, now, s);
+}
+
+export interface GuardSettings {
+  maxFraction: number;
+  minCount: number;
+}
+
+/** How many removals one sync may make without an operator's confirmation. */
+export function removalLimit(accounts: number, g: GuardSettings): number {
+  return Math.max(Math.floor(accounts * g.maxFraction), g.minCount);
+}

@@ -1,0 +1,71 @@
+// The daemon's schedule: a sync every interval, a renewal sweep on a cron schedule, never two runs
+// at once, and a drain on stop.
+import { schedule, validate, type ScheduledTask } from 'node-cron';
+import type { Logger } from '../log.ts';
+import { runSync, type SyncDeps, type SyncOptions, type SyncResult } from './sync.ts';
+
+export interface LoopOptions {
+  intervalMs: number;
+  renewalCron: string;
+  confirmRemovals?: boolean;
+  onResult?: (mode: SyncOptions['mode'], result: SyncResult | undefined, seconds: number, error?: unknown) => void;
+}
+
+export class SyncLoop {
+  readonly #deps: SyncDeps;
+  readonly #opts: LoopOptions;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #task: ScheduledTask | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(deps: SyncDeps, opts: LoopOptions) {
+    if (!validate(opts.renewalCron)) throw new Error(`sync.renewalCron "${opts.renewalCron}" is not a valid cron schedule`);
+    this.#deps = deps;
+    this.#opts = opts;
+    this.#log = deps.log;
+  }
+
+  start(): void {
+    this.#task = schedule(this.#opts.renewalCron, () => this.trigger({ mode: 'renew' }));
+    this.#tick();
+  }
+
+  /** Queues a run after whatever is running now. */
+  trigger(options: SyncOptions): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#running = this.#running.then(() => this.#once(options));
+    return this.#running;
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    void this.trigger({ mode: 'sync', ...(this.#opts.confirmRemovals ? { confirmRemovals: true } : {}) }).finally(() => {
+      if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.#opts.intervalMs);
+    });
+  }
+
+  async #once(options: SyncOptions): Promise<void> {
+    const started = performance.now();
+    try {
+      const result = await runSync(this.#deps, options);
+      const seconds = (performance.now() - started) / 1000;
+      this.#opts.onResult?.(options.mode, result, seconds);
+      const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
+      this.#log[level]({ action: options.mode, changes: result.done.length, failures: result.failures.length, guard: result.guard, directoryError: result.directoryError, seconds }, `${options.mode} finished`);
+    } catch (err) {
+      const seconds = (performance.now() - started) / 1000;
+      this.#opts.onResult?.(options.mode, undefined, seconds, err);
+      this.#log.error({ action: options.mode, err: (err as Error).message, seconds }, `${options.mode} failed`);
+    }
+  }
+
+  /** Stops scheduling and waits for the run in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#task?.stop();
+    await this.#running;
+  }
+}

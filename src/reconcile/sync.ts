@@ -1,0 +1,204 @@
+// One sync: gather (directory + cluster) → decide per account (pure) → guard removals → act with
+// bounded concurrency. A failure in one account never stops the others.
+import { accountKey, type Account, type AccountKind, type Directory, type DirectorySnapshot, type Skipped } from '../directory/account.ts';
+import type { Clock } from '../clock.ts';
+import type { Clients } from '../cluster/client.ts';
+import { csrName } from '../cluster/names.ts';
+import { deleteCsr } from '../cluster/csr.ts';
+import { accountFromState, type AccountState } from '../cluster/state.ts';
+import type { Logger } from '../log.ts';
+import type { Actor } from './act.ts';
+import { decide, removalLimit, type AccountPlan, type DecideSettings, type GuardSettings, type Step } from './decide.ts';
+import { gatherCluster, indexObjects, type ClusterSnapshot } from './gather.ts';
+import type { ObservedObject } from './observed.ts';
+import { KeyedMutex, mapPool } from './pool.ts';
+
+export interface SyncDeps {
+  directory: Directory;
+  clients: Clients;
+  actor: Actor;
+  clock: Clock;
+  log: Logger;
+  ownNamespace: string;
+  decide: DecideSettings;
+  guard: GuardSettings;
+  concurrency: number;
+  signTimeoutMs: number;
+  mutex: KeyedMutex;
+}
+
+export type SyncMode = 'sync' | 'plan' | 'renew';
+
+export interface SyncOptions {
+  mode: SyncMode;
+  /** An operator confirmed removals beyond the guard. */
+  confirmRemovals?: boolean;
+  /** Limit the run to these accounts (`kind/name`). */
+  only?: Set<string>;
+  /** Reissue these accounts' certificates even if not due. */
+  force?: Set<string>;
+}
+
+export interface GuardTrip {
+  removals: number;
+  limit: number;
+  names: string[];
+}
+
+export interface SyncResult {
+  plans: AccountPlan[];
+  done: string[];
+  failures: { account: string; error: string }[];
+  skipped: Skipped[];
+  guard?: GuardTrip;
+  directoryError?: string;
+}
+
+export function describeStep(kind: AccountKind, name: string, step: Step): string {
+  const who = `${kind}/${name}`;
+  switch (step.do) {
+    case 'save-state':
+      return `${who}: record state (${step.state.status}, epoch ${step.state.epoch})`;
+    case 'apply':
+      return `${who}: apply ${step.object.kind} ${step.object.metadata.namespace ? `${step.object.metadata.namespace}/` : ''}${step.object.metadata.name}`;
+    case 'delete':
+      return `${who}: delete ${step.ref.kind} ${step.ref.namespace ? `${step.ref.namespace}/` : ''}${step.ref.name}`;
+    case 'adopt-or-issue':
+      return `${who}: adopt the certificate in the home, or issue one`;
+    case 'issue':
+      return `${who}: issue a certificate (${step.reason})`;
+    case 'flag':
+      return `${who}: ${step.disabled ? 'write' : 'remove'} the disabled flag`;
+    case 'remove-state':
+      return `${who}: forget the account (the home is kept)`;
+  }
+}
+
+interface Inputs {
+  snapshot?: DirectorySnapshot;
+  directoryError?: string;
+  cluster: ClusterSnapshot;
+}
+
+async function gather(deps: SyncDeps, mode: SyncMode): Promise<Inputs> {
+  const cluster = await gatherCluster(deps.clients, deps.ownNamespace);
+  if (mode === 'renew') return { cluster };
+  try {
+    return { snapshot: await deps.directory.read(), cluster };
+  } catch (err) {
+    return { cluster, directoryError: err instanceof Error ? err.message : 'directory read failed' };
+  }
+}
+
+function byAccount(objects: ObservedObject[]): Map<string, ObservedObject[]> {
+  const m = new Map<string, ObservedObject[]>();
+  for (const o of objects) {
+    if (!o.account) continue;
+    const key = accountKey(o.account.kind, o.account.name);
+    m.set(key, [...(m.get(key) ?? []), o]);
+  }
+  return m;
+}
+
+function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): AccountPlan[] {
+  const now = deps.clock.now();
+  const states = new Map(inputs.cluster.states.map((s) => [accountKey(s.kind, s.name), s]));
+  const objects = byAccount(inputs.cluster.objects);
+  // Without a directory answer, accounts are taken from state: renewals go on, nothing is removed or locked.
+  const accounts = new Map<string, Account>(
+    inputs.snapshot
+      ? inputs.snapshot.accounts.map((a) => [accountKey(a.kind, a.name), a])
+      : inputs.cluster.states.map((s: AccountState) => [accountKey(s.kind, s.name), accountFromState(s)]),
+  );
+  const skipped = new Set((inputs.snapshot?.skipped ?? []).filter((s) => s.name).map((s) => accountKey(s.kind, s.name!)));
+  const keys = new Set([...accounts.keys(), ...states.keys(), ...objects.keys(), ...skipped]);
+  const plans: AccountPlan[] = [];
+  for (const key of [...keys].sort()) {
+    if (opts.only && !opts.only.has(key)) continue;
+    const [kind, name] = key.split('/') as [AccountKind, string];
+    const state = states.get(key);
+    const account = accounts.get(key);
+    if (opts.mode === 'renew' && (!account || account.locked)) continue;
+    const observed = indexObjects(objects.get(key) ?? []);
+    plans.push(
+      decide(
+        {
+          kind,
+          name,
+          skipped: skipped.has(key) || (!inputs.snapshot && !account),
+          observed,
+          ...(account ? { account } : {}),
+          ...(state ? { state } : {}),
+          ...(opts.force?.has(key) ? { force: true } : {}),
+        },
+        now,
+        deps.decide,
+      ),
+    );
+  }
+  if (opts.mode === 'renew') {
+    for (const p of plans) p.steps = p.steps.filter((s) => s.do === 'issue' || s.do === 'adopt-or-issue');
+  }
+  return plans;
+}
+
+function applyGuard(plans: AccountPlan[], inputs: Inputs, deps: SyncDeps, opts: SyncOptions): GuardTrip | undefined {
+  const removals = plans.filter((p) => p.removal);
+  if (removals.length === 0) return undefined;
+  const managed = inputs.cluster.states.length;
+  const limit = removalLimit(managed, deps.guard);
+  const tools = inputs.snapshot?.accounts.filter((a) => a.kind === 'tool').length ?? 0;
+  const emptyDirectory = tools === 0 && inputs.cluster.states.some((s) => s.kind === 'tool');
+  if ((removals.length <= limit && !emptyDirectory) || opts.confirmRemovals) return undefined;
+  for (const p of removals) p.steps = [];
+  return { removals: removals.length, limit: emptyDirectory ? 0 : limit, names: removals.map((p) => `${p.kind}/${p.name}`) };
+}
+
+/** CSRs of ours older than the signing timeout are leftovers of a crash. */
+function staleCsrs(inputs: Inputs, deps: SyncDeps, plans: AccountPlan[]): string[] {
+  const working = new Set(plans.filter((p) => p.steps.some((s) => s.do === 'issue' || s.do === 'adopt-or-issue')).map((p) => csrName(p.kind, p.name)));
+  const cutoff = deps.clock.now().getTime() - 2 * deps.signTimeoutMs;
+  return inputs.cluster.csrs.filter((c) => !working.has(c.name) && (!c.created || c.created.getTime() < cutoff)).map((c) => c.name);
+}
+
+export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
+  const inputs = await gather(deps, opts.mode);
+  const plans = planAll(inputs, deps, opts);
+  const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
+  const result: SyncResult = {
+    plans,
+    done: [],
+    failures: [],
+    skipped: inputs.snapshot?.skipped ?? [],
+    ...(guard ? { guard } : {}),
+    ...(inputs.directoryError ? { directoryError: inputs.directoryError } : {}),
+  };
+  if (opts.mode === 'plan') {
+    result.done = plans.flatMap((p) => p.steps.map((s) => describeStep(p.kind, p.name, s)));
+    return result;
+  }
+  const work = plans.filter((p) => p.steps.length > 0);
+  const accounts = new Map((inputs.snapshot?.accounts ?? inputs.cluster.states.map(accountFromState)).map((a) => [accountKey(a.kind, a.name), a]));
+  const outcomes = await mapPool(work, deps.concurrency, (plan) =>
+    deps.mutex.run(accountKey(plan.kind, plan.name), async () => {
+      const account = accounts.get(accountKey(plan.kind, plan.name));
+      for (const step of plan.steps) {
+        await deps.actor.run(account, plan.kind, plan.name, step);
+        result.done.push(describeStep(plan.kind, plan.name, step));
+      }
+    }),
+  );
+  outcomes.forEach((o, i) => {
+    if (o.status === 'rejected') {
+      const plan = work[i]!;
+      const error = o.reason instanceof Error ? o.reason.message : 'failed';
+      result.failures.push({ account: accountKey(plan.kind, plan.name), error });
+      deps.log.error({ account: plan.name, kind: plan.kind, action: 'reconcile', err: error }, 'account failed; the others go on');
+    }
+  });
+  for (const name of staleCsrs(inputs, deps, plans)) {
+    await deleteCsr(deps.clients.certificates, name).catch(() => undefined);
+  }
+  return result;
+}
+
