@@ -5,7 +5,7 @@ import { systemClock } from './clock.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
 import { applyObject } from './cluster/objects.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
+import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
 import { TokenBucket } from './cluster/rate-limit.ts';
 import { readSecret, type Settings } from './config/load.ts';
 import { LdapDirectory } from './directory/ldap.ts';
@@ -42,6 +42,7 @@ export function loadKubeConfig(settings: Settings): k8s.KubeConfig {
 
 export function decideSettings(settings: Settings): DecideSettings {
   return {
+    instance: settings.kubernetes.namespace,
     namespacePrefix: settings.kubernetes.namespacePrefix,
     toolClusterRole: settings.rbac.toolClusterRole,
     adminClusterRoles: settings.rbac.adminClusterRoles,
@@ -82,7 +83,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   });
   const decide = decideSettings(settings);
   const c = settings.certificates;
-  const issue = { keyType: c.keyType, lifetimeSeconds: c.lifetimeSeconds, signTimeoutMs: c.signTimeoutSeconds * 1000, extraGroups: settings.rbac.extraGroups };
+  const issue = { instance: settings.kubernetes.namespace, keyType: c.keyType, lifetimeSeconds: c.lifetimeSeconds, signTimeoutMs: c.signTimeoutSeconds * 1000, extraGroups: settings.rbac.extraGroups };
   const ownNamespace = settings.kubernetes.namespace;
   const actor = new Actor({
     clients,
@@ -117,6 +118,6 @@ export async function ensureOwnNamespace(app: App): Promise<void> {
   await applyObject(app.clients, {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: app.settings.kubernetes.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, 'kubeusers.io/role': 'system' } },
+    metadata: { name: app.settings.kubernetes.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [INSTANCE_LABEL]: app.settings.kubernetes.namespace, 'kubeusers.io/role': 'system' } },
   });
 }

@@ -10,6 +10,7 @@ import { approveCsr, deleteCsr, submitCsr, waitForCertificate } from './csr.ts';
 import { csrName, epochGroup, kindGroup, labels } from './names.ts';
 
 export interface IssueSettings {
+  instance: string;
   keyType: KeyType;
   lifetimeSeconds: number;
   signTimeoutMs: number;
@@ -44,7 +45,7 @@ export async function issueCertificate(clients: Clients, account: Account, epoch
     name,
     csrPem,
     expirationSeconds: s.lifetimeSeconds,
-    labels: labels(account.kind, account.name, 'csr'),
+    labels: labels(s.instance, account.kind, account.name, 'csr'),
   });
   const approved = await approveCsr(clients.certificates, created, `kubeusers issues ${account.kind} ${account.name}`, now());
   const certPem = await waitForCertificate(clients.kc, approved as k8s.V1CertificateSigningRequest, s.signTimeoutMs);

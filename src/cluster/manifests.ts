@@ -21,6 +21,8 @@ export interface Resources {
 }
 
 export interface ManifestSettings {
+  /** kubeusers' own namespace, which names this installation in every label. */
+  instance: string;
   namespacePrefix: string;
   toolClusterRole: string;
   adminClusterRoles: string[];
@@ -60,7 +62,7 @@ export function toolNamespaceObject(account: Account, s: ManifestSettings): Desi
   return withHash({
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: toolNamespace(s.namespacePrefix, account.name), labels: { ...labels('tool', account.name, 'namespace'), tenancy: 'tool' } },
+    metadata: { name: toolNamespace(s.namespacePrefix, account.name), labels: { ...labels(s.instance, 'tool', account.name, 'namespace'), tenancy: 'tool' } },
   });
 }
 
@@ -68,7 +70,7 @@ export function toolObjects(account: Account, s: ManifestSettings, resources: Re
   const namespace = toolNamespace(s.namespacePrefix, account.name);
   // The override's version is part of the object, so bumping it alone re-applies.
   const annotations = { [RESOURCES_VERSION_ANNOTATION]: String(resources.version) };
-  const meta = (name: string, role: string) => ({ name, namespace, labels: labels('tool', account.name, role), annotations });
+  const meta = (name: string, role: string) => ({ name, namespace, labels: labels(s.instance, 'tool', account.name, role), annotations });
   return [
     withHash({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta(QUOTA, 'quota'), spec: { hard: resources.quota } }),
     withHash({ apiVersion: 'v1', kind: 'LimitRange', metadata: meta(LIMIT_RANGE, 'limits'), spec: { limits: resources.limitRange } }),
@@ -87,7 +89,7 @@ export function adminObjects(account: Account, s: ManifestSettings, subjects: Su
     withHash({
       apiVersion: `${RBAC}/v1`,
       kind: 'ClusterRoleBinding',
-      metadata: { name: adminBindingName(account.name, role), labels: labels('admin', account.name, 'binding') },
+      metadata: { name: adminBindingName(account.name, role), labels: labels(s.instance, 'admin', account.name, 'binding') },
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: role },
       subjects: rbacSubjects(subjects),
     }),

@@ -7,16 +7,18 @@ export const MANAGED_BY = 'kubeusers';
 export const KIND_LABEL = 'kubeusers.io/kind';
 export const ACCOUNT_LABEL = 'kubeusers.io/account';
 export const ROLE_LABEL = 'kubeusers.io/role';
+/** One kubeusers installation: its own namespace's name. Two may share a cluster (staging and production). */
+export const INSTANCE_LABEL = 'kubeusers.io/instance';
 export const HASH_ANNOTATION = 'kubeusers.io/spec-hash';
 export const RESOURCES_VERSION_ANNOTATION = 'kubeusers.io/resources-version';
-export const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+export const managedSelector = (instance: string): string => `${MANAGED_BY_LABEL}=${MANAGED_BY},${INSTANCE_LABEL}=${instance}`;
 
 export const ROLE_BINDING = 'kubeusers-tool';
 export const QUOTA = 'kubeusers';
 export const LIMIT_RANGE = 'kubeusers';
 
-export function labels(kind: AccountKind, name: string, role: string): Record<string, string> {
-  return { [MANAGED_BY_LABEL]: MANAGED_BY, [KIND_LABEL]: kind, [ACCOUNT_LABEL]: name, [ROLE_LABEL]: role };
+export function labels(instance: string, kind: AccountKind, name: string, role: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, [INSTANCE_LABEL]: instance, [KIND_LABEL]: kind, [ACCOUNT_LABEL]: name, [ROLE_LABEL]: role };
 }
 
 export const toolNamespace = (prefix: string, tool: string): string => `${prefix}${tool}`;

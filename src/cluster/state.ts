@@ -82,7 +82,7 @@ export function stateConfigMap(namespace: string, s: AccountState): V1ConfigMap 
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: stateName(s.kind, s.name), namespace, labels: labels(s.kind, s.name, 'state') },
+    metadata: { name: stateName(s.kind, s.name), namespace, labels: labels(namespace, s.kind, s.name, 'state') },
     data,
   };
 }

@@ -18,7 +18,7 @@ function summarise(kind: string, list: Listed): ObservedObject[] {
 }
 
 export async function gatherCluster(clients: Clients, ownNamespace: string): Promise<ClusterSnapshot> {
-  const labelSelector = managedSelector;
+  const labelSelector = managedSelector(ownNamespace);
   const { core, rbac, certificates } = clients;
   // Sequential on purpose: each list is summarised and dropped before the next arrives (memory).
   const stateList = await core.listNamespacedConfigMap({ namespace: ownNamespace, labelSelector: `${labelSelector},${ROLE_LABEL}=state` });

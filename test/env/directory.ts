@@ -94,6 +94,22 @@ export class DirectoryFixture {
     );
   }
 
+  /** Creates this project's (empty) admin group if it does not exist yet. */
+  async ensureAdminGroup(): Promise<void> {
+    const group = dn.adminGroup(this.shape);
+    const attributes: Record<string, string[]> =
+      this.shape.memberStyle === 'member'
+        ? { objectClass: ['organizationalRole', 'extensibleObject'], cn: [`${this.shape.project}.admin`], gidNumber: ['50000'] }
+        : { objectClass: ['posixGroup'], cn: [`${this.shape.project}.admin`], gidNumber: ['50000'] };
+    await this.#withClient(async (c) => {
+      try {
+        await c.add(group, attributes);
+      } catch (err) {
+        if ((err as { code?: number }).code !== 68) throw err; // entryAlreadyExists
+      }
+    });
+  }
+
   /** Rewrites one attribute of an entry (for malformed-entry tests). */
   async replaceAttribute(target: string, type: string, values: string[]): Promise<void> {
     await this.#withClient((c) =>

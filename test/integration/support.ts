@@ -1,0 +1,85 @@
+// A scenario: one project of the shared directory, one kubeusers instance (own namespace, prefix and
+// homes), so that test files never see each other's accounts.
+import { mkdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import { parseConfig, type Settings } from '../../src/config/load.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { buildApp, ensureOwnNamespace, type App } from '../../src/main.ts';
+import { makeLogger } from '../../src/log.ts';
+import { runSync, type SyncOptions, type SyncResult } from '../../src/reconcile/sync.ts';
+import { DirectoryFixture } from '../env/directory.ts';
+import { kubectl, testEnv } from '../env/index.ts';
+import type { EnvInfo } from '../env/environment.ts';
+
+export interface Scenario {
+  env: EnvInfo;
+  project: string;
+  dir: DirectoryFixture;
+  settings: Settings;
+  app: App;
+  logs: string[];
+  homesRoot: string;
+  adminHomesRoot: string;
+  sync(opts?: Partial<SyncOptions>): Promise<SyncResult>;
+}
+
+const repo = join(import.meta.dirname, '..', '..');
+
+/** The ClusterRoles kubeusers binds, from deploy/, as an operator would install them. */
+export async function installClusterRoles(env = testEnv()): Promise<void> {
+  const r = await kubectl(env.kube.adminKubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', join(repo, 'deploy', 'base', 'clusterrole-tool.yaml'), '-f', join(repo, 'deploy', 'base', 'clusterrole-admin-impersonate.yaml')]);
+  if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+}
+
+export function scenarioSettings(env: EnvInfo, project: string, extra: Partial<ConfigInput> = {}): Settings {
+  const base: ConfigInput = {
+    ldap: {
+      servers: [env.ldap.url],
+      bindDn: env.ldap.serviceDn,
+      bindPassword: { file: env.ldap.servicePasswordFile },
+      baseDn: env.ldap.shape.baseDn,
+      project,
+      memberStyle: env.ldap.shape.memberStyle,
+    },
+    homes: { root: join(env.homesRoot, project), adminRoot: join(env.adminHomesRoot, project) },
+    kubernetes: { kubeconfig: env.kube.adminKubeconfig, namespace: `kubeusers-${project}`, namespacePrefix: `${project}-`, clusterName: 'test' },
+    certificates: { lifetimeSeconds: 3600, signTimeoutSeconds: 60 },
+    log: { level: 'debug' },
+  };
+  return parseConfig('test settings', { ...base, ...extra, ldap: { ...base.ldap, ...extra.ldap }, kubernetes: { ...base.kubernetes, ...extra.kubernetes } });
+}
+
+export async function scenario(project: string, extra: Partial<ConfigInput> = {}): Promise<Scenario> {
+  const env = testEnv();
+  const settings = scenarioSettings(env, project, extra);
+  mkdirSync(settings.homes.root, { recursive: true });
+  mkdirSync(settings.homes.adminRoot, { recursive: true });
+  const shape = { ...env.ldap.shape, project, homesRoot: settings.homes.root, adminHomesRoot: settings.homes.adminRoot };
+  const dir = new DirectoryFixture({ ...env.ldap, shape });
+  await dir.ensureAdminGroup();
+  await installClusterRoles(env);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const app = await buildApp(settings, { log: makeLogger('debug', sink) });
+  await ensureOwnNamespace(app);
+  return {
+    env,
+    project,
+    dir,
+    settings,
+    app,
+    logs,
+    homesRoot: settings.homes.root,
+    adminHomesRoot: settings.homes.adminRoot,
+    sync: (opts = {}) => runSync(app.sync, { mode: 'sync', ...opts }),
+  };
+}
+
+/** `<home>/.kube/config`. */
+export const kubeconfigOf = (home: string): string => join(home, '.kube', 'config');
