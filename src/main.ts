@@ -31,6 +31,7 @@ export interface AppOptions {
   clock?: Clock;
   events?: ActEvents;
   onRequest?: (method: string, url: string) => void;
+  point?: (name: string) => void;
 }
 
 export function loadKubeConfig(settings: Settings): k8s.KubeConfig {
@@ -55,7 +56,8 @@ export function decideSettings(settings: Settings): DecideSettings {
 export async function buildApp(settings: Settings, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? makeLogger(settings.log.level);
   const clock = opts.clock ?? systemClock;
-  const clients = makeClients(loadKubeConfig(settings), new TokenBucket(settings.sync.qps, settings.sync.burst), opts.onRequest);
+  const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
+  const clients = makeClients(loadKubeConfig(settings), limiter, `kubeusers/${settings.kubernetes.namespace}`, opts.onRequest);
   const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
   const ldap = settings.ldap;
   const directory = new LdapDirectory({
@@ -96,6 +98,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     issue,
     decide,
     ...(opts.events ? { events: opts.events } : {}),
+    ...(opts.point ? { point: opts.point } : {}),
   });
   const sync: SyncDeps = {
     directory,

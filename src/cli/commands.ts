@@ -1,5 +1,5 @@
 // What each subcommand does, given the composition root.
-import { ConfigError, loadConfig, type Settings } from '../config/load.ts';
+import { ConfigError, crashPointFromEnv, loadConfig, type Settings } from '../config/load.ts';
 import { buildApp, ensureOwnNamespace, type App } from '../main.ts';
 import { SyncLoop } from '../reconcile/loop.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
@@ -27,7 +27,8 @@ export async function withApp(configFile: string, io: Output, fn: (app: App) => 
     }
     throw err;
   }
-  return fn(await buildApp(settings));
+  const point = crashPointFromEnv();
+  return fn(await buildApp(settings, point ? { point } : {}));
 }
 
 export function exitCodeOf(result: SyncResult): number {

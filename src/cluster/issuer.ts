@@ -35,7 +35,14 @@ export function certificateGroups(account: Account, epoch: number, extraGroups: 
   return groups;
 }
 
-export async function issueCertificate(clients: Clients, account: Account, epoch: number, s: IssueSettings, now: () => Date): Promise<Issued> {
+export async function issueCertificate(
+  clients: Clients,
+  account: Account,
+  epoch: number,
+  s: IssueSettings,
+  hooks: { now: () => Date; point?: (name: string) => void },
+): Promise<Issued> {
+  const now = hooks.now;
   const groups = certificateGroups(account, epoch, s.extraGroups);
   const keys = await generateKey(s.keyType);
   const csrPem = await buildCsrPem({ commonName: account.uid, groups }, keys, s.keyType);
@@ -47,7 +54,9 @@ export async function issueCertificate(clients: Clients, account: Account, epoch
     expirationSeconds: s.lifetimeSeconds,
     labels: labels(s.instance, account.kind, account.name, 'csr'),
   });
+  hooks.point?.('csr-created');
   const approved = await approveCsr(clients.certificates, created, `kubeusers issues ${account.kind} ${account.name}`, now());
+  hooks.point?.('csr-approved');
   const certPem = await waitForCertificate(clients.kc, approved as k8s.V1CertificateSigningRequest, s.signTimeoutMs);
   const keyPem = await privateKeyPem(keys.privateKey);
   const info = await certInfo(certPem);

@@ -52,6 +52,18 @@ export async function loadConfig(file: string): Promise<Settings> {
   return parseConfig(file, value);
 }
 
+/**
+ * KUBEUSERS_CRASH_AT=<point> makes the process kill itself with SIGKILL at that point of an
+ * issuance: the crash tests use it to prove recovery. Unset, nothing happens.
+ */
+export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((name: string) => void) | undefined {
+  const at = env.KUBEUSERS_CRASH_AT;
+  if (!at) return undefined;
+  return (name) => {
+    if (name === at) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 /** Reads a secret; the error names where it looked, never what it found. */
 export async function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (ref.env !== undefined) {

@@ -20,7 +20,7 @@ export interface HomeLayout {
 export interface Homes {
   readCredentials(account: Account): Promise<Partial<Credentials>>;
   /** Writes key, certificate and merges ~/.kube/config. Throws HomeError for anything it refuses. */
-  writeCredentials(account: Account, creds: Credentials, kubeconfig: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>): Promise<void>;
+  writeCredentials(account: Account, creds: Credentials, kubeconfig: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>, point?: (name: string) => void): Promise<void>;
   setDisabledFlag(account: Account, disabled: boolean, message: string): Promise<void>;
 }
 
@@ -88,7 +88,7 @@ export class SafeHomes implements Homes {
     }
   }
 
-  async writeCredentials(account: Account, creds: Credentials, kc: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>): Promise<void> {
+  async writeCredentials(account: Account, creds: Credentials, kc: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>, point?: (name: string) => void): Promise<void> {
     const layout = this.#layouts[account.kind];
     const owner = ownerOf(account);
     const home = (await this.#openHome(account, true))!;
@@ -110,10 +110,12 @@ export class SafeHomes implements Homes {
           // Key before certificate: a reader pairing them by name may briefly see a new key with the
           // old certificate, never a certificate without its key on disk.
           await writeFileAtomic(creds_, KEY_FILE, creds.keyPem, owner, 0o600, label(KEY_FILE));
+          point?.('key-written');
           await writeFileAtomic(creds_, CERT_FILE, creds.certPem, owner, 0o644, label(CERT_FILE));
         } finally {
           await creds_.close();
         }
+        point?.('cert-written');
         await writeFileAtomic(kube, 'config', merged.ok, owner, 0o600, configLabel);
       } finally {
         await kube.close();

@@ -28,6 +28,8 @@ export interface ActDeps {
   issue: IssueSettings;
   decide: DecideSettings;
   events?: ActEvents;
+  /** Fault injection for crash tests: called at named points of an issuance. */
+  point?: (name: string) => void;
 }
 
 /** What metrics and the audit trail hear about. */
@@ -144,7 +146,7 @@ export class Actor {
     const started = d.clock.now();
     await this.saveState({ ...state, issuing: started });
     try {
-      const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, () => d.clock.now());
+      const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, { now: () => d.clock.now(), ...(d.point ? { point: d.point } : {}) });
       await d.homes.writeCredentials(account, { certPem: issued.certPem, keyPem: issued.keyPem }, {
         clusterName: d.clusterName,
         server: d.clusterInfo.server,
@@ -152,7 +154,8 @@ export class Actor {
         userName: `${d.clusterName}-${account.uid}`,
         contextName: d.clusterName,
         ...(account.kind === 'tool' ? { namespace: toolNamespace(d.decide.namespacePrefix, account.name) } : {}),
-      });
+      }, d.point);
+      d.point?.('files-written');
       const now = d.clock.now();
       const next: AccountState = {
         ...state,

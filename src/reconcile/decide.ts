@@ -94,6 +94,9 @@ export function issueReason(state: AccountState, account: Account, now: Date, po
 }
 
 function decideActive(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
+  const ns = account.kind === 'tool' ? input.observed.get(observedKey('Namespace', undefined, toolNamespace(s.namespacePrefix, account.name))) : undefined;
+  // A namespace still being deleted (after a lock or removal) cannot take objects: wait for it.
+  if (ns?.terminating) return { kind: account.kind, name: account.name, steps: [], removal: false, nextDue: new Date(now.getTime() + 5_000) };
   const steps: Step[] = [];
   let state = input.state ?? initialState(account, now);
   const changed =
