@@ -4,7 +4,18 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export const REDACT = ['*.keyPem', '*.privateKey', '*.password', '*.bindPassword', '*.token', 'keyPem', 'password', 'token', 'authorization', '*.authorization'];
+export const REDACT = [
+  '*.keyPem',
+  '*.privateKey',
+  '*.password',
+  '*.bindPassword',
+  '*.token',
+  'keyPem',
+  'password',
+  'token',
+  'authorization',
+  '*.authorization',
+];
 
 export function makeLogger(level: string, destination?: DestinationStream): Logger {
   const options = { level, base: { app: 'kubeusers' }, redact: { paths: REDACT, censor: '[redacted]' } };

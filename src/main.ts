@@ -49,7 +49,10 @@ export function decideSettings(settings: Settings): DecideSettings {
     adminClusterRoles: settings.rbac.adminClusterRoles,
     resources: settings.resources,
     overrides: settings.overrides,
-    renewal: { renewFraction: settings.certificates.renewFraction, jitterFraction: settings.certificates.jitterFraction },
+    renewal: {
+      renewFraction: settings.certificates.renewFraction,
+      jitterFraction: settings.certificates.jitterFraction,
+    },
   };
 }
 
@@ -57,7 +60,12 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   const log = opts.log ?? makeLogger(settings.log.level);
   const clock = opts.clock ?? systemClock;
   const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
-  const clients = makeClients(loadKubeConfig(settings), limiter, `kubeusers/${settings.kubernetes.namespace}`, opts.onRequest);
+  const clients = makeClients(
+    loadKubeConfig(settings),
+    limiter,
+    `kubeusers/${settings.kubernetes.namespace}`,
+    opts.onRequest,
+  );
   const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
   const ldap = settings.ldap;
   const directory = new LdapDirectory({
@@ -85,7 +93,13 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   });
   const decide = decideSettings(settings);
   const c = settings.certificates;
-  const issue = { instance: settings.kubernetes.namespace, keyType: c.keyType, lifetimeSeconds: c.lifetimeSeconds, signTimeoutMs: c.signTimeoutSeconds * 1000, extraGroups: settings.rbac.extraGroups };
+  const issue = {
+    instance: settings.kubernetes.namespace,
+    keyType: c.keyType,
+    lifetimeSeconds: c.lifetimeSeconds,
+    signTimeoutMs: c.signTimeoutSeconds * 1000,
+    extraGroups: settings.rbac.extraGroups,
+  };
   const ownNamespace = settings.kubernetes.namespace;
   const actor = new Actor({
     clients,
@@ -121,6 +135,13 @@ export async function ensureOwnNamespace(app: App): Promise<void> {
   await applyObject(app.clients, {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: app.settings.kubernetes.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [INSTANCE_LABEL]: app.settings.kubernetes.namespace, 'kubeusers.io/role': 'system' } },
+    metadata: {
+      name: app.settings.kubernetes.namespace,
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+        [INSTANCE_LABEL]: app.settings.kubernetes.namespace,
+        'kubeusers.io/role': 'system',
+      },
+    },
   });
 }

@@ -16,7 +16,11 @@ export const stdio: Output = {
   err: (l) => process.stderr.write(`${l}\n`),
 };
 
-export async function withApp(configFile: string, io: Output, fn: (app: App) => Promise<number>): Promise<number> {
+export async function withApp(
+  configFile: string,
+  io: Output,
+  fn: (app: App) => Promise<number>,
+): Promise<number> {
   let settings: Settings;
   try {
     settings = await loadConfig(configFile);
@@ -42,17 +46,25 @@ export function report(result: SyncResult, io: Output, mode: SyncMode): void {
   for (const line of result.done) io.out(line);
   for (const s of result.skipped) io.err(`skipped ${s.kind} ${s.name ?? s.dn}: ${s.message} (${s.reason})`);
   for (const f of result.failures) io.err(`failed ${f.account}: ${f.error}`);
-  if (result.directoryError) io.err(`directory unreachable, nothing removed or locked: ${result.directoryError}`);
+  if (result.directoryError)
+    io.err(`directory unreachable, nothing removed or locked: ${result.directoryError}`);
   if (result.guard) {
     io.err(
       `removal guard: ${result.guard.removals} account(s) would be removed, more than the ${result.guard.limit} allowed; nothing was removed (${result.guard.names.slice(0, 20).join(', ')}${result.guard.names.length > 20 ? ', …' : ''}). Confirm with: kubeusers sync --once --confirm-removals`,
     );
   }
   const verb = mode === 'plan' ? 'would change' : 'changed';
-  io.out(`${mode}: ${result.done.length} step(s) ${verb}, ${result.failures.length} failure(s), ${result.skipped.length} skipped entr${result.skipped.length === 1 ? 'y' : 'ies'}`);
+  io.out(
+    `${mode}: ${result.done.length} step(s) ${verb}, ${result.failures.length} failure(s), ${result.skipped.length} skipped entr${result.skipped.length === 1 ? 'y' : 'ies'}`,
+  );
 }
 
-export async function syncOnce(app: App, io: Output, mode: SyncMode, confirmRemovals = false): Promise<number> {
+export async function syncOnce(
+  app: App,
+  io: Output,
+  mode: SyncMode,
+  confirmRemovals = false,
+): Promise<number> {
   if (mode !== 'plan') await ensureOwnNamespace(app);
   const result = await runSync(app.sync, { mode, ...(confirmRemovals ? { confirmRemovals } : {}) });
   report(result, io, mode);
@@ -61,7 +73,9 @@ export async function syncOnce(app: App, io: Output, mode: SyncMode, confirmRemo
 
 export async function status(app: App, io: Output, name: string | undefined, json: boolean): Promise<number> {
   const { states } = await gatherCluster(app.clients, app.settings.kubernetes.namespace);
-  const rows = states.filter((s) => name === undefined || s.name === name).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  const rows = states
+    .filter((s) => name === undefined || s.name === name)
+    .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
   if (name !== undefined && rows.length === 0) {
     io.err(`kubeusers: no account named ${name}`);
     return EXIT.error;
@@ -72,7 +86,17 @@ export async function status(app: App, io: Output, name: string | undefined, jso
   }
   io.out(['KIND', 'NAME', 'STATUS', 'EPOCH', 'SERIAL', 'NOT AFTER', 'LAST ERROR'].join('\t'));
   for (const s of rows) {
-    io.out([s.kind, s.name, s.status, s.epoch, s.serial ?? '-', s.notAfter?.toISOString() ?? '-', s.lastError ?? ''].join('\t'));
+    io.out(
+      [
+        s.kind,
+        s.name,
+        s.status,
+        s.epoch,
+        s.serial ?? '-',
+        s.notAfter?.toISOString() ?? '-',
+        s.lastError ?? '',
+      ].join('\t'),
+    );
   }
   return EXIT.ok;
 }
@@ -87,7 +111,7 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   loop.start();
   app.log.info({ action: 'start' }, 'kubeusers running');
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    const stop = (signal: string): void => {
       app.log.info({ action: 'stop', signal }, 'draining');
       loop.stop().then(resolve, resolve);
     };

@@ -1,7 +1,10 @@
 import { Command } from 'commander';
 import { runDaemon, status, stdio, syncOnce, withApp, type Output } from './commands.ts';
 
-export function buildProgram(io: Output = stdio, exit: (code: number) => void = (c) => (process.exitCode = c)): Command {
+export function buildProgram(
+  io: Output = stdio,
+  exit: (code: number) => void = (c) => (process.exitCode = c),
+): Command {
   const program = new Command('kubeusers')
     .description('Kubernetes credentials for every LDAP account of a shared hosting platform')
     .option('-c, --config <file>', 'configuration file', 'config/kubeusers.yaml')
@@ -20,7 +23,9 @@ export function buildProgram(io: Output = stdio, exit: (code: number) => void = 
     .description('reconcile every account once')
     .requiredOption('--once', 'one pass, then exit (the daemon is `run`)')
     .option('--confirm-removals', 'carry out removals the removal guard held back')
-    .action((o: { confirmRemovals?: boolean }) => run((app) => syncOnce(app, io, 'sync', o.confirmRemovals ?? false))());
+    .action((o: { confirmRemovals?: boolean }) =>
+      run((app) => syncOnce(app, io, 'sync', o.confirmRemovals ?? false))(),
+    );
   program
     .command('plan')
     .description('print what a sync would change, and change nothing')
@@ -34,6 +39,8 @@ export function buildProgram(io: Output = stdio, exit: (code: number) => void = 
     .command('status [name]')
     .description('show the state of one account or all')
     .option('--json', 'machine-readable output')
-    .action((name: string | undefined, o: { json?: boolean }) => run((app) => status(app, io, name, o.json ?? false))());
+    .action((name: string | undefined, o: { json?: boolean }) =>
+      run((app) => status(app, io, name, o.json ?? false))(),
+    );
   return program;
 }

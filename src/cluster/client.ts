@@ -19,7 +19,12 @@ export interface RequestHook {
   (method: string, url: string): void;
 }
 
-export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, userAgent: string, onRequest?: RequestHook): Clients {
+export function makeClients(
+  kc: k8s.KubeConfig,
+  limiter: TokenBucket,
+  userAgent: string,
+  onRequest?: RequestHook,
+): Clients {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const middleware: k8s.Middleware = {

@@ -1,6 +1,5 @@
 // One certificate for one account: fresh key, CSR with an allow-listed subject, approval, the
 // signer's certificate, and a check that what came back is what was asked for.
-import type * as k8s from '@kubernetes/client-node';
 import type { Account } from '../directory/account.ts';
 import { buildCsrPem } from '../pki/csr.ts';
 import { certInfo, certMatchesKey, type CertInfo } from '../pki/cert.ts';
@@ -55,14 +54,22 @@ export async function issueCertificate(
     labels: labels(s.instance, account.kind, account.name, 'csr'),
   });
   hooks.point?.('csr-created');
-  const approved = await approveCsr(clients.certificates, created, `kubeusers issues ${account.kind} ${account.name}`, now());
+  const approved = await approveCsr(
+    clients.certificates,
+    created,
+    `kubeusers issues ${account.kind} ${account.name}`,
+    now(),
+  );
   hooks.point?.('csr-approved');
-  const certPem = await waitForCertificate(clients.kc, approved as k8s.V1CertificateSigningRequest, s.signTimeoutMs);
+  const certPem = await waitForCertificate(clients.kc, approved, s.signTimeoutMs);
   const keyPem = await privateKeyPem(keys.privateKey);
   const info = await certInfo(certPem);
-  if (!(await certMatchesKey(certPem, keyPem))) throw new IssueError(`certificate for ${account.kind} ${account.name} does not match its key`);
+  if (!(await certMatchesKey(certPem, keyPem)))
+    throw new IssueError(`certificate for ${account.kind} ${account.name} does not match its key`);
   if (info.commonName !== account.uid || !groups.every((g) => info.groups.includes(g))) {
-    throw new IssueError(`certificate for ${account.kind} ${account.name} has subject ${info.commonName} / ${info.groups.join(',')}`);
+    throw new IssueError(
+      `certificate for ${account.kind} ${account.name} has subject ${info.commonName} / ${info.groups.join(',')}`,
+    );
   }
   return { certPem, keyPem, info, signSeconds: (now().getTime() - started.getTime()) / 1000 };
 }

@@ -1,6 +1,7 @@
 // Pure builders of the objects kubeusers owns, each with a hash of its desired content so that a
 // no-op sync can tell "already right" from a list, without a request per object.
 import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Account } from '../directory/account.ts';
 import {
@@ -17,7 +18,13 @@ import {
 
 export interface Resources {
   quota: Record<string, string>;
-  limitRange: { type: string; default?: Record<string, string>; defaultRequest?: Record<string, string>; max?: Record<string, string>; min?: Record<string, string> }[];
+  limitRange: {
+    type: string;
+    default?: Record<string, string>;
+    defaultRequest?: Record<string, string>;
+    max?: Record<string, string>;
+    min?: Record<string, string>;
+  }[];
 }
 
 export interface ManifestSettings {
@@ -33,13 +40,18 @@ export interface Subject {
   name: string;
 }
 
-export type Desired = KubernetesObject & { metadata: { name: string; namespace?: string; annotations: Record<string, string> } };
+export type Desired = KubernetesObject & {
+  metadata: { name: string; namespace?: string; annotations: Record<string, string> };
+};
 
 const RBAC = 'rbac.authorization.k8s.io';
 
 function withHash<T extends KubernetesObject>(obj: T): Desired {
   const hash = createHash('sha256').update(JSON.stringify(obj)).digest('hex').slice(0, 16);
-  const metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [HASH_ANNOTATION]: hash } };
+  const metadata = {
+    ...obj.metadata,
+    annotations: { ...obj.metadata?.annotations, [HASH_ANNOTATION]: hash },
+  };
   return { ...obj, metadata } as Desired;
 }
 
@@ -62,18 +74,41 @@ export function toolNamespaceObject(account: Account, s: ManifestSettings): Desi
   return withHash({
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: toolNamespace(s.namespacePrefix, account.name), labels: { ...labels(s.instance, 'tool', account.name, 'namespace'), tenancy: 'tool' } },
+    metadata: {
+      name: toolNamespace(s.namespacePrefix, account.name),
+      labels: { ...labels(s.instance, 'tool', account.name, 'namespace'), tenancy: 'tool' },
+    },
   });
 }
 
-export function toolObjects(account: Account, s: ManifestSettings, resources: Resources & { version: number }, subjects: Subject[]): Desired[] {
+export function toolObjects(
+  account: Account,
+  s: ManifestSettings,
+  resources: Resources & { version: number },
+  subjects: Subject[],
+): Desired[] {
   const namespace = toolNamespace(s.namespacePrefix, account.name);
   // The override's version is part of the object, so bumping it alone re-applies.
   const annotations = { [RESOURCES_VERSION_ANNOTATION]: String(resources.version) };
-  const meta = (name: string, role: string) => ({ name, namespace, labels: labels(s.instance, 'tool', account.name, role), annotations });
+  const meta = (name: string, role: string): k8s.V1ObjectMeta & { name: string } => ({
+    name,
+    namespace,
+    labels: labels(s.instance, 'tool', account.name, role),
+    annotations,
+  });
   return [
-    withHash({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta(QUOTA, 'quota'), spec: { hard: resources.quota } }),
-    withHash({ apiVersion: 'v1', kind: 'LimitRange', metadata: meta(LIMIT_RANGE, 'limits'), spec: { limits: resources.limitRange } }),
+    withHash({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: meta(QUOTA, 'quota'),
+      spec: { hard: resources.quota },
+    }),
+    withHash({
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: meta(LIMIT_RANGE, 'limits'),
+      spec: { limits: resources.limitRange },
+    }),
     withHash({
       apiVersion: `${RBAC}/v1`,
       kind: 'RoleBinding',
@@ -89,7 +124,10 @@ export function adminObjects(account: Account, s: ManifestSettings, subjects: Su
     withHash({
       apiVersion: `${RBAC}/v1`,
       kind: 'ClusterRoleBinding',
-      metadata: { name: adminBindingName(account.name, role), labels: labels(s.instance, 'admin', account.name, 'binding') },
+      metadata: {
+        name: adminBindingName(account.name, role),
+        labels: labels(s.instance, 'admin', account.name, 'binding'),
+      },
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: role },
       subjects: rbacSubjects(subjects),
     }),
@@ -100,9 +138,16 @@ export function adminObjects(account: Account, s: ManifestSettings, subjects: Su
 export function resourcesFor(
   tool: string,
   defaults: Resources,
-  overrides: Record<string, { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }>,
+  overrides: Record<
+    string,
+    { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }
+  >,
 ): Resources & { version: number } {
   const o = overrides[tool];
   if (!o) return { ...defaults, version: 0 };
-  return { quota: { ...defaults.quota, ...o.quota }, limitRange: o.limitRange ?? defaults.limitRange, version: o.version };
+  return {
+    quota: { ...defaults.quota, ...o.quota },
+    limitRange: o.limitRange ?? defaults.limitRange,
+    version: o.version,
+  };
 }

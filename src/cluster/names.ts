@@ -11,21 +11,35 @@ export const ROLE_LABEL = 'kubeusers.io/role';
 export const INSTANCE_LABEL = 'kubeusers.io/instance';
 export const HASH_ANNOTATION = 'kubeusers.io/spec-hash';
 export const RESOURCES_VERSION_ANNOTATION = 'kubeusers.io/resources-version';
-export const managedSelector = (instance: string): string => `${MANAGED_BY_LABEL}=${MANAGED_BY},${INSTANCE_LABEL}=${instance}`;
+export const managedSelector = (instance: string): string =>
+  `${MANAGED_BY_LABEL}=${MANAGED_BY},${INSTANCE_LABEL}=${instance}`;
 
 export const ROLE_BINDING = 'kubeusers-tool';
 export const QUOTA = 'kubeusers';
 export const LIMIT_RANGE = 'kubeusers';
 
-export function labels(instance: string, kind: AccountKind, name: string, role: string): Record<string, string> {
-  return { [MANAGED_BY_LABEL]: MANAGED_BY, [INSTANCE_LABEL]: instance, [KIND_LABEL]: kind, [ACCOUNT_LABEL]: name, [ROLE_LABEL]: role };
+export function labels(
+  instance: string,
+  kind: AccountKind,
+  name: string,
+  role: string,
+): Record<string, string> {
+  return {
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+    [INSTANCE_LABEL]: instance,
+    [KIND_LABEL]: kind,
+    [ACCOUNT_LABEL]: name,
+    [ROLE_LABEL]: role,
+  };
 }
 
 export const toolNamespace = (prefix: string, tool: string): string => `${prefix}${tool}`;
 export const stateName = (kind: AccountKind, name: string): string => `state-${kind}-${name}`;
 export const csrName = (kind: AccountKind, name: string): string => `kubeusers-${kind}-${name}`;
-export const adminBindingName = (name: string, clusterRole: string): string => `kubeusers-admin-${name}-${clusterRole}`;
+export const adminBindingName = (name: string, clusterRole: string): string =>
+  `kubeusers-admin-${name}-${clusterRole}`;
 
 /** Every certificate of an account names its epoch; only the current epoch's group is bound. */
-export const epochGroup = (kind: AccountKind, name: string, epoch: number): string => `kubeusers:${kind}:${name}:${epoch}`;
+export const epochGroup = (kind: AccountKind, name: string, epoch: number): string =>
+  `kubeusers:${kind}:${name}:${epoch}`;
 export const kindGroup = (kind: AccountKind): string => `kubeusers:${kind}s`;

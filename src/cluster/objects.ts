@@ -21,7 +21,14 @@ export interface Ref {
 
 /** Server-side apply under kubeusers' field manager; force takes back fields someone else changed. */
 export async function applyObject(clients: Clients, object: k8s.KubernetesObject): Promise<void> {
-  await clients.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  await clients.objects.patch(
+    object,
+    undefined,
+    undefined,
+    FIELD_MANAGER,
+    true,
+    k8s.PatchStrategy.ServerSideApply,
+  );
 }
 
 /** Deletes; an object already gone is fine. */

@@ -38,42 +38,64 @@ const date = (s: string | undefined): Date | undefined => {
   return Number.isNaN(d.getTime()) ? undefined : d;
 };
 
-const int = (s: string | undefined): number | undefined => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
+const int = (s: string | undefined): number | undefined =>
+  s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
+
+const STATUSES: readonly AccountStatus[] = ['pending', 'active', 'locked', 'error'];
+
+/** The optional fields, each read with its own parser; absent or unreadable ones are left out. */
+function optionalFields(d: Record<string, string>): Partial<AccountState> {
+  const parsers: Record<string, (v: string | undefined) => unknown> = {
+    certEpoch: int,
+    serial: (v) => v,
+    fingerprint: (v) => v,
+    notBefore: date,
+    notAfter: date,
+    legacyUser: (v) => v,
+    nextAttempt: date,
+    issuing: date,
+    lastError: (v) => v,
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, parse] of Object.entries(parsers)) {
+    const v = parse(d[k]);
+    if (v !== undefined && v !== '') out[k] = v;
+  }
+  return out;
+}
+
+function required(
+  d: Record<string, string>,
+): Pick<AccountState, 'uid' | 'uidNumber' | 'gidNumber' | 'home' | 'status' | 'failures' | 'lastChange'> {
+  return {
+    uid: d.uid ?? d.name ?? '',
+    uidNumber: int(d.uidNumber) ?? 0,
+    gidNumber: int(d.gidNumber) ?? 0,
+    home: d.home ?? '',
+    status: STATUSES.find((s) => s === d.status) ?? 'pending',
+    failures: int(d.failures) ?? 0,
+    lastChange: date(d.lastChange) ?? new Date(0),
+  };
+}
 
 export function parseState(cm: V1ConfigMap): AccountState | undefined {
   const d = cm.data ?? {};
   const kind = d.kind;
   const epoch = int(d.epoch);
   if ((kind !== 'tool' && kind !== 'admin') || !d.name || epoch === undefined) return undefined;
-  const status = (['pending', 'active', 'locked', 'error'] as const).find((s) => s === d.status) ?? 'pending';
-  const state: AccountState = {
+  return {
     kind,
     name: d.name,
-    uid: d.uid ?? d.name,
-    uidNumber: int(d.uidNumber) ?? 0,
-    gidNumber: int(d.gidNumber) ?? 0,
-    home: d.home ?? '',
+    ...required(d),
     epoch,
-    status,
-    failures: int(d.failures) ?? 0,
-    lastChange: date(d.lastChange) ?? new Date(0),
+    ...optionalFields(d),
   };
-  const optional = {
-    certEpoch: int(d.certEpoch),
-    serial: d.serial,
-    fingerprint: d.fingerprint,
-    notBefore: date(d.notBefore),
-    notAfter: date(d.notAfter),
-    legacyUser: d.legacyUser,
-    nextAttempt: date(d.nextAttempt),
-    issuing: date(d.issuing),
-    lastError: d.lastError,
-  };
-  for (const [k, v] of Object.entries(optional)) if (v !== undefined && v !== '') Object.assign(state, { [k]: v });
-  return state;
 }
 
-export function stateConfigMap(namespace: string, s: AccountState): V1ConfigMap & { metadata: { name: string } } {
+export function stateConfigMap(
+  namespace: string,
+  s: AccountState,
+): V1ConfigMap & { metadata: { name: string } } {
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(s)) {
     if (v === undefined) continue;
@@ -82,7 +104,11 @@ export function stateConfigMap(namespace: string, s: AccountState): V1ConfigMap 
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: stateName(s.kind, s.name), namespace, labels: labels(namespace, s.kind, s.name, 'state') },
+    metadata: {
+      name: stateName(s.kind, s.name),
+      namespace,
+      labels: labels(namespace, s.kind, s.name, 'state'),
+    },
     data,
   };
 }
@@ -104,5 +130,14 @@ export function initialState(account: Account, now: Date): AccountState {
 
 /** The account as last seen, from state alone: renewals go on while the directory is unreachable. */
 export function accountFromState(s: AccountState): Account {
-  return { kind: s.kind, name: s.name, uid: s.uid, uidNumber: s.uidNumber, gidNumber: s.gidNumber, home: s.home, locked: s.status === 'locked', dn: '' };
+  return {
+    kind: s.kind,
+    name: s.name,
+    uid: s.uid,
+    uidNumber: s.uidNumber,
+    gidNumber: s.gidNumber,
+    home: s.home,
+    locked: s.status === 'locked',
+    dn: '',
+  };
 }

@@ -7,7 +7,12 @@ import { configSchema, type Config, type SecretRef } from './schema.ts';
 export class ConfigError extends Error {}
 
 export interface Settings extends Config {
-  ldap: Config['ldap'] & { toolsBase: string; usersBase: string; adminGroupDn: string; disabledPolicyDn: string };
+  ldap: Config['ldap'] & {
+    toolsBase: string;
+    usersBase: string;
+    adminGroupDn: string;
+    disabledPolicyDn: string;
+  };
 }
 
 function formatIssues(source: string, issues: z.core.$ZodIssue[]): string {
@@ -41,7 +46,9 @@ export async function loadConfig(file: string): Promise<Settings> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(
+      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
   let value: unknown;
   try {
@@ -56,7 +63,9 @@ export async function loadConfig(file: string): Promise<Settings> {
  * KUBEUSERS_CRASH_AT=<point> makes the process kill itself with SIGKILL at that point of an
  * issuance: the crash tests use it to prove recovery. Unset, nothing happens.
  */
-export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((name: string) => void) | undefined {
+export function crashPointFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): ((name: string) => void) | undefined {
   const at = env.KUBEUSERS_CRASH_AT;
   if (!at) return undefined;
   return (name) => {
@@ -68,12 +77,15 @@ export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): ((name:
 export async function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (ref.env !== undefined) {
     const value = env[ref.env];
-    if (value === undefined || value === '') throw new ConfigError(`environment variable ${ref.env} is not set`);
+    if (value === undefined || value === '')
+      throw new ConfigError(`environment variable ${ref.env} is not set`);
     return value;
   }
   try {
     return (await readFile(ref.file!, 'utf8')).replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ConfigError(`cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(
+      `cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
 }

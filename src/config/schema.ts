@@ -41,11 +41,25 @@ export const configSchema = z.strictObject({
       bindPassword: secretRef.describe("the service account's password"),
       baseDn: z.string().min(1).describe('directory base, e.g. dc=wikimedia,dc=org'),
       project: z.string().regex(DNS_LABEL).describe('tool accounts are cn=<project>.<tool>'),
-      toolsBase: z.string().optional().describe('where tool accounts live; default ou=people,ou=servicegroups,<baseDn>'),
+      toolsBase: z
+        .string()
+        .optional()
+        .describe('where tool accounts live; default ou=people,ou=servicegroups,<baseDn>'),
       usersBase: z.string().optional().describe('where people (admins) live; default ou=people,<baseDn>'),
-      adminGroupDn: z.string().optional().describe('the admin group; default cn=<project>.admin,ou=servicegroups,<baseDn>'),
-      memberStyle: z.enum(['member', 'memberUid']).default('member').describe('admin group lists DNs (rfc2307bis) or uids (RFC 2307)'),
-      disabledPolicyDn: z.string().optional().describe('pwdPolicySubentry that marks a disabled account; default cn=disabled,ou=ppolicies,<baseDn>'),
+      adminGroupDn: z
+        .string()
+        .optional()
+        .describe('the admin group; default cn=<project>.admin,ou=servicegroups,<baseDn>'),
+      memberStyle: z
+        .enum(['member', 'memberUid'])
+        .default('member')
+        .describe('admin group lists DNs (rfc2307bis) or uids (RFC 2307)'),
+      disabledPolicyDn: z
+        .string()
+        .optional()
+        .describe(
+          'pwdPolicySubentry that marks a disabled account; default cn=disabled,ou=ppolicies,<baseDn>',
+        ),
       attributes: z
         .strictObject({
           uid: z.string().default('uid'),
@@ -61,39 +75,104 @@ export const configSchema = z.strictObject({
     .describe('the directory'),
   homes: z
     .strictObject({
-      root: z.string().startsWith('/').describe("tool homes must be under this directory"),
-      adminRoot: z.string().startsWith('/').default('/home').describe('admin homes must be under this directory'),
-      toolCredentialsDir: z.string().default('.toolskube').describe("tool's key and certificate, inside the home"),
-      adminCredentialsDir: z.string().default('.admkube').describe("admin's key and certificate, inside the home"),
+      root: z.string().startsWith('/').describe('tool homes must be under this directory'),
+      adminRoot: z
+        .string()
+        .startsWith('/')
+        .default('/home')
+        .describe('admin homes must be under this directory'),
+      toolCredentialsDir: z
+        .string()
+        .default('.toolskube')
+        .describe("tool's key and certificate, inside the home"),
+      adminCredentialsDir: z
+        .string()
+        .default('.admkube')
+        .describe("admin's key and certificate, inside the home"),
       disabledFlag: z.string().default('k8s.disabled').describe('file left in the home of a locked account'),
     })
     .describe('home directories'),
   kubernetes: z
     .strictObject({
       kubeconfig: z.string().optional().describe('kubeconfig for kubeusers itself; default in-cluster'),
-      namespace: z.string().regex(DNS_LABEL).default('kubeusers').describe("kubeusers' own namespace: state, ledger, admin events"),
-      namespacePrefix: z.string().regex(/^[a-z0-9-]*$/).default('tool-').describe('tool namespaces are <prefix><tool>'),
-      clusterName: z.string().min(1).default('kubeusers').describe('cluster and context name written into kubeconfigs'),
-      server: z.string().optional().describe('API server URL for kubeconfigs; default from kube-public/cluster-info'),
+      namespace: z
+        .string()
+        .regex(DNS_LABEL)
+        .default('kubeusers')
+        .describe("kubeusers' own namespace: state, ledger, admin events"),
+      namespacePrefix: z
+        .string()
+        .regex(/^[a-z0-9-]*$/)
+        .default('tool-')
+        .describe('tool namespaces are <prefix><tool>'),
+      clusterName: z
+        .string()
+        .min(1)
+        .default('kubeusers')
+        .describe('cluster and context name written into kubeconfigs'),
+      server: z
+        .string()
+        .optional()
+        .describe('API server URL for kubeconfigs; default from kube-public/cluster-info'),
     })
     .prefault({}),
   rbac: z
     .strictObject({
       toolClusterRole: z.string().default('kubeusers-tool').describe("bound in each tool's namespace"),
-      adminClusterRoles: z.array(z.string()).default(['view', 'kubeusers-admin-impersonate']).describe('bound cluster-wide for each admin'),
-      extraGroups: z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]*$/)).default([]).describe('groups added to every certificate (allow-list)'),
+      adminClusterRoles: z
+        .array(z.string())
+        .default(['view', 'kubeusers-admin-impersonate'])
+        .describe('bound cluster-wide for each admin'),
+      extraGroups: z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9:._-]*$/))
+        .default([])
+        .describe('groups added to every certificate (allow-list)'),
     })
     .prefault({}),
   resources: resources.default({
-    quota: { 'requests.cpu': '2', 'requests.memory': '6Gi', 'limits.cpu': '4', 'limits.memory': '8Gi', pods: '16', services: '2', 'persistentvolumeclaims': '3' },
-    limitRange: [{ type: 'Container', default: { cpu: '500m', memory: '512Mi' }, defaultRequest: { cpu: '150m', memory: '256Mi' }, max: { cpu: '1', memory: '4Gi' }, min: { cpu: '50m', memory: '100Mi' } }],
+    quota: {
+      'requests.cpu': '2',
+      'requests.memory': '6Gi',
+      'limits.cpu': '4',
+      'limits.memory': '8Gi',
+      pods: '16',
+      services: '2',
+      persistentvolumeclaims: '3',
+    },
+    limitRange: [
+      {
+        type: 'Container',
+        default: { cpu: '500m', memory: '512Mi' },
+        defaultRequest: { cpu: '150m', memory: '256Mi' },
+        max: { cpu: '1', memory: '4Gi' },
+        min: { cpu: '50m', memory: '100Mi' },
+      },
+    ],
   }),
-  overrides: z.record(z.string().regex(DNS_LABEL), override).default({}).describe('per-tool quota and limits'),
+  overrides: z
+    .record(z.string().regex(DNS_LABEL), override)
+    .default({})
+    .describe('per-tool quota and limits'),
   certificates: z
     .strictObject({
-      lifetimeSeconds: z.number().int().min(600).default(30 * 86_400).describe('requested lifetime (expirationSeconds)'),
-      renewFraction: z.number().gt(0).lt(1).default(2 / 3).describe('renew at this share of the real lifetime'),
-      jitterFraction: z.number().min(0).lt(0.5).default(0.05).describe('spread renewals by up to this share of the lifetime, earlier'),
+      lifetimeSeconds: z
+        .number()
+        .int()
+        .min(600)
+        .default(30 * 86_400)
+        .describe('requested lifetime (expirationSeconds)'),
+      renewFraction: z
+        .number()
+        .gt(0)
+        .lt(1)
+        .default(2 / 3)
+        .describe('renew at this share of the real lifetime'),
+      jitterFraction: z
+        .number()
+        .min(0)
+        .lt(0.5)
+        .default(0.05)
+        .describe('spread renewals by up to this share of the lifetime, earlier'),
       keyType: z.enum(KEY_TYPES).default('ecdsa-p256'),
       signTimeoutSeconds: z.number().positive().default(60).describe('how long to wait for the signer'),
     })
@@ -109,12 +188,19 @@ export const configSchema = z.strictObject({
     .prefault({}),
   removalGuard: z
     .strictObject({
-      maxFraction: z.number().min(0).max(1).default(0.05).describe('largest share of accounts one sync may remove'),
+      maxFraction: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.05)
+        .describe('largest share of accounts one sync may remove'),
       minCount: z.number().int().min(0).default(10).describe('removals always allowed up to this many'),
     })
     .prefault({})
     .describe('a sync that would remove more than max(maxFraction × accounts, minCount) removes nothing'),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -24,7 +24,9 @@ const PPOLICY = ['pwdAccountLockedTime', 'pwdPolicySubentry'];
 function values(entry: RawEntry | undefined, attr: string): string[] {
   const v = entry?.[attr];
   if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x as string)));
+  return (Array.isArray(v) ? v : [v]).map((x) =>
+    Buffer.isBuffer(x) ? x.toString('utf8') : String(x as string),
+  );
 }
 
 export class LdapDirectory implements Directory {
@@ -42,11 +44,18 @@ export class LdapDirectory implements Directory {
   async read(): Promise<DirectorySnapshot> {
     const client = await this.#connect();
     try {
-      const tools = await this.#search(client, this.#o.toolsBase, escapeFilter`(&(objectClass=posixAccount)(cn=${this.#o.rules.project}.*))`);
+      const tools = await this.#search(
+        client,
+        this.#o.toolsBase,
+        escapeFilter`(&(objectClass=posixAccount)(cn=${this.#o.rules.project}.*))`,
+      );
       const admins = await this.#admins(client);
       const t = mapEntries('tool', tools, this.#o.rules);
       const a = mapEntries('admin', admins.entries, this.#o.rules);
-      return { accounts: [...t.accounts, ...a.accounts], skipped: [...t.skipped, ...a.skipped, ...admins.missing] };
+      return {
+        accounts: [...t.accounts, ...a.accounts],
+        skipped: [...t.skipped, ...a.skipped, ...admins.missing],
+      };
     } catch (err) {
       if (err instanceof DirectoryError) throw err;
       throw new DirectoryError(`LDAP read failed: ${describe(err)}`);
@@ -77,25 +86,39 @@ export class LdapDirectory implements Directory {
       attributes: this.#attributes,
       paged: { pageSize: this.#o.pageSize },
     });
-    return searchEntries as RawEntry[];
+    return searchEntries;
   }
 
   async #admins(client: Client): Promise<{ entries: RawEntry[]; missing: Skipped[] }> {
     const attr = this.#o.memberStyle;
-    const { searchEntries } = await client.search(this.#o.adminGroupDn, { scope: 'base', attributes: [attr] });
-    const members = values(searchEntries[0] as RawEntry | undefined, attr);
+    const { searchEntries } = await client.search(this.#o.adminGroupDn, {
+      scope: 'base',
+      attributes: [attr],
+    });
+    const members = values(searchEntries[0], attr);
     if (members.length === 0) return { entries: [], missing: [] };
     const uids = attr === 'memberUid' ? members : members.map(uidOfDn);
     const wanted = uids.filter((u): u is string => u !== undefined);
     const missing: Skipped[] = members
       .filter((m, i) => uids[i] === undefined)
-      .map((m) => ({ kind: 'admin', dn: m, reason: 'member-not-found', message: `admin group member ${m} is not a uid=… entry under ${this.#o.usersBase}` }));
+      .map((m) => ({
+        kind: 'admin',
+        dn: m,
+        reason: 'member-not-found',
+        message: `admin group member ${m} is not a uid=… entry under ${this.#o.usersBase}`,
+      }));
     if (wanted.length === 0) return { entries: [], missing };
     const filter = `(&(objectClass=posixAccount)(|${wanted.map((u) => escapeFilter`(uid=${u})`).join('')}))`;
     const entries = await this.#search(client, this.#o.usersBase, filter);
     const found = new Set(entries.flatMap((e) => values(e, this.#o.rules.attributes.uid)));
     for (const u of wanted.filter((w) => !found.has(w))) {
-      missing.push({ kind: 'admin', name: u, dn: `uid=${u},${this.#o.usersBase}`, reason: 'member-not-found', message: `admin group member ${u} has no posixAccount entry` });
+      missing.push({
+        kind: 'admin',
+        name: u,
+        dn: `uid=${u},${this.#o.usersBase}`,
+        reason: 'member-not-found',
+        message: `admin group member ${u} has no posixAccount entry`,
+      });
     }
     return { entries, missing };
   }

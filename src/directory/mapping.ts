@@ -21,7 +21,8 @@ function first(entry: RawEntry, attr: string): string | undefined {
   const value = entry[attr];
   const one = Array.isArray(value) ? (value[0] as unknown) : value;
   if (one === undefined || one === null) return undefined;
-  const text = Buffer.isBuffer(one) ? one.toString('utf8') : String(one as string);
+  if (Buffer.isBuffer(one)) return one.length ? one.toString('utf8') : undefined;
+  const text = typeof one === 'string' || typeof one === 'number' ? String(one) : '';
   return text === '' ? undefined : text;
 }
 
@@ -44,7 +45,13 @@ export function isUnder(path: string, root: string): boolean {
   return posix.isAbsolute(path) && normal === path.replace(/\/+$/, '') && normal.startsWith(`${base}/`);
 }
 
-function skip(kind: AccountKind, dn: string, reason: Skipped['reason'], message: string, name?: string): Skipped {
+function skip(
+  kind: AccountKind,
+  dn: string,
+  reason: Skipped['reason'],
+  message: string,
+  name?: string,
+): Skipped {
   return { kind, dn, reason, message, ...(name === undefined ? {} : { name }) };
 }
 
@@ -55,31 +62,61 @@ function checkToolName(entry: RawEntry, rules: MappingRules, uid: string | undef
   const cn = first(entry, 'cn') ?? uid ?? '';
   const name = cn.startsWith(prefix) ? cn.slice(prefix.length) : cn;
   if (name.length > MAX_TOOL_NAME) {
-    return { skip: skip('tool', entry.dn, 'name-too-long', `tool name "${name}" is longer than ${MAX_TOOL_NAME} characters`, name) };
+    return {
+      skip: skip(
+        'tool',
+        entry.dn,
+        'name-too-long',
+        `tool name "${name}" is longer than ${MAX_TOOL_NAME} characters`,
+        name,
+      ),
+    };
   }
   if (!DNS_LABEL.test(name)) {
-    return { skip: skip('tool', entry.dn, 'invalid-name', `tool name "${name}" is not a DNS-1123 label`, name) };
+    return {
+      skip: skip('tool', entry.dn, 'invalid-name', `tool name "${name}" is not a DNS-1123 label`, name),
+    };
   }
   return name;
 }
 
-function checkPosix(kind: AccountKind, entry: RawEntry, name: string, rules: MappingRules, root: string): Checked {
+function checkPosix(
+  kind: AccountKind,
+  entry: RawEntry,
+  name: string,
+  rules: MappingRules,
+  root: string,
+): Checked {
   const a = rules.attributes;
   const uid = first(entry, a.uid) ?? name;
   const uidNumber = intOf(first(entry, a.uidNumber));
   if (uidNumber === undefined) {
-    return { skip: skip(kind, entry.dn, 'missing-uid-number', `${kind} "${name}" has no valid ${a.uidNumber}`, name) };
+    return {
+      skip: skip(kind, entry.dn, 'missing-uid-number', `${kind} "${name}" has no valid ${a.uidNumber}`, name),
+    };
   }
   const gidNumber = intOf(first(entry, a.gidNumber));
   if (gidNumber === undefined) {
-    return { skip: skip(kind, entry.dn, 'missing-gid-number', `${kind} "${name}" has no valid ${a.gidNumber}`, name) };
+    return {
+      skip: skip(kind, entry.dn, 'missing-gid-number', `${kind} "${name}" has no valid ${a.gidNumber}`, name),
+    };
   }
   const home = first(entry, a.homeDirectory);
   if (home === undefined) {
-    return { skip: skip(kind, entry.dn, 'missing-home', `${kind} "${name}" has no ${a.homeDirectory}`, name) };
+    return {
+      skip: skip(kind, entry.dn, 'missing-home', `${kind} "${name}" has no ${a.homeDirectory}`, name),
+    };
   }
   if (!isUnder(home, root)) {
-    return { skip: skip(kind, entry.dn, 'home-outside-root', `${kind} "${name}" has its home ${home} outside ${root}`, name) };
+    return {
+      skip: skip(
+        kind,
+        entry.dn,
+        'home-outside-root',
+        `${kind} "${name}" has its home ${home} outside ${root}`,
+        name,
+      ),
+    };
   }
   const locked = isLocked(entry, rules.disabledPolicyDn);
   return { ok: { kind, name, uid, uidNumber, gidNumber, home: posix.normalize(home), locked, dn: entry.dn } };
@@ -95,7 +132,15 @@ export function mapAdmin(entry: RawEntry, rules: MappingRules): Checked {
   const uid = first(entry, rules.attributes.uid);
   if (uid === undefined || !DNS_LABEL.test(uid) || uid.length > MAX_TOOL_NAME) {
     const reason = uid !== undefined && uid.length > MAX_TOOL_NAME ? 'name-too-long' : 'invalid-name';
-    return { skip: skip('admin', entry.dn, reason, `admin uid "${uid ?? ''}" is not a DNS-1123 label of at most ${MAX_TOOL_NAME} characters`, uid) };
+    return {
+      skip: skip(
+        'admin',
+        entry.dn,
+        reason,
+        `admin uid "${uid ?? ''}" is not a DNS-1123 label of at most ${MAX_TOOL_NAME} characters`,
+        uid,
+      ),
+    };
   }
   return checkPosix('admin', entry, uid, rules, rules.adminHomesRoot);
 }
@@ -113,7 +158,7 @@ export function mapEntries(kind: AccountKind, entries: RawEntry[], rules: Mappin
     if ('ok' in r) accounts.push(r.ok);
     else skipped.push(r.skip);
   }
-  const count = (key: (a: Account) => string | number) => {
+  const count = (key: (a: Account) => string | number): Map<string | number, number> => {
     const m = new Map<string | number, number>();
     for (const a of accounts) m.set(key(a), (m.get(key(a)) ?? 0) + 1);
     return m;
@@ -124,7 +169,13 @@ export function mapEntries(kind: AccountKind, entries: RawEntry[], rules: Mappin
     const dup = (byName.get(a.name) ?? 0) > 1 || (byUid.get(a.uidNumber) ?? 0) > 1;
     if (dup) {
       skipped.push(
-        skip(kind, a.dn, 'duplicate-uid', `${kind} "${a.name}" (uid ${a.uidNumber}) shares its name or uid number with another entry`, a.name),
+        skip(
+          kind,
+          a.dn,
+          'duplicate-uid',
+          `${kind} "${a.name}" (uid ${a.uidNumber}) shares its name or uid number with another entry`,
+          a.name,
+        ),
       );
     }
     return !dup;

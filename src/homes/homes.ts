@@ -3,7 +3,16 @@ import { posix } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import type { Account } from '../directory/account.ts';
 import { mergeKubeconfig, type KubeconfigEntry } from './kubeconfig.ts';
-import { entryType, HomeError, openDir, openOrCreateDir, readFileIn, removeFileIn, writeFileAtomic, type Owner } from './safe-fs.ts';
+import {
+  entryType,
+  HomeError,
+  openDir,
+  openOrCreateDir,
+  readFileIn,
+  removeFileIn,
+  writeFileAtomic,
+  type Owner,
+} from './safe-fs.ts';
 
 export interface Credentials {
   certPem: string;
@@ -20,7 +29,12 @@ export interface HomeLayout {
 export interface Homes {
   readCredentials(account: Account): Promise<Partial<Credentials>>;
   /** Writes key, certificate and merges ~/.kube/config. Throws HomeError for anything it refuses. */
-  writeCredentials(account: Account, creds: Credentials, kubeconfig: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>, point?: (name: string) => void): Promise<void>;
+  writeCredentials(
+    account: Account,
+    creds: Credentials,
+    kubeconfig: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>,
+    point?: (name: string) => void,
+  ): Promise<void>;
   setDisabledFlag(account: Account, disabled: boolean, message: string): Promise<void>;
 }
 
@@ -48,7 +62,13 @@ export class SafeHomes implements Homes {
       for (const [i, part] of parts.entries()) {
         const last = i === parts.length - 1;
         if (!last) {
-          const next = await openOrCreateDir(dir, part, { uid: 0, gid: 0 }, 0o755, posix.join(layout.root, ...parts.slice(0, i + 1)));
+          const next = await openOrCreateDir(
+            dir,
+            part,
+            { uid: 0, gid: 0 },
+            0o755,
+            posix.join(layout.root, ...parts.slice(0, i + 1)),
+          );
           await dir.close();
           dir = next;
           continue;
@@ -74,9 +94,15 @@ export class SafeHomes implements Homes {
     try {
       const layout = this.#layouts[account.kind];
       if ((await entryType(home, layout.credentialsDir)) === 'absent') return {};
-      const dir = await openOrCreateDir(home, layout.credentialsDir, ownerOf(account), 0o700, posix.join(account.home, layout.credentialsDir));
+      const dir = await openOrCreateDir(
+        home,
+        layout.credentialsDir,
+        ownerOf(account),
+        0o700,
+        posix.join(account.home, layout.credentialsDir),
+      );
       try {
-        const label = (f: string) => posix.join(account.home, layout.credentialsDir, f);
+        const label = (f: string): string => posix.join(account.home, layout.credentialsDir, f);
         const certPem = await readFileIn(dir, CERT_FILE, label(CERT_FILE));
         const keyPem = await readFileIn(dir, KEY_FILE, label(KEY_FILE));
         return { ...(certPem ? { certPem } : {}), ...(keyPem ? { keyPem } : {}) };
@@ -88,7 +114,12 @@ export class SafeHomes implements Homes {
     }
   }
 
-  async writeCredentials(account: Account, creds: Credentials, kc: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>, point?: (name: string) => void): Promise<void> {
+  async writeCredentials(
+    account: Account,
+    creds: Credentials,
+    kc: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>,
+    point?: (name: string) => void,
+  ): Promise<void> {
     const layout = this.#layouts[account.kind];
     const owner = ownerOf(account);
     const home = (await this.#openHome(account, true))!;
@@ -103,20 +134,35 @@ export class SafeHomes implements Homes {
           certPath: `../${layout.credentialsDir}/${CERT_FILE}`,
           keyPath: `../${layout.credentialsDir}/${KEY_FILE}`,
         });
-        if ('error' in merged) throw new HomeError(`${configLabel} is left as it was: ${merged.error}`, 'unparsable');
-        const creds_ = await openOrCreateDir(home, layout.credentialsDir, owner, 0o700, posix.join(account.home, layout.credentialsDir));
+        if ('error' in merged)
+          throw new HomeError(`${configLabel} is left as it was: ${merged.error}`, 'unparsable');
+        const creds_ = await openOrCreateDir(
+          home,
+          layout.credentialsDir,
+          owner,
+          0o700,
+          posix.join(account.home, layout.credentialsDir),
+        );
         try {
-          const label = (f: string) => posix.join(account.home, layout.credentialsDir, f);
+          const label = (f: string): string => posix.join(account.home, layout.credentialsDir, f);
           // Key before certificate: a reader pairing them by name may briefly see a new key with the
           // old certificate, never a certificate without its key on disk.
-          await writeFileAtomic(creds_, KEY_FILE, creds.keyPem, owner, 0o600, label(KEY_FILE));
+          await writeFileAtomic(creds_, KEY_FILE, creds.keyPem, {
+            owner,
+            mode: 0o600,
+            label: label(KEY_FILE),
+          });
           point?.('key-written');
-          await writeFileAtomic(creds_, CERT_FILE, creds.certPem, owner, 0o644, label(CERT_FILE));
+          await writeFileAtomic(creds_, CERT_FILE, creds.certPem, {
+            owner,
+            mode: 0o644,
+            label: label(CERT_FILE),
+          });
         } finally {
           await creds_.close();
         }
         point?.('cert-written');
-        await writeFileAtomic(kube, 'config', merged.ok, owner, 0o600, configLabel);
+        await writeFileAtomic(kube, 'config', merged.ok, { owner, mode: 0o600, label: configLabel });
       } finally {
         await kube.close();
       }
@@ -132,7 +178,11 @@ export class SafeHomes implements Homes {
     try {
       if (disabled) {
         const owner = ownerOf(account);
-        await writeFileAtomic(home, layout.disabledFlag, `${message}\n`, owner, 0o644, posix.join(account.home, layout.disabledFlag));
+        await writeFileAtomic(home, layout.disabledFlag, `${message}\n`, {
+          owner,
+          mode: 0o644,
+          label: posix.join(account.home, layout.disabledFlag),
+        });
       } else {
         await removeFileIn(home, layout.disabledFlag);
       }

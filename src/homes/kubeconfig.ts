@@ -16,7 +16,13 @@ export interface KubeconfigEntry {
 
 export type MergeResult = { ok: string } | { error: string };
 
-function upsertNamed(doc: Document, list: string, name: string, key: string, value: Record<string, unknown>): void {
+function upsertNamed(
+  doc: Document,
+  list: string,
+  name: string,
+  key: string,
+  value: Record<string, unknown>,
+): void {
   let seq = doc.get(list);
   if (!isSeq(seq)) {
     seq = new YAMLSeq();
@@ -29,21 +35,33 @@ function upsertNamed(doc: Document, list: string, name: string, key: string, val
   else items.push(node);
 }
 
-export function mergeKubeconfig(existing: string | undefined, e: KubeconfigEntry): MergeResult {
-  const text = existing ?? '';
-  const parsed = parseDocument(text);
-  if (parsed.errors.length > 0) return { error: `it does not parse as YAML (${parsed.errors[0]?.message.split('\n')[0] ?? ''})` };
-  // An empty file (or one holding only comments) is treated as absent.
+/** The user's document, or why it cannot be merged into. An empty file counts as absent. */
+function userDocument(existing: string | undefined): Document | string {
+  const parsed = parseDocument(existing ?? '');
+  if (parsed.errors.length > 0)
+    return `it does not parse as YAML (${parsed.errors[0]?.message.split('\n')[0] ?? ''})`;
   const doc = parsed.contents === null ? parseDocument('{}') : parsed;
-  if (!isMap(doc.contents)) return { error: 'it is not a YAML mapping' };
-  for (const list of ['clusters', 'users', 'contexts']) {
-    const value = doc.get(list);
-    if (value !== undefined && value !== null && !isSeq(value)) return { error: `its "${list}" is not a list` };
-  }
+  if (!isMap(doc.contents)) return 'it is not a YAML mapping';
+  const notList = ['clusters', 'users', 'contexts'].find((l) => {
+    const value = doc.get(l);
+    return value !== undefined && value !== null && !isSeq(value);
+  });
+  return notList ? `its "${notList}" is not a list` : doc;
+}
+
+export function mergeKubeconfig(existing: string | undefined, e: KubeconfigEntry): MergeResult {
+  const doc = userDocument(existing);
+  if (typeof doc === 'string') return { error: doc };
   if (!doc.has('apiVersion')) doc.set('apiVersion', 'v1');
   if (!doc.has('kind')) doc.set('kind', 'Config');
-  upsertNamed(doc, 'clusters', e.clusterName, 'cluster', { server: e.server, 'certificate-authority-data': e.caData });
-  upsertNamed(doc, 'users', e.userName, 'user', { 'client-certificate': e.certPath, 'client-key': e.keyPath });
+  upsertNamed(doc, 'clusters', e.clusterName, 'cluster', {
+    server: e.server,
+    'certificate-authority-data': e.caData,
+  });
+  upsertNamed(doc, 'users', e.userName, 'user', {
+    'client-certificate': e.certPath,
+    'client-key': e.keyPath,
+  });
   const context: Record<string, unknown> = { cluster: e.clusterName, user: e.userName };
   if (e.namespace) context.namespace = e.namespace;
   upsertNamed(doc, 'contexts', e.contextName, 'context', context);

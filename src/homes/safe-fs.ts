@@ -4,7 +4,8 @@
 import { constants as C } from 'node:fs';
 import { lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 
-export type HomeProblem = 'symlink' | 'foreign-owner' | 'not-a-directory' | 'not-a-file' | 'too-large' | 'unparsable';
+export type HomeProblem =
+  'symlink' | 'foreign-owner' | 'not-a-directory' | 'not-a-file' | 'too-large' | 'unparsable';
 
 export class HomeError extends Error {
   readonly reason: HomeProblem;
@@ -18,7 +19,8 @@ export class HomeError extends Error {
 const MAX_READ = 1024 * 1024;
 
 export function at(dir: FileHandle, name: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`unsafe file name "${name}"`);
+  if (name === '' || name === '.' || name === '..' || name.includes('/'))
+    throw new Error(`unsafe file name "${name}"`);
   return `/proc/self/fd/${dir.fd}/${name}`;
 }
 
@@ -31,13 +33,21 @@ export async function openDir(path: string, label = path): Promise<FileHandle> {
   try {
     return await open(path, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
   } catch (err) {
-    throw dirError(err, label);
+    throw await dirError(err, path, label);
   }
 }
 
-function dirError(err: unknown, label: string): Error {
+/** With O_DIRECTORY, Linux reports a symlink as ENOTDIR; lstat tells the two apart for the message. */
+async function dirError(err: unknown, path: string, label: string): Promise<Error> {
   const c = code(err);
-  if (c === 'ELOOP') return new HomeError(`${label} is a symlink; nothing is written through it`, 'symlink');
+  const link =
+    c === 'ELOOP' ||
+    (c === 'ENOTDIR' &&
+      (await lstat(path).then(
+        (st) => st.isSymbolicLink(),
+        () => false,
+      )));
+  if (link) return new HomeError(`${label} is a symlink; nothing is written through it`, 'symlink');
   if (c === 'ENOTDIR') return new HomeError(`${label} is not a directory`, 'not-a-directory');
   return err as Error;
 }
@@ -51,7 +61,13 @@ export interface Owner {
  * Opens `name` inside `parent` as a directory, creating it with `mode` and `owner` if missing.
  * An existing one must belong to `owner.uid`: nothing is written into someone else's directory.
  */
-export async function openOrCreateDir(parent: FileHandle, name: string, owner: Owner, mode: number, label: string): Promise<FileHandle> {
+export async function openOrCreateDir(
+  parent: FileHandle,
+  name: string,
+  owner: Owner,
+  mode: number,
+  label: string,
+): Promise<FileHandle> {
   let created = false;
   try {
     await mkdir(at(parent, name), { mode: 0o700 });
@@ -63,7 +79,7 @@ export async function openOrCreateDir(parent: FileHandle, name: string, owner: O
   try {
     dir = await open(at(parent, name), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
   } catch (err) {
-    throw dirError(err, label);
+    throw await dirError(err, at(parent, name), label);
   }
   try {
     if (created) {
@@ -72,7 +88,10 @@ export async function openOrCreateDir(parent: FileHandle, name: string, owner: O
     } else {
       const st = await dir.stat();
       if (st.uid !== owner.uid) {
-        throw new HomeError(`${label} belongs to uid ${st.uid}, not ${owner.uid}; nothing is written into it`, 'foreign-owner');
+        throw new HomeError(
+          `${label} belongs to uid ${st.uid}, not ${owner.uid}; nothing is written into it`,
+          'foreign-owner',
+        );
       }
     }
     return dir;
@@ -95,7 +114,8 @@ export async function readFileIn(dir: FileHandle, name: string, label: string): 
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new HomeError(`${label} is not a regular file; it is left alone`, 'not-a-file');
-    if (st.size > MAX_READ) throw new HomeError(`${label} is larger than ${MAX_READ} bytes; it is left alone`, 'too-large');
+    if (st.size > MAX_READ)
+      throw new HomeError(`${label} is larger than ${MAX_READ} bytes; it is left alone`, 'too-large');
     return await fh.readFile('utf8');
   } finally {
     await fh.close();
@@ -130,8 +150,21 @@ export async function isSymlinkIn(dir: FileHandle, name: string): Promise<boolea
  * Writes `name` inside `dir` atomically: a fresh temp file in the same directory, fsync,
  * chown/chmod, then rename over the old one. A reader sees the old file or the new, never a mix.
  */
-export async function writeFileAtomic(dir: FileHandle, name: string, data: string, owner: Owner, mode: number, label: string): Promise<void> {
-  if (await isSymlinkIn(dir, name)) throw new HomeError(`${label} is a symlink; nothing is written through it`, 'symlink');
+export interface WriteOptions {
+  owner: Owner;
+  mode: number;
+  /** How the file is named in errors. */
+  label: string;
+}
+
+export async function writeFileAtomic(
+  dir: FileHandle,
+  name: string,
+  data: string,
+  { owner, mode, label }: WriteOptions,
+): Promise<void> {
+  if (await isSymlinkIn(dir, name))
+    throw new HomeError(`${label} is a symlink; nothing is written through it`, 'symlink');
   const tmp = `.${name}.kubeusers-${globalThis.crypto.randomUUID()}`;
   const fh = await open(at(dir, tmp), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
   try {

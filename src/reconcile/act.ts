@@ -52,15 +52,33 @@ export class Actor {
         return this.saveState(step.state);
       case 'apply':
         await applyObject(d.clients, step.object);
-        d.log.info({ account: name, kind, action: 'apply', object: `${step.object.kind}/${step.object.metadata.name}` }, 'applied');
+        d.log.info(
+          {
+            account: name,
+            kind,
+            action: 'apply',
+            object: `${step.object.kind}/${step.object.metadata.name}`,
+          },
+          'applied',
+        );
         return;
       case 'delete':
         await deleteObject(d.clients, step.ref);
-        d.log.info({ account: name, kind, action: 'delete', object: `${step.ref.kind}/${step.ref.name}` }, 'deleted');
+        d.log.info(
+          { account: name, kind, action: 'delete', object: `${step.ref.kind}/${step.ref.name}` },
+          'deleted',
+        );
         return;
       case 'remove-state':
-        await deleteObject(d.clients, { kind: 'ConfigMap', name: stateName(kind, name), namespace: d.ownNamespace });
-        d.log.info({ account: name, kind, action: 'remove' }, 'account removed from the cluster; its home is left as it is');
+        await deleteObject(d.clients, {
+          kind: 'ConfigMap',
+          name: stateName(kind, name),
+          namespace: d.ownNamespace,
+        });
+        d.log.info(
+          { account: name, kind, action: 'remove' },
+          'account removed from the cluster; its home is left as it is',
+        );
         return;
       case 'flag':
         return this.#flag(account!, step.disabled);
@@ -77,11 +95,21 @@ export class Actor {
 
   async #flag(account: Account, disabled: boolean): Promise<void> {
     try {
-      await this.#d.homes.setDisabledFlag(account, disabled, 'This account is disabled: its Kubernetes credentials no longer work.');
-      this.#d.log.info({ account: account.name, kind: account.kind, action: disabled ? 'lock' : 'unlock' }, disabled ? 'account locked: access cut' : 'account unlocked');
+      await this.#d.homes.setDisabledFlag(
+        account,
+        disabled,
+        'This account is disabled: its Kubernetes credentials no longer work.',
+      );
+      this.#d.log.info(
+        { account: account.name, kind: account.kind, action: disabled ? 'lock' : 'unlock' },
+        disabled ? 'account locked: access cut' : 'account unlocked',
+      );
     } catch (err) {
       // The cut-off itself happened in the cluster; the flag only tells the user.
-      this.#d.log.warn({ account: account.name, kind: account.kind, action: 'flag', err: (err as Error).message }, 'could not update the disabled flag');
+      this.#d.log.warn(
+        { account: account.name, kind: account.kind, action: 'flag', err: (err as Error).message },
+        'could not update the disabled flag',
+      );
     }
   }
 
@@ -93,7 +121,16 @@ export class Actor {
     if (adopted) {
       await this.saveState(adopted);
       this.#d.events?.issued?.(account, adopted, 'adopted', 0);
-      this.#d.log.info({ account: account.name, kind: account.kind, action: 'adopt', serial: adopted.serial, fingerprint: adopted.fingerprint }, 'adopted the certificate already in the home');
+      this.#d.log.info(
+        {
+          account: account.name,
+          kind: account.kind,
+          action: 'adopt',
+          serial: adopted.serial,
+          fingerprint: adopted.fingerprint,
+        },
+        'adopted the certificate already in the home',
+      );
       await cleanupCsr(this.#d.clients, account).catch(() => undefined);
       const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide.renewal);
       if (reason) await this.issue(account, adopted, reason);
@@ -107,22 +144,40 @@ export class Actor {
     const { certPem, keyPem } = await this.#d.homes.readCredentials(account);
     if (!certPem || !keyPem || !(await certMatchesKey(certPem, keyPem))) return undefined;
     const ca = parseCertificatePem(this.#d.clusterInfo.caPem);
-    if (!(await parseCertificatePem(certPem).verify({ publicKey: ca.publicKey, signatureOnly: true }))) return undefined;
+    if (!(await parseCertificatePem(certPem).verify({ publicKey: ca.publicKey, signatureOnly: true })))
+      return undefined;
     const info = await certInfo(certPem);
     const now = this.#d.clock.now();
     if (info.notAfter <= now) return undefined;
-    const base: AccountState = { ...state, status: 'active', serial: info.serial, fingerprint: info.fingerprint, notBefore: info.notBefore, notAfter: info.notAfter, failures: 0, lastChange: now };
+    const base: AccountState = {
+      ...state,
+      status: 'active',
+      serial: info.serial,
+      fingerprint: info.fingerprint,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      failures: 0,
+      lastChange: now,
+    };
     delete base.issuing;
     delete base.nextAttempt;
     delete base.lastError;
-    if (info.commonName === account.uid && info.groups.includes(epochGroup(account.kind, account.name, state.epoch))) {
+    if (
+      info.commonName === account.uid &&
+      info.groups.includes(epochGroup(account.kind, account.name, state.epoch))
+    ) {
       return { ...base, certEpoch: state.epoch };
     }
     if (!state.serial && account.kind === 'tool' && (await this.#hasLegacyState(account))) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
       const adopted = { ...base, legacyUser: info.commonName };
       delete adopted.certEpoch;
-      await applyGrants(this.#d.clients, account, subjectsOf(account, state.epoch, info.commonName), this.#d.decide);
+      await applyGrants(
+        this.#d.clients,
+        account,
+        subjectsOf(account, state.epoch, info.commonName),
+        this.#d.decide,
+      );
       return adopted;
     }
     return undefined;
@@ -146,15 +201,25 @@ export class Actor {
     const started = d.clock.now();
     await this.saveState({ ...state, issuing: started });
     try {
-      const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, { now: () => d.clock.now(), ...(d.point ? { point: d.point } : {}) });
-      await d.homes.writeCredentials(account, { certPem: issued.certPem, keyPem: issued.keyPem }, {
-        clusterName: d.clusterName,
-        server: d.clusterInfo.server,
-        caData: Buffer.from(d.clusterInfo.caPem).toString('base64'),
-        userName: `${d.clusterName}-${account.uid}`,
-        contextName: d.clusterName,
-        ...(account.kind === 'tool' ? { namespace: toolNamespace(d.decide.namespacePrefix, account.name) } : {}),
-      }, d.point);
+      const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, {
+        now: () => d.clock.now(),
+        ...(d.point ? { point: d.point } : {}),
+      });
+      await d.homes.writeCredentials(
+        account,
+        { certPem: issued.certPem, keyPem: issued.keyPem },
+        {
+          clusterName: d.clusterName,
+          server: d.clusterInfo.server,
+          caData: Buffer.from(d.clusterInfo.caPem).toString('base64'),
+          userName: `${d.clusterName}-${account.uid}`,
+          contextName: d.clusterName,
+          ...(account.kind === 'tool'
+            ? { namespace: toolNamespace(d.decide.namespacePrefix, account.name) }
+            : {}),
+        },
+        d.point,
+      );
       d.point?.('files-written');
       const now = d.clock.now();
       const next: AccountState = {
@@ -173,7 +238,18 @@ export class Actor {
       if (state.legacyUser) await applyGrants(d.clients, account, subjectsOf(account, state.epoch), d.decide);
       await this.saveState(next);
       d.events?.issued?.(account, next, reason, (now.getTime() - started.getTime()) / 1000);
-      d.log.info({ account: account.name, kind: account.kind, action: 'issue', reason, serial: next.serial, fingerprint: next.fingerprint, notAfter: next.notAfter }, 'certificate issued');
+      d.log.info(
+        {
+          account: account.name,
+          kind: account.kind,
+          action: 'issue',
+          reason,
+          serial: next.serial,
+          fingerprint: next.fingerprint,
+          notAfter: next.notAfter,
+        },
+        'certificate issued',
+      );
     } catch (err) {
       await this.#recordFailure(account, state, err);
       throw err;

@@ -1,7 +1,17 @@
 // decide: pure. From what the directory says, what state records and what the cluster holds, the
 // ordered steps that bring one account to where it should be. No I/O, time passed in.
 import type { Account, AccountKind } from '../directory/account.ts';
-import { adminObjects, objectKey, resourcesFor, subjectsOf, toolNamespaceObject, toolObjects, type Desired, type ManifestSettings, type Resources } from '../cluster/manifests.ts';
+import {
+  adminObjects,
+  objectKey,
+  resourcesFor,
+  subjectsOf,
+  toolNamespaceObject,
+  toolObjects,
+  type Desired,
+  type ManifestSettings,
+  type Resources,
+} from '../cluster/manifests.ts';
 import { adminBindingName, LIMIT_RANGE, QUOTA, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
 import { initialState, type AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
@@ -36,7 +46,10 @@ export interface AccountPlan {
 
 export interface DecideSettings extends ManifestSettings {
   resources: Resources;
-  overrides: Record<string, { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }>;
+  overrides: Record<
+    string,
+    { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }
+  >;
   renewal: RenewalPolicy;
 }
 
@@ -53,7 +66,9 @@ export interface AccountInput {
 }
 
 function needsApply(observed: ObservedObject | undefined, desired: Desired): boolean {
-  return !observed || observed.hash !== desired.metadata.annotations['kubeusers.io/spec-hash'] || observed.foreign;
+  return (
+    !observed || observed.hash !== desired.metadata.annotations['kubeusers.io/spec-hash'] || observed.foreign
+  );
 }
 
 function desiredObjects(account: Account, state: AccountState, s: DecideSettings): Desired[] {
@@ -65,7 +80,8 @@ function desiredObjects(account: Account, state: AccountState, s: DecideSettings
 
 /** The objects that grant an account its rights, for cutting it off. */
 export function grantRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRef[] {
-  if (kind === 'admin') return s.adminClusterRoles.map((r) => ({ kind: 'ClusterRoleBinding', name: adminBindingName(name, r) }));
+  if (kind === 'admin')
+    return s.adminClusterRoles.map((r) => ({ kind: 'ClusterRoleBinding', name: adminBindingName(name, r) }));
   return [{ kind: 'RoleBinding', name: ROLE_BINDING, namespace: toolNamespace(s.namespacePrefix, name) }];
 }
 
@@ -80,63 +96,103 @@ function allRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRe
   ];
 }
 
-const isObserved = (input: AccountInput, r: ObjectRef): boolean => input.observed.has(observedKey(r.kind, r.namespace, r.name));
+const isObserved = (input: AccountInput, r: ObjectRef): boolean =>
+  input.observed.has(observedKey(r.kind, r.namespace, r.name));
 
 /** Why the account needs a new certificate now, if it does. */
-export function issueReason(state: AccountState, account: Account, now: Date, policy: RenewalPolicy): IssueReason | undefined {
+export function issueReason(
+  state: AccountState,
+  account: Account,
+  now: Date,
+  policy: RenewalPolicy,
+): IssueReason | undefined {
   if (!state.serial || !state.notBefore || !state.notAfter) return 'new';
   if (state.notAfter <= now) return 'expired';
-  const current = state.certEpoch === state.epoch || (state.legacyUser !== undefined && state.certEpoch === undefined);
+  const current =
+    state.certEpoch === state.epoch || (state.legacyUser !== undefined && state.certEpoch === undefined);
   if (!current) return 'old-epoch';
   if (state.uid !== account.uid) return 'subject-changed';
-  if (now >= renewalTime(state.notBefore, state.notAfter, policy, `${state.kind}/${state.name}/${state.serial}`)) return 'due';
+  if (
+    now >= renewalTime(state.notBefore, state.notAfter, policy, `${state.kind}/${state.name}/${state.serial}`)
+  )
+    return 'due';
   return undefined;
 }
 
-function decideActive(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
-  const ns = account.kind === 'tool' ? input.observed.get(observedKey('Namespace', undefined, toolNamespace(s.namespacePrefix, account.name))) : undefined;
-  // A namespace still being deleted (after a lock or removal) cannot take objects: wait for it.
-  if (ns?.terminating) return { kind: account.kind, name: account.name, steps: [], removal: false, nextDue: new Date(now.getTime() + 5_000) };
-  const steps: Step[] = [];
-  let state = input.state ?? initialState(account, now);
-  const changed =
-    !input.state ||
-    state.status === 'locked' ||
-    state.uid !== account.uid ||
-    state.uidNumber !== account.uidNumber ||
-    state.gidNumber !== account.gidNumber ||
-    state.home !== account.home;
-  if (input.state?.status === 'locked') steps.push({ do: 'flag', disabled: false });
-  if (changed) {
-    state = {
+/** The state brought up to date with the directory; `changed` when it must be saved first. */
+function refreshState(
+  input: AccountInput,
+  account: Account,
+  now: Date,
+): { state: AccountState; changed: boolean } {
+  const state = input.state ?? initialState(account, now);
+  const same =
+    input.state !== undefined &&
+    state.status !== 'locked' &&
+    state.uidNumber === account.uidNumber &&
+    state.gidNumber === account.gidNumber &&
+    state.home === account.home;
+  if (same) return { state, changed: false };
+  const status = state.status === 'locked' ? 'pending' : state.status;
+  return {
+    state: {
       ...state,
       uidNumber: account.uidNumber,
       gidNumber: account.gidNumber,
       home: account.home,
-      status: state.status === 'locked' ? 'pending' : state.status,
+      status,
       lastChange: now,
-    };
-    // Persist the epoch before anything is issued with it.
-    steps.push({ do: 'save-state', state });
-  }
-  for (const object of desiredObjects(account, state, s)) {
-    const key = objectKey(object);
-    if (needsApply(input.observed.get(key), object)) steps.push({ do: 'apply', object });
-  }
-  const plan: AccountPlan = { kind: account.kind, name: account.name, steps, removal: false };
-  if (state.issuing || (!state.serial && !input.state)) {
-    steps.push({ do: 'adopt-or-issue', state });
-    return plan;
-  }
+    },
+    changed: true,
+  };
+}
+
+/** The certificate step, or when to look again. */
+function certificateStep(
+  input: AccountInput,
+  account: Account,
+  state: AccountState,
+  now: Date,
+  s: DecideSettings,
+): { step?: Step; nextDue?: Date } {
+  // Never issued by us, or interrupted mid-issuance: a usable certificate may already be in the home.
+  if (state.issuing || (!state.serial && !input.state)) return { step: { do: 'adopt-or-issue', state } };
   const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal);
-  if (reason && !(state.nextAttempt && state.nextAttempt > now && !input.force)) {
-    steps.push({ do: 'issue', state, reason });
-  } else if (state.serial && state.notBefore && state.notAfter) {
-    const due = renewalTime(state.notBefore, state.notAfter, s.renewal, `${state.kind}/${state.name}/${state.serial}`);
-    plan.nextDue = state.nextAttempt && state.nextAttempt > due ? state.nextAttempt : due;
-  } else if (state.nextAttempt) {
-    plan.nextDue = state.nextAttempt;
+  const backingOff = state.nextAttempt !== undefined && state.nextAttempt > now && !input.force;
+  if (reason && !backingOff) return { step: { do: 'issue', state, reason } };
+  return nextLook(state, s);
+}
+
+/** The later of the renewal time and the end of a backoff. */
+function nextLook(state: AccountState, s: DecideSettings): { nextDue?: Date } {
+  const due =
+    state.serial && state.notBefore && state.notAfter
+      ? renewalTime(state.notBefore, state.notAfter, s.renewal, `${state.kind}/${state.name}/${state.serial}`)
+      : undefined;
+  const times = [due, state.nextAttempt].filter((t): t is Date => t !== undefined);
+  return times.length ? { nextDue: new Date(Math.max(...times.map((t) => t.getTime()))) } : {};
+}
+
+function decideActive(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
+  const plan: AccountPlan = { kind: account.kind, name: account.name, steps: [], removal: false };
+  const ns =
+    account.kind === 'tool'
+      ? input.observed.get(
+          observedKey('Namespace', undefined, toolNamespace(s.namespacePrefix, account.name)),
+        )
+      : undefined;
+  // A namespace still being deleted (after a lock or removal) cannot take objects: wait for it.
+  if (ns?.terminating) return { ...plan, nextDue: new Date(now.getTime() + 5_000) };
+  if (input.state?.status === 'locked') plan.steps.push({ do: 'flag', disabled: false });
+  const { state, changed } = refreshState(input, account, now);
+  // Persist the epoch before anything is issued with it.
+  if (changed) plan.steps.push({ do: 'save-state', state });
+  for (const object of desiredObjects(account, state, s)) {
+    if (needsApply(input.observed.get(objectKey(object)), object)) plan.steps.push({ do: 'apply', object });
   }
+  const cert = certificateStep(input, account, state, now, s);
+  if (cert.step) plan.steps.push(cert.step);
+  if (cert.nextDue) plan.nextDue = cert.nextDue;
   return plan;
 }
 
@@ -145,7 +201,13 @@ function decideLocked(input: AccountInput, account: Account, now: Date, s: Decid
   const state = input.state ?? initialState(account, now);
   if (state.status !== 'locked') {
     // The epoch moves first: even if a delete below fails, no certificate issued so far is bound again.
-    const locked: AccountState = { ...state, status: 'locked', epoch: state.epoch + 1, lastChange: now, failures: 0 };
+    const locked: AccountState = {
+      ...state,
+      status: 'locked',
+      epoch: state.epoch + 1,
+      lastChange: now,
+      failures: 0,
+    };
     delete locked.legacyUser;
     delete locked.issuing;
     delete locked.nextAttempt;

@@ -21,7 +21,10 @@ export async function gatherCluster(clients: Clients, ownNamespace: string): Pro
   const labelSelector = managedSelector(ownNamespace);
   const { core, rbac, certificates } = clients;
   // Sequential on purpose: each list is summarised and dropped before the next arrives (memory).
-  const stateList = await core.listNamespacedConfigMap({ namespace: ownNamespace, labelSelector: `${labelSelector},${ROLE_LABEL}=state` });
+  const stateList = await core.listNamespacedConfigMap({
+    namespace: ownNamespace,
+    labelSelector: `${labelSelector},${ROLE_LABEL}=state`,
+  });
   const states = stateList.items.map(parseState).filter((s): s is AccountState => s !== undefined);
   const objects = [
     ...summarise('Namespace', await core.listNamespace({ labelSelector })),

@@ -5,10 +5,17 @@ import { adminObjects, resourcesFor, toolObjects, type Subject } from '../cluste
 import { applyObject } from '../cluster/objects.ts';
 import type { DecideSettings } from './decide.ts';
 
-export async function applyGrants(clients: Clients, account: Account, subjects: Subject[], s: DecideSettings): Promise<void> {
+export async function applyGrants(
+  clients: Clients,
+  account: Account,
+  subjects: Subject[],
+  s: DecideSettings,
+): Promise<void> {
   const objects =
     account.kind === 'admin'
       ? adminObjects(account, s, subjects)
-      : toolObjects(account, s, resourcesFor(account.name, s.resources, s.overrides), subjects).filter((o) => o.kind === 'RoleBinding');
+      : toolObjects(account, s, resourcesFor(account.name, s.resources, s.overrides), subjects).filter(
+          (o) => o.kind === 'RoleBinding',
+        );
   for (const o of objects) await applyObject(clients, o);
 }

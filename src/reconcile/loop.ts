@@ -8,7 +8,12 @@ export interface LoopOptions {
   intervalMs: number;
   renewalCron: string;
   confirmRemovals?: boolean;
-  onResult?: (mode: SyncOptions['mode'], result: SyncResult | undefined, seconds: number, error?: unknown) => void;
+  onResult?: (
+    mode: SyncOptions['mode'],
+    result: SyncResult | undefined,
+    seconds: number,
+    error?: unknown,
+  ) => void;
 }
 
 export class SyncLoop {
@@ -21,7 +26,8 @@ export class SyncLoop {
   #stopped = false;
 
   constructor(deps: SyncDeps, opts: LoopOptions) {
-    if (!validate(opts.renewalCron)) throw new Error(`sync.renewalCron "${opts.renewalCron}" is not a valid cron schedule`);
+    if (!validate(opts.renewalCron))
+      throw new Error(`sync.renewalCron "${opts.renewalCron}" is not a valid cron schedule`);
     this.#deps = deps;
     this.#opts = opts;
     this.#log = deps.log;
@@ -41,7 +47,10 @@ export class SyncLoop {
 
   #tick(): void {
     if (this.#stopped) return;
-    void this.trigger({ mode: 'sync', ...(this.#opts.confirmRemovals ? { confirmRemovals: true } : {}) }).finally(() => {
+    void this.trigger({
+      mode: 'sync',
+      ...(this.#opts.confirmRemovals ? { confirmRemovals: true } : {}),
+    }).finally(() => {
       if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.#opts.intervalMs);
     });
   }
@@ -53,11 +62,24 @@ export class SyncLoop {
       const seconds = (performance.now() - started) / 1000;
       this.#opts.onResult?.(options.mode, result, seconds);
       const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
-      this.#log[level]({ action: options.mode, changes: result.done.length, failures: result.failures.length, guard: result.guard, directoryError: result.directoryError, seconds }, `${options.mode} finished`);
+      this.#log[level](
+        {
+          action: options.mode,
+          changes: result.done.length,
+          failures: result.failures.length,
+          guard: result.guard,
+          directoryError: result.directoryError,
+          seconds,
+        },
+        `${options.mode} finished`,
+      );
     } catch (err) {
       const seconds = (performance.now() - started) / 1000;
       this.#opts.onResult?.(options.mode, undefined, seconds, err);
-      this.#log.error({ action: options.mode, err: (err as Error).message, seconds }, `${options.mode} failed`);
+      this.#log.error(
+        { action: options.mode, err: (err as Error).message, seconds },
+        `${options.mode} failed`,
+      );
     }
   }
 

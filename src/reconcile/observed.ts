@@ -35,7 +35,8 @@ export function observe(obj: KubernetesObject & { metadata?: { deletionTimestamp
   };
 }
 
-export const observedKey = (kind: string, namespace: string | undefined, name: string): string => `${kind}/${namespace ?? ''}/${name}`;
+export const observedKey = (kind: string, namespace: string | undefined, name: string): string =>
+  `${kind}/${namespace ?? ''}/${name}`;
 
 function accountOf(l: Record<string, string>): Pick<ObservedObject, 'account'> {
   const kind = l[KIND_LABEL];

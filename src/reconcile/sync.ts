@@ -1,6 +1,13 @@
 // One sync: gather (directory + cluster) → decide per account (pure) → guard removals → act with
 // bounded concurrency. A failure in one account never stops the others.
-import { accountKey, type Account, type AccountKind, type Directory, type DirectorySnapshot, type Skipped } from '../directory/account.ts';
+import {
+  accountKey,
+  type Account,
+  type AccountKind,
+  type Directory,
+  type DirectorySnapshot,
+  type Skipped,
+} from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import { csrName } from '../cluster/names.ts';
@@ -8,7 +15,15 @@ import { deleteCsr } from '../cluster/csr.ts';
 import { accountFromState, type AccountState } from '../cluster/state.ts';
 import type { Logger } from '../log.ts';
 import type { Actor } from './act.ts';
-import { decide, removalLimit, type AccountPlan, type DecideSettings, type GuardSettings, type Step } from './decide.ts';
+import {
+  decide,
+  removalLimit,
+  type AccountInput,
+  type AccountPlan,
+  type DecideSettings,
+  type GuardSettings,
+  type Step,
+} from './decide.ts';
 import { gatherCluster, indexObjects, type ClusterSnapshot } from './gather.ts';
 import type { ObservedObject } from './observed.ts';
 import { KeyedMutex, mapPool } from './pool.ts';
@@ -100,49 +115,68 @@ function byAccount(objects: ObservedObject[]): Map<string, ObservedObject[]> {
   return m;
 }
 
+interface Indexed {
+  states: Map<string, AccountState>;
+  objects: Map<string, ObservedObject[]>;
+  accounts: Map<string, Account>;
+  skipped: Set<string>;
+}
+
+function indexInputs(inputs: Inputs): Indexed {
+  // Without a directory answer, accounts are taken from state: renewals go on, nothing is removed or locked.
+  const accounts = inputs.snapshot
+    ? inputs.snapshot.accounts.map((a): [string, Account] => [accountKey(a.kind, a.name), a])
+    : inputs.cluster.states.map((s): [string, Account] => [accountKey(s.kind, s.name), accountFromState(s)]);
+  const skipped = (inputs.snapshot?.skipped ?? [])
+    .filter((s) => s.name)
+    .map((s) => accountKey(s.kind, s.name!));
+  return {
+    states: new Map(inputs.cluster.states.map((s) => [accountKey(s.kind, s.name), s])),
+    objects: byAccount(inputs.cluster.objects),
+    accounts: new Map(accounts),
+    skipped: new Set(skipped),
+  };
+}
+
+function inputFor(key: string, ix: Indexed, directoryAnswered: boolean, opts: SyncOptions): AccountInput {
+  const [kind, name] = key.split('/') as [AccountKind, string];
+  const state = ix.states.get(key);
+  const account = ix.accounts.get(key);
+  return {
+    kind,
+    name,
+    skipped: ix.skipped.has(key) || (!directoryAnswered && !account),
+    observed: indexObjects(ix.objects.get(key) ?? []),
+    ...(account ? { account } : {}),
+    ...(state ? { state } : {}),
+    ...(opts.force?.has(key) ? { force: true } : {}),
+  };
+}
+
 function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): AccountPlan[] {
   const now = deps.clock.now();
-  const states = new Map(inputs.cluster.states.map((s) => [accountKey(s.kind, s.name), s]));
-  const objects = byAccount(inputs.cluster.objects);
-  // Without a directory answer, accounts are taken from state: renewals go on, nothing is removed or locked.
-  const accounts = new Map<string, Account>(
-    inputs.snapshot
-      ? inputs.snapshot.accounts.map((a) => [accountKey(a.kind, a.name), a])
-      : inputs.cluster.states.map((s: AccountState) => [accountKey(s.kind, s.name), accountFromState(s)]),
-  );
-  const skipped = new Set((inputs.snapshot?.skipped ?? []).filter((s) => s.name).map((s) => accountKey(s.kind, s.name!)));
-  const keys = new Set([...accounts.keys(), ...states.keys(), ...objects.keys(), ...skipped]);
+  const ix = indexInputs(inputs);
+  const keys = new Set([...ix.accounts.keys(), ...ix.states.keys(), ...ix.objects.keys(), ...ix.skipped]);
   const plans: AccountPlan[] = [];
   for (const key of [...keys].sort()) {
     if (opts.only && !opts.only.has(key)) continue;
-    const [kind, name] = key.split('/') as [AccountKind, string];
-    const state = states.get(key);
-    const account = accounts.get(key);
-    if (opts.mode === 'renew' && (!account || account.locked)) continue;
-    const observed = indexObjects(objects.get(key) ?? []);
-    plans.push(
-      decide(
-        {
-          kind,
-          name,
-          skipped: skipped.has(key) || (!inputs.snapshot && !account),
-          observed,
-          ...(account ? { account } : {}),
-          ...(state ? { state } : {}),
-          ...(opts.force?.has(key) ? { force: true } : {}),
-        },
-        now,
-        deps.decide,
-      ),
-    );
-  }
-  if (opts.mode === 'renew') {
-    for (const p of plans) p.steps = p.steps.filter((s) => s.do === 'issue' || s.do === 'adopt-or-issue');
+    const input = inputFor(key, ix, inputs.snapshot !== undefined, opts);
+    if (opts.mode === 'renew' && (!input.account || input.account.locked)) continue;
+    const plan = decide(input, now, deps.decide);
+    // The renewal sweep only renews.
+    if (opts.mode === 'renew')
+      plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');
+    plans.push(plan);
   }
   return plans;
 }
 
-function applyGuard(plans: AccountPlan[], inputs: Inputs, deps: SyncDeps, opts: SyncOptions): GuardTrip | undefined {
+function applyGuard(
+  plans: AccountPlan[],
+  inputs: Inputs,
+  deps: SyncDeps,
+  opts: SyncOptions,
+): GuardTrip | undefined {
   const removals = plans.filter((p) => p.removal);
   if (removals.length === 0) return undefined;
   const managed = inputs.cluster.states.length;
@@ -151,14 +185,24 @@ function applyGuard(plans: AccountPlan[], inputs: Inputs, deps: SyncDeps, opts: 
   const emptyDirectory = tools === 0 && inputs.cluster.states.some((s) => s.kind === 'tool');
   if ((removals.length <= limit && !emptyDirectory) || opts.confirmRemovals) return undefined;
   for (const p of removals) p.steps = [];
-  return { removals: removals.length, limit: emptyDirectory ? 0 : limit, names: removals.map((p) => `${p.kind}/${p.name}`) };
+  return {
+    removals: removals.length,
+    limit: emptyDirectory ? 0 : limit,
+    names: removals.map((p) => `${p.kind}/${p.name}`),
+  };
 }
 
 /** CSRs of ours older than the signing timeout are leftovers of a crash. */
 function staleCsrs(inputs: Inputs, deps: SyncDeps, plans: AccountPlan[]): string[] {
-  const working = new Set(plans.filter((p) => p.steps.some((s) => s.do === 'issue' || s.do === 'adopt-or-issue')).map((p) => csrName(p.kind, p.name)));
+  const working = new Set(
+    plans
+      .filter((p) => p.steps.some((s) => s.do === 'issue' || s.do === 'adopt-or-issue'))
+      .map((p) => csrName(p.kind, p.name)),
+  );
   const cutoff = deps.clock.now().getTime() - 2 * deps.signTimeoutMs;
-  return inputs.cluster.csrs.filter((c) => !working.has(c.name) && (!c.created || c.created.getTime() < cutoff)).map((c) => c.name);
+  return inputs.cluster.csrs
+    .filter((c) => !working.has(c.name) && (!c.created || c.created.getTime() < cutoff))
+    .map((c) => c.name);
 }
 
 export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
@@ -178,7 +222,12 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
     return result;
   }
   const work = plans.filter((p) => p.steps.length > 0);
-  const accounts = new Map((inputs.snapshot?.accounts ?? inputs.cluster.states.map(accountFromState)).map((a) => [accountKey(a.kind, a.name), a]));
+  const accounts = new Map(
+    (inputs.snapshot?.accounts ?? inputs.cluster.states.map(accountFromState)).map((a) => [
+      accountKey(a.kind, a.name),
+      a,
+    ]),
+  );
   const outcomes = await mapPool(work, deps.concurrency, (plan) =>
     deps.mutex.run(accountKey(plan.kind, plan.name), async () => {
       const account = accounts.get(accountKey(plan.kind, plan.name));
@@ -193,7 +242,10 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
       const plan = work[i]!;
       const error = o.reason instanceof Error ? o.reason.message : 'failed';
       result.failures.push({ account: accountKey(plan.kind, plan.name), error });
-      deps.log.error({ account: plan.name, kind: plan.kind, action: 'reconcile', err: error }, 'account failed; the others go on');
+      deps.log.error(
+        { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
+        'account failed; the others go on',
+      );
     }
   });
   for (const name of staleCsrs(inputs, deps, plans)) {
@@ -201,4 +253,3 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
   }
   return result;
 }
-

@@ -99,7 +99,11 @@ export class DirectoryFixture {
     const group = dn.adminGroup(this.shape);
     const attributes: Record<string, string[]> =
       this.shape.memberStyle === 'member'
-        ? { objectClass: ['organizationalRole', 'extensibleObject'], cn: [`${this.shape.project}.admin`], gidNumber: ['50000'] }
+        ? {
+            objectClass: ['organizationalRole', 'extensibleObject'],
+            cn: [`${this.shape.project}.admin`],
+            gidNumber: ['50000'],
+          }
         : { objectClass: ['posixGroup'], cn: [`${this.shape.project}.admin`], gidNumber: ['50000'] };
     await this.#withClient(async (c) => {
       try {

@@ -99,7 +99,10 @@ export async function startSlapd(
   const ldifFile = join(dir, 'seed.ldif');
   await writeFile(ldifFile, ldif, { mode: 0o600 });
   // -q skips consistency checks: the LDIF is ours and generated, and it makes 20,000 entries take seconds.
-  await run(SLAPADD, ['-q', '-f', conf, '-l', ldifFile], { maxBuffer: 16 * 1024 * 1024 });
+  // -s skips schema checks, so that a test can seed the malformed entries a real directory may hold;
+  // only then, since it also leaves out structuralObjectClass and the entries can no longer be modified.
+  const malformed = (seed.tools ?? []).some((t) => t.uidNumberAttr === null || t.homeDirectory === null);
+  await run(SLAPADD, ['-q', ...(malformed ? ['-s'] : []), '-f', conf, '-l', ldifFile], { maxBuffer: 16 * 1024 * 1024 });
 
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;

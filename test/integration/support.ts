@@ -1,6 +1,6 @@
 // A scenario: one project of the shared directory, one kubeusers instance (own namespace, prefix and
 // homes), so that test files never see each other's accounts.
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { parseConfig, type Settings } from '../../src/config/load.ts';
@@ -9,6 +9,7 @@ import { buildApp, ensureOwnNamespace, type App } from '../../src/main.ts';
 import { makeLogger } from '../../src/log.ts';
 import { runSync, type SyncOptions, type SyncResult } from '../../src/reconcile/sync.ts';
 import { DirectoryFixture } from '../env/directory.ts';
+import { startSlapd, type LdapSeed, type RunningLdap } from '../env/slapd.ts';
 import { kubectl, testEnv } from '../env/index.ts';
 import type { EnvInfo } from '../env/environment.ts';
 
@@ -22,13 +23,23 @@ export interface Scenario {
   homesRoot: string;
   adminHomesRoot: string;
   sync(opts?: Partial<SyncOptions>): Promise<SyncResult>;
+  /** The scenario's private slapd, when it has one. */
+  ldap?: RunningLdap;
 }
 
 const repo = join(import.meta.dirname, '..', '..');
 
 /** The ClusterRoles kubeusers binds, from deploy/, as an operator would install them. */
 export async function installClusterRoles(env = testEnv()): Promise<void> {
-  const r = await kubectl(env.kube.adminKubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', join(repo, 'deploy', 'base', 'clusterrole-tool.yaml'), '-f', join(repo, 'deploy', 'base', 'clusterrole-admin-impersonate.yaml')]);
+  const r = await kubectl(env.kube.adminKubeconfig, [
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(repo, 'deploy', 'base', 'clusterrole-tool.yaml'),
+    '-f',
+    join(repo, 'deploy', 'base', 'clusterrole-admin-impersonate.yaml'),
+  ]);
   if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
 }
 
@@ -43,19 +54,58 @@ export function scenarioSettings(env: EnvInfo, project: string, extra: Partial<C
       memberStyle: env.ldap.shape.memberStyle,
     },
     homes: { root: join(env.homesRoot, project), adminRoot: join(env.adminHomesRoot, project) },
-    kubernetes: { kubeconfig: env.kube.adminKubeconfig, namespace: `kubeusers-${project}`, namespacePrefix: `${project}-`, clusterName: 'test' },
+    kubernetes: {
+      kubeconfig: env.kube.adminKubeconfig,
+      namespace: `kubeusers-${project}`,
+      namespacePrefix: `${project}-`,
+      clusterName: 'test',
+    },
     certificates: { lifetimeSeconds: 3600, signTimeoutSeconds: 60 },
     log: { level: 'debug' },
   };
-  return parseConfig('test settings', { ...base, ...extra, ldap: { ...base.ldap, ...extra.ldap }, kubernetes: { ...base.kubernetes, ...extra.kubernetes } });
+  return parseConfig('test settings', {
+    ...base,
+    ...extra,
+    ldap: { ...base.ldap, ...extra.ldap },
+    kubernetes: { ...base.kubernetes, ...extra.kubernetes },
+  });
 }
 
-export async function scenario(project: string, extra: Partial<ConfigInput> = {}): Promise<Scenario> {
-  const env = testEnv();
+export interface ScenarioOptions {
+  /** A private slapd for this scenario, seeded before start (for malformed entries, or to stop it). */
+  ownLdap?: LdapSeed;
+}
+
+export async function scenario(
+  project: string,
+  extra: Partial<ConfigInput> = {},
+  opts: ScenarioOptions = {},
+): Promise<Scenario> {
+  const shared = testEnv();
+  let env = shared;
+  let ldap: RunningLdap | undefined;
+  if (opts.ownLdap) {
+    const dir = mkdtempSync(join(shared.dir, `ldap-${project}-`));
+    const shape = {
+      ...shared.ldap.shape,
+      project,
+      homesRoot: join(shared.homesRoot, project),
+      adminHomesRoot: join(shared.adminHomesRoot, project),
+    };
+    ldap = await startSlapd(dir, shape, opts.ownLdap);
+    // Registered with the shared environment, so a killed run's slapd is reaped like the rest.
+    appendFileSync(join(shared.dir, 'pids'), `${ldap.proc.pid}\n`);
+    env = { ...shared, ldap: ldap.info };
+  }
   const settings = scenarioSettings(env, project, extra);
   mkdirSync(settings.homes.root, { recursive: true });
   mkdirSync(settings.homes.adminRoot, { recursive: true });
-  const shape = { ...env.ldap.shape, project, homesRoot: settings.homes.root, adminHomesRoot: settings.homes.adminRoot };
+  const shape = {
+    ...env.ldap.shape,
+    project,
+    homesRoot: settings.homes.root,
+    adminHomesRoot: settings.homes.adminRoot,
+  };
   const dir = new DirectoryFixture({ ...env.ldap, shape });
   await dir.ensureAdminGroup();
   await installClusterRoles(env);
@@ -77,7 +127,8 @@ export async function scenario(project: string, extra: Partial<ConfigInput> = {}
     logs,
     homesRoot: settings.homes.root,
     adminHomesRoot: settings.homes.adminRoot,
-    sync: (opts = {}) => runSync(app.sync, { mode: 'sync', ...opts }),
+    sync: (o = {}) => runSync(app.sync, { mode: 'sync', ...o }),
+    ...(ldap ? { ldap } : {}),
   };
 }
 

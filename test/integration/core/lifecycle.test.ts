@@ -41,12 +41,17 @@ contexts:
 
 beforeAll(async () => {
   // Renewal is due almost at once, so the second sync renews.
-  s = await scenario('lc', { certificates: { lifetimeSeconds: 600, renewFraction: 0.001, jitterFraction: 0 } });
+  s = await scenario('lc', {
+    certificates: { lifetimeSeconds: 600, renewFraction: 0.001, jitterFraction: 0 },
+  });
   for (const [i, name] of ['keep', 'renew', 'lock', 'gone', 'broken'].entries()) {
     await s.dir.addTool({ name, uidNumber: 53_000 + i });
   }
   // A user's own kubeconfig before kubeusers ever runs, and one that does not parse.
-  for (const [tool, uid, text] of [['keep', 53_000, USER_CONFIG], ['broken', 53_004, 'clusters: [unclosed\n  - :']] as const) {
+  for (const [tool, uid, text] of [
+    ['keep', 53_000, USER_CONFIG],
+    ['broken', 53_004, 'clusters: [unclosed\n  - :'],
+  ] as const) {
     mkdirSync(join(home(tool), '.kube'), { recursive: true, mode: 0o700 });
     chownSync(home(tool), uid, uid);
     chownSync(join(home(tool), '.kube'), uid, uid);
@@ -58,18 +63,34 @@ beforeAll(async () => {
 
 describe('an existing kubeconfig', () => {
   const kept = () => {
-    const doc = parse(readFileSync(kubeconfigOf(home('keep')), 'utf8')) as { clusters: { name: string }[]; contexts: { name: string }[]; users: { name: string }[] };
-    return { clusters: doc.clusters.map((c) => c.name), contexts: doc.contexts.map((c) => c.name), users: doc.users.map((u) => u.name) };
+    const doc = parse(readFileSync(kubeconfigOf(home('keep')), 'utf8')) as {
+      clusters: { name: string }[];
+      contexts: { name: string }[];
+      users: { name: string }[];
+    };
+    return {
+      clusters: doc.clusters.map((c) => c.name),
+      contexts: doc.contexts.map((c) => c.name),
+      users: doc.users.map((u) => u.name),
+    };
   };
 
   it('keeps the user clusters, contexts and comments after issuance', () => {
-    expect(kept()).toEqual({ clusters: ['other-a', 'other-b', 'test'], contexts: ['ctx-a', 'ctx-b', 'test'], users: ['me', 'test-lc.keep'] });
-    expect(readFileSync(kubeconfigOf(home('keep')), 'utf8')).toContain('# the user\'s own comment');
+    expect(kept()).toEqual({
+      clusters: ['other-a', 'other-b', 'test'],
+      contexts: ['ctx-a', 'ctx-b', 'test'],
+      users: ['me', 'test-lc.keep'],
+    });
+    expect(readFileSync(kubeconfigOf(home('keep')), 'utf8')).toContain("# the user's own comment");
   });
 
   it('keeps them after renewal too, and our context works', async () => {
     await s.sync();
-    expect(kept()).toEqual({ clusters: ['other-a', 'other-b', 'test'], contexts: ['ctx-a', 'ctx-b', 'test'], users: ['me', 'test-lc.keep'] });
+    expect(kept()).toEqual({
+      clusters: ['other-a', 'other-b', 'test'],
+      contexts: ['ctx-a', 'ctx-b', 'test'],
+      users: ['me', 'test-lc.keep'],
+    });
     const r = await kubectl(kubeconfigOf(home('keep')), ['--context', 'test', 'get', 'configmaps']);
     expect(r.stderr).toBe('');
   });
@@ -77,8 +98,16 @@ describe('an existing kubeconfig', () => {
   it('leaves an unparsable one byte for byte and reports it', async () => {
     const result = await s.sync({ only: new Set(['tool/broken']), force: new Set(['tool/broken']) });
     expect(readFileSync(kubeconfigOf(home('broken')), 'utf8')).toBe('clusters: [unclosed\n  - :');
-    expect(result.failures).toEqual([{ account: 'tool/broken', error: expect.stringMatching(/\.kube\/config is left as it was: it does not parse/) as string }]);
-    const state = await core().readNamespacedConfigMap({ namespace: 'kubeusers-lc', name: 'state-tool-broken' });
+    expect(result.failures).toEqual([
+      {
+        account: 'tool/broken',
+        error: expect.stringMatching(/\.kube\/config is left as it was: it does not parse/),
+      },
+    ]);
+    const state = await core().readNamespacedConfigMap({
+      namespace: 'kubeusers-lc',
+      name: 'state-tool-broken',
+    });
     expect(state.data?.lastError).toMatch(/does not parse/);
   });
 });
@@ -99,7 +128,9 @@ describe('renewal', () => {
   });
 
   it('never shows a concurrent reader a half-written file', async () => {
-    const files = ['.toolskube/client.crt', '.toolskube/client.key', '.kube/config'].map((f) => join(home('renew'), f));
+    const files = ['.toolskube/client.crt', '.toolskube/client.key', '.kube/config'].map((f) =>
+      join(home('renew'), f),
+    );
     let reads = 0;
     let stop = false;
     const reader = (async () => {
@@ -129,7 +160,10 @@ describe('a locked account', () => {
     const r = await kubectl(kc, ['get', 'configmaps', '-n', 'lc-lock']);
     expect(r.stderr).toMatch(/forbidden/i);
     expect(existsSync(join(home('lock'), 'k8s.disabled'))).toBe(true);
-    const state = await core().readNamespacedConfigMap({ namespace: 'kubeusers-lc', name: 'state-tool-lock' });
+    const state = await core().readNamespacedConfigMap({
+      namespace: 'kubeusers-lc',
+      name: 'state-tool-lock',
+    });
     expect(state.data).toMatchObject({ status: 'locked', epoch: '2' });
   });
 
@@ -145,9 +179,15 @@ describe('a removed account', () => {
   it('loses its namespace and state; its home stays', async () => {
     await s.dir.deleteTool('gone');
     await s.sync();
-    const ns = await core().readNamespace({ name: 'lc-gone' }).catch((e: { code?: number }) => e);
-    expect((ns as k8s.V1Namespace).status?.phase === 'Terminating' || (ns as { code?: number }).code === 404).toBe(true);
-    await expect(core().readNamespacedConfigMap({ namespace: 'kubeusers-lc', name: 'state-tool-gone' })).rejects.toMatchObject({ code: 404 });
+    const ns = await core()
+      .readNamespace({ name: 'lc-gone' })
+      .catch((e: { code?: number }) => e);
+    expect(
+      (ns as k8s.V1Namespace).status?.phase === 'Terminating' || (ns as { code?: number }).code === 404,
+    ).toBe(true);
+    await expect(
+      core().readNamespacedConfigMap({ namespace: 'kubeusers-lc', name: 'state-tool-gone' }),
+    ).rejects.toMatchObject({ code: 404 });
     expect(existsSync(join(home('gone'), '.toolskube', 'client.crt'))).toBe(true);
     expect(existsSync(kubeconfigOf(home('gone')))).toBe(true);
   });

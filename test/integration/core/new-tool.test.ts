@@ -19,15 +19,25 @@ describe('a new tool', () => {
     const result = await s.sync();
     expect(result.failures).toEqual([]);
     const ns = await core().readNamespace({ name: 'nt-alpha' });
-    expect(ns.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'kubeusers', tenancy: 'tool' });
+    expect(ns.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'kubeusers',
+      tenancy: 'tool',
+    });
     const quota = await core().readNamespacedResourceQuota({ namespace: 'nt-alpha', name: 'kubeusers' });
     expect(quota.spec?.hard?.pods).toBe('16');
     const limits = await core().readNamespacedLimitRange({ namespace: 'nt-alpha', name: 'kubeusers' });
     expect(limits.spec?.limits?.[0]?.type).toBe('Container');
-    const rb = await adminKubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api).readNamespacedRoleBinding({ namespace: 'nt-alpha', name: 'kubeusers-tool' });
+    const rb = await adminKubeConfig()
+      .makeApiClient(k8s.RbacAuthorizationV1Api)
+      .readNamespacedRoleBinding({ namespace: 'nt-alpha', name: 'kubeusers-tool' });
     expect(rb.roleRef.name).toBe('kubeusers-tool');
-    expect(rb.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeusers:tool:alpha:1' }]);
-    const state = await core().readNamespacedConfigMap({ namespace: 'kubeusers-nt', name: 'state-tool-alpha' });
+    expect(rb.subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeusers:tool:alpha:1' },
+    ]);
+    const state = await core().readNamespacedConfigMap({
+      namespace: 'kubeusers-nt',
+      name: 'state-tool-alpha',
+    });
     expect(state.data).toMatchObject({ status: 'active', epoch: '1', certEpoch: '1' });
     expect(state.data?.serial).toMatch(/^[0-9a-f]+$/);
     expect(state.data?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
