@@ -10,7 +10,8 @@ import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import { stateName, toolNamespace, epochGroup } from '../cluster/names.ts';
 import { stateConfigMap, type AccountState } from '../cluster/state.ts';
-import type { Homes } from '../homes/homes.ts';
+import type { Credentials, Homes } from '../homes/homes.ts';
+import type { KubeconfigEntry } from '../homes/kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { certInfo, certMatchesKey, parseCertificatePem } from '../pki/cert.ts';
 import { backoffMs } from '../pki/renewal.ts';
@@ -119,28 +120,52 @@ export class Actor {
       return undefined;
     });
     if (adopted) {
-      await this.saveState(adopted);
-      this.#d.events?.issued?.(account, adopted, 'adopted', 0);
-      this.#d.log.info(
-        {
-          account: account.name,
-          kind: account.kind,
-          action: 'adopt',
-          serial: adopted.serial,
-          fingerprint: adopted.fingerprint,
-        },
-        'adopted the certificate already in the home',
-      );
-      await cleanupCsr(this.#d.clients, account).catch(() => undefined);
-      const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide.renewal);
-      if (reason) await this.issue(account, adopted, reason);
+      const { state: adoptedState, creds } = adopted;
+      await this.#adopt(account, adoptedState, creds);
       return;
     }
     await this.issue(account, state, state.serial ? 'due' : 'new');
   }
 
+  async #adopt(account: Account, adopted: AccountState, creds: Credentials): Promise<void> {
+    await this.saveState(adopted);
+    this.#d.events?.issued?.(account, adopted, 'adopted', 0);
+    this.#d.log.info(
+      {
+        account: account.name,
+        kind: account.kind,
+        action: 'adopt',
+        serial: adopted.serial,
+        fingerprint: adopted.fingerprint,
+      },
+      'adopted the certificate already in the home',
+    );
+    await cleanupCsr(this.#d.clients, account).catch(() => undefined);
+    const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide.renewal);
+    if (reason) return this.issue(account, adopted, reason);
+    // The interruption may have come before the kubeconfig was merged: rewrite it with the same files.
+    await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
+  }
+
+  #kubeconfigEntry(account: Account): Omit<KubeconfigEntry, 'certPath' | 'keyPath'> {
+    const d = this.#d;
+    return {
+      clusterName: d.clusterName,
+      server: d.clusterInfo.server,
+      caData: Buffer.from(d.clusterInfo.caPem).toString('base64'),
+      userName: `${d.clusterName}-${account.uid}`,
+      contextName: d.clusterName,
+      ...(account.kind === 'tool'
+        ? { namespace: toolNamespace(d.decide.namespacePrefix, account.name) }
+        : {}),
+    };
+  }
+
   /** A certificate already in the home, from our own interrupted run or from maintain-kubeusers. */
-  async #tryAdopt(account: Account, state: AccountState): Promise<AccountState | undefined> {
+  async #tryAdopt(
+    account: Account,
+    state: AccountState,
+  ): Promise<{ state: AccountState; creds: Credentials } | undefined> {
     const { certPem, keyPem } = await this.#d.homes.readCredentials(account);
     if (!certPem || !keyPem || !(await certMatchesKey(certPem, keyPem))) return undefined;
     const ca = parseCertificatePem(this.#d.clusterInfo.caPem);
@@ -166,7 +191,7 @@ export class Actor {
       info.commonName === account.uid &&
       info.groups.includes(epochGroup(account.kind, account.name, state.epoch))
     ) {
-      return { ...base, certEpoch: state.epoch };
+      return { state: { ...base, certEpoch: state.epoch }, creds: { certPem, keyPem } };
     }
     if (!state.serial && account.kind === 'tool' && (await this.#hasLegacyState(account))) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
@@ -178,7 +203,7 @@ export class Actor {
         subjectsOf(account, state.epoch, info.commonName),
         this.#d.decide,
       );
-      return adopted;
+      return { state: adopted, creds: { certPem, keyPem } };
     }
     return undefined;
   }
@@ -208,16 +233,7 @@ export class Actor {
       await d.homes.writeCredentials(
         account,
         { certPem: issued.certPem, keyPem: issued.keyPem },
-        {
-          clusterName: d.clusterName,
-          server: d.clusterInfo.server,
-          caData: Buffer.from(d.clusterInfo.caPem).toString('base64'),
-          userName: `${d.clusterName}-${account.uid}`,
-          contextName: d.clusterName,
-          ...(account.kind === 'tool'
-            ? { namespace: toolNamespace(d.decide.namespacePrefix, account.name) }
-            : {}),
-        },
+        this.#kubeconfigEntry(account),
         d.point,
       );
       d.point?.('files-written');

@@ -96,8 +96,11 @@ function allRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRe
   ];
 }
 
-const isObserved = (input: AccountInput, r: ObjectRef): boolean =>
-  input.observed.has(observedKey(r.kind, r.namespace, r.name));
+/** Present and not already being deleted. */
+const isObserved = (input: AccountInput, r: ObjectRef): boolean => {
+  const o = input.observed.get(observedKey(r.kind, r.namespace, r.name));
+  return o !== undefined && !o.terminating;
+};
 
 /** Why the account needs a new certificate now, if it does. */
 export function issueReason(

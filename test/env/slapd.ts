@@ -102,7 +102,9 @@ export async function startSlapd(
   // -s skips schema checks, so that a test can seed the malformed entries a real directory may hold;
   // only then, since it also leaves out structuralObjectClass and the entries can no longer be modified.
   const malformed = (seed.tools ?? []).some((t) => t.uidNumberAttr === null || t.homeDirectory === null);
-  await run(SLAPADD, ['-q', ...(malformed ? ['-s'] : []), '-f', conf, '-l', ldifFile], { maxBuffer: 16 * 1024 * 1024 });
+  await run(SLAPADD, ['-q', ...(malformed ? ['-s'] : []), '-f', conf, '-l', ldifFile], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
 
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;

@@ -1,6 +1,8 @@
 // A scenario: one project of the shared directory, one kubeusers instance (own namespace, prefix and
 // homes), so that test files never see each other's accounts.
-import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { parseConfig, type Settings } from '../../src/config/load.ts';
@@ -22,6 +24,8 @@ export interface Scenario {
   logs: string[];
   homesRoot: string;
   adminHomesRoot: string;
+  /** The scenario's configuration as a file, for running the real CLI. */
+  configFile: string;
   sync(opts?: Partial<SyncOptions>): Promise<SyncResult>;
   /** The scenario's private slapd, when it has one. */
   ldap?: RunningLdap;
@@ -43,7 +47,7 @@ export async function installClusterRoles(env = testEnv()): Promise<void> {
   if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
 }
 
-export function scenarioSettings(env: EnvInfo, project: string, extra: Partial<ConfigInput> = {}): Settings {
+export function scenarioInput(env: EnvInfo, project: string, extra: Partial<ConfigInput> = {}): ConfigInput {
   const base: ConfigInput = {
     ldap: {
       servers: [env.ldap.url],
@@ -63,12 +67,12 @@ export function scenarioSettings(env: EnvInfo, project: string, extra: Partial<C
     certificates: { lifetimeSeconds: 3600, signTimeoutSeconds: 60 },
     log: { level: 'debug' },
   };
-  return parseConfig('test settings', {
+  return {
     ...base,
     ...extra,
     ldap: { ...base.ldap, ...extra.ldap },
     kubernetes: { ...base.kubernetes, ...extra.kubernetes },
-  });
+  } as ConfigInput;
 }
 
 export interface ScenarioOptions {
@@ -97,7 +101,10 @@ export async function scenario(
     appendFileSync(join(shared.dir, 'pids'), `${ldap.proc.pid}\n`);
     env = { ...shared, ldap: ldap.info };
   }
-  const settings = scenarioSettings(env, project, extra);
+  const input = scenarioInput(env, project, extra);
+  const settings = parseConfig('test settings', input);
+  const configFile = join(env.dir, `config-${project}-${process.hrtime.bigint()}.yaml`);
+  writeFileSync(configFile, stringify(input), { mode: 0o600 });
   mkdirSync(settings.homes.root, { recursive: true });
   mkdirSync(settings.homes.adminRoot, { recursive: true });
   const shape = {
@@ -127,6 +134,7 @@ export async function scenario(
     logs,
     homesRoot: settings.homes.root,
     adminHomesRoot: settings.homes.adminRoot,
+    configFile,
     sync: (o = {}) => runSync(app.sync, { mode: 'sync', ...o }),
     ...(ldap ? { ldap } : {}),
   };
@@ -134,3 +142,26 @@ export async function scenario(
 
 /** `<home>/.kube/config`. */
 export const kubeconfigOf = (home: string): string => join(home, '.kube', 'config');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `kubeusers` CLI from source (Node 24 strips the types) as its own process. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repo, 'src', 'cli', 'index.ts'), ...args], {
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}

@@ -1,0 +1,38 @@
+import { readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generatedTools } from '../../env/ldif.ts';
+import { testEnv } from '../../env/index.ts';
+import { scenario, type Scenario } from '../support.ts';
+
+let s: Scenario;
+const N = 150;
+
+beforeAll(async () => {
+  s = await scenario('co', {}, { ownLdap: { tools: generatedTools(N, { prefix: 'c', firstUid: 61_000 }) } });
+  const first = await s.sync();
+  expect(first.failures).toEqual([]);
+});
+afterAll(() => s.ldap?.stop());
+
+/** Requests this installation made, from the apiserver's audit log (one ResponseComplete per request). */
+function auditedSince(offset: number): { verb: string; uri: string }[] {
+  const text = readFileSync(testEnv().kube.auditLog, 'utf8').slice(offset);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { userAgent?: string; stage: string; verb: string; requestURI: string })
+    .filter((e) => e.userAgent === 'kubeusers/kubeusers-co' && e.stage === 'ResponseComplete')
+    .map((e) => ({ verb: e.verb, uri: e.requestURI }));
+}
+
+describe('the cost of a sync', () => {
+  it(`makes one labelled list per kind for a no-op sync of ${N} accounts, never a request per namespace`, async () => {
+    const offset = statSync(testEnv().kube.auditLog).size;
+    const result = await s.sync();
+    expect(result.done).toEqual([]);
+    const requests = auditedSince(offset);
+    expect(requests.every((r) => r.verb === 'list')).toBe(true);
+    expect(requests.length).toBeLessThanOrEqual(10);
+    expect(requests.length).toBe(7);
+  });
+});
