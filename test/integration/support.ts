@@ -72,7 +72,7 @@ export function scenarioInput(env: EnvInfo, project: string, extra: Partial<Conf
     ...extra,
     ldap: { ...base.ldap, ...extra.ldap },
     kubernetes: { ...base.kubernetes, ...extra.kubernetes },
-  } as ConfigInput;
+  };
 }
 
 export interface ScenarioOptions {
