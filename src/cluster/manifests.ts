@@ -112,7 +112,7 @@ export function toolObjects(
     withHash({
       apiVersion: `${RBAC}/v1`,
       kind: 'RoleBinding',
-      metadata: meta(ROLE_BINDING, 'binding'),
+      metadata: { ...meta(ROLE_BINDING, 'binding'), annotations: {} },
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: s.toolClusterRole },
       subjects: rbacSubjects(subjects),
     }),

@@ -40,9 +40,10 @@ export function isLocked(entry: RawEntry, disabledPolicyDn: string): boolean {
 }
 
 export function isUnder(path: string, root: string): boolean {
-  const normal = posix.normalize(path);
+  // A path that normalises differently (`.`, `..`, `//`) is refused rather than interpreted.
+  const trimmed = path.replace(/\/+$/, '');
   const base = posix.normalize(root).replace(/\/+$/, '');
-  return posix.isAbsolute(path) && normal === path.replace(/\/+$/, '') && normal.startsWith(`${base}/`);
+  return posix.isAbsolute(path) && posix.normalize(trimmed) === trimmed && trimmed.startsWith(`${base}/`);
 }
 
 function skip(

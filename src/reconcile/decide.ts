@@ -12,7 +12,7 @@ import {
   type ManifestSettings,
   type Resources,
 } from '../cluster/manifests.ts';
-import { adminBindingName, LIMIT_RANGE, QUOTA, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
+import { adminBindingName, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
 import { initialState, type AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
@@ -88,12 +88,8 @@ export function grantRefs(kind: AccountKind, name: string, s: ManifestSettings):
 function allRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRef[] {
   if (kind === 'admin') return grantRefs(kind, name, s);
   const namespace = toolNamespace(s.namespacePrefix, name);
-  return [
-    ...grantRefs(kind, name, s),
-    { kind: 'ResourceQuota', name: QUOTA, namespace },
-    { kind: 'LimitRange', name: LIMIT_RANGE, namespace },
-    { kind: 'Namespace', name: namespace },
-  ];
+  // The binding goes first (an instant cut-off); deleting the namespace takes the rest with it.
+  return [...grantRefs(kind, name, s), { kind: 'Namespace', name: namespace }];
 }
 
 /** Present and not already being deleted. */

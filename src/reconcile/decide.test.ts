@@ -1,0 +1,249 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Account } from '../directory/account.ts';
+import type { AccountState } from '../cluster/state.ts';
+import {
+  decide,
+  issueReason,
+  removalLimit,
+  type AccountInput,
+  type DecideSettings,
+  type Step,
+} from './decide.ts';
+import { observedKey, type ObservedObject } from './observed.ts';
+import { toolNamespaceObject } from '../cluster/manifests.ts';
+
+const NOW = new Date('2026-06-01T00:00:00Z');
+const HOUR = 3_600_000;
+
+const settings: DecideSettings = {
+  instance: 'kubeusers',
+  namespacePrefix: 'tool-',
+  toolClusterRole: 'kubeusers-tool',
+  adminClusterRoles: ['view'],
+  resources: { quota: { pods: '4' }, limitRange: [{ type: 'Container' }] },
+  overrides: {},
+  renewal: { renewFraction: 2 / 3, jitterFraction: 0 },
+};
+
+const account = (mods: Partial<Account> = {}): Account => ({
+  kind: 'tool',
+  name: 'foo',
+  uid: 'tools.foo',
+  uidNumber: 52_000,
+  gidNumber: 52_000,
+  home: '/data/project/foo',
+  locked: false,
+  dn: 'cn=tools.foo,ou=people,ou=servicegroups,dc=x',
+  ...mods,
+});
+
+const state = (mods: Partial<AccountState> = {}): AccountState => ({
+  kind: 'tool',
+  name: 'foo',
+  uid: 'tools.foo',
+  uidNumber: 52_000,
+  gidNumber: 52_000,
+  home: '/data/project/foo',
+  epoch: 3,
+  certEpoch: 3,
+  status: 'active',
+  serial: 'ab',
+  fingerprint: 'ff',
+  notBefore: new Date(NOW.getTime() - 10 * HOUR),
+  notAfter: new Date(NOW.getTime() + 20 * HOUR),
+  failures: 0,
+  lastChange: NOW,
+  ...mods,
+});
+
+/** Every object of a healthy tool, as the cluster would list it. */
+function healthy(a = account(), st = state()): Map<string, ObservedObject> {
+  const plan = decide(
+    { kind: 'tool', name: a.name, skipped: false, account: a, state: st, observed: new Map() },
+    NOW,
+    settings,
+  );
+  const m = new Map<string, ObservedObject>();
+  for (const step of plan.steps) {
+    if (step.do !== 'apply') continue;
+    const o = step.object;
+    m.set(observedKey(o.kind!, o.metadata.namespace, o.metadata.name), {
+      kind: o.kind!,
+      name: o.metadata.name,
+      ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+      hash: o.metadata.annotations['kubeusers.io/spec-hash']!,
+      foreign: false,
+      terminating: false,
+    });
+  }
+  return m;
+}
+
+const input = (mods: Partial<AccountInput> = {}): AccountInput => ({
+  kind: 'tool',
+  name: 'foo',
+  skipped: false,
+  account: account(),
+  state: state(),
+  observed: healthy(),
+  ...mods,
+});
+const kinds = (steps: Step[]) =>
+  steps.map((s) =>
+    s.do === 'apply'
+      ? `apply ${s.object.kind}`
+      : s.do === 'delete'
+        ? `delete ${s.ref.kind}`
+        : s.do === 'issue'
+          ? `issue ${s.reason}`
+          : s.do,
+  );
+
+describe('decide', () => {
+  const cases: [string, AccountInput, string[]][] = [
+    ['an up-to-date tool needs nothing', input(), []],
+    [
+      'a new tool: state first, then objects, then a certificate',
+      input({ state: undefined, observed: new Map() }),
+      [
+        'save-state',
+        'apply Namespace',
+        'apply ResourceQuota',
+        'apply LimitRange',
+        'apply RoleBinding',
+        'adopt-or-issue',
+      ],
+    ],
+    [
+      'an interrupted issuance checks the home first',
+      input({ state: state({ issuing: NOW }) }),
+      ['adopt-or-issue'],
+    ],
+    [
+      'a due certificate is renewed',
+      input({
+        state: state({
+          notBefore: new Date(NOW.getTime() - 20 * HOUR),
+          notAfter: new Date(NOW.getTime() + 5 * HOUR),
+        }),
+      }),
+      ['issue due'],
+    ],
+    [
+      'an expired certificate is renewed',
+      input({ state: state({ notAfter: new Date(NOW.getTime() - HOUR) }) }),
+      ['issue expired'],
+    ],
+    [
+      'a certificate of an old epoch is replaced',
+      input({ state: state({ certEpoch: 2 }) }),
+      ['issue old-epoch'],
+    ],
+    [
+      'backoff holds a failed renewal',
+      input({
+        state: state({
+          notAfter: new Date(NOW.getTime() - HOUR),
+          failures: 2,
+          nextAttempt: new Date(NOW.getTime() + HOUR),
+        }),
+      }),
+      [],
+    ],
+    ['force reissues at once', input({ force: true }), ['issue forced']],
+    [
+      'an edited binding is re-applied',
+      input({
+        observed: new Map(
+          [...healthy()].map(([k, o]) => [k, o.kind === 'RoleBinding' ? { ...o, foreign: true } : o]),
+        ),
+      }),
+      ['apply RoleBinding'],
+    ],
+    [
+      'a lock bumps the epoch, then cuts off',
+      input({ account: account({ locked: true }) }),
+      ['save-state', 'flag', 'delete RoleBinding', 'delete Namespace'],
+    ],
+    [
+      'an unlock removes the flag and reissues',
+      input({ state: state({ status: 'locked', epoch: 4 }) }),
+      ['flag', 'save-state', 'apply RoleBinding', 'issue old-epoch'],
+    ],
+    [
+      'a removed tool loses its objects and state',
+      input({ account: undefined }),
+      ['delete RoleBinding', 'delete Namespace', 'remove-state'],
+    ],
+    ['a skipped entry is left alone', input({ account: undefined, skipped: true }), []],
+  ];
+  it.each(cases)('%s', (_, i, expected) => {
+    expect(kinds(decide(i, NOW, settings).steps)).toEqual(expected);
+  });
+
+  it('saves the bumped epoch before deleting anything when locking', () => {
+    const plan = decide(input({ account: account({ locked: true }) }), NOW, settings);
+    expect(plan.steps[0]).toMatchObject({ do: 'save-state', state: { status: 'locked', epoch: 4 } });
+  });
+
+  it('marks only removals for the guard', () => {
+    expect(decide(input({ account: undefined }), NOW, settings).removal).toBe(true);
+    expect(decide(input({ account: account({ locked: true }) }), NOW, settings).removal).toBe(false);
+  });
+
+  it('waits while a namespace is still terminating', () => {
+    const ns = toolNamespaceObject(account(), settings);
+    const observed = new Map([
+      [
+        observedKey('Namespace', undefined, ns.metadata.name),
+        { kind: 'Namespace', name: ns.metadata.name, foreign: false, terminating: true },
+      ],
+    ]);
+    const plan = decide(input({ observed, state: state({ status: 'locked' }) }), NOW, settings);
+    expect(plan.steps).toEqual([]);
+    expect(plan.nextDue).toEqual(new Date(NOW.getTime() + 5_000));
+  });
+
+  it('binds an adopted legacy user until the certificate is replaced', () => {
+    const plan = decide(
+      input({ state: state({ legacyUser: 'foo', certEpoch: undefined }), observed: new Map() }),
+      NOW,
+      settings,
+    );
+    const rb = plan.steps.find((s) => s.do === 'apply' && s.object.kind === 'RoleBinding');
+    expect(rb && rb.do === 'apply' && (rb.object as unknown as { subjects: unknown[] }).subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeusers:tool:foo:3' },
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'foo' },
+    ]);
+  });
+
+  it('re-applies quota when an override version is bumped', () => {
+    const bumped = { ...settings, overrides: { foo: { version: 2 } } };
+    const plan = decide(input(), NOW, bumped);
+    expect(kinds(plan.steps)).toEqual(['apply ResourceQuota', 'apply LimitRange']);
+  });
+});
+
+describe('issueReason', () => {
+  const cases: [string, Partial<AccountState>, string | undefined][] = [
+    ['no certificate', { serial: undefined }, 'new'],
+    ['fresh', {}, undefined],
+    ['changed user name', { uid: 'old.name' }, 'subject-changed'],
+  ];
+  it.each(cases)('%s', (_, mods, reason) =>
+    expect(issueReason(state(mods), account(), NOW, settings.renewal)).toBe(reason),
+  );
+});
+
+describe('removalLimit', () => {
+  const cases: [number, number][] = [
+    [0, 10],
+    [60, 10],
+    [200, 10],
+    [1_000, 50],
+    [3_500, 175],
+  ];
+  it.each(cases)('allows removals of %i accounts up to %i', (n, limit) =>
+    expect(removalLimit(n, { maxFraction: 0.05, minCount: 10 })).toBe(limit),
+  );
+});
