@@ -11,12 +11,14 @@ import { readSecret, type Settings } from './config/load.ts';
 import { LdapDirectory } from './directory/ldap.ts';
 import { SafeHomes } from './homes/homes.ts';
 import { makeLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { Actor, type ActEvents } from './reconcile/act.ts';
 import type { DecideSettings } from './reconcile/decide.ts';
 import { KeyedMutex } from './reconcile/pool.ts';
 import type { SyncDeps } from './reconcile/sync.ts';
 
 export interface App {
+  metrics: Metrics;
   settings: Settings;
   clients: Clients;
   clusterInfo: ClusterInfo;
@@ -92,6 +94,17 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     admin: { root: h.adminRoot, credentialsDir: h.adminCredentialsDir, disabledFlag: h.disabledFlag },
   });
   const decide = decideSettings(settings);
+  const metrics = new Metrics(decide.renewal, clock);
+  const events: ActEvents = {
+    saved: (s) => metrics.stateSaved(s),
+    removed: (kind, name) => metrics.stateRemoved(kind, name),
+    issued: (account, _state, reason, seconds) => {
+      metrics.issued.inc({ kind: account.kind, reason });
+      if (reason !== 'adopted') metrics.issuance.observe({ kind: account.kind }, seconds);
+    },
+    failed: (_account, reason) => metrics.failures.inc({ reason }),
+    ...opts.events,
+  };
   const c = settings.certificates;
   const issue = {
     instance: settings.kubernetes.namespace,
@@ -111,7 +124,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     clusterInfo,
     issue,
     decide,
-    ...(opts.events ? { events: opts.events } : {}),
+    events,
     ...(opts.point ? { point: opts.point } : {}),
   });
   const sync: SyncDeps = {
@@ -126,8 +139,9 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     concurrency: settings.sync.concurrency,
     signTimeoutMs: issue.signTimeoutMs,
     mutex: new KeyedMutex(),
+    metrics,
   };
-  return { settings, clients, clusterInfo, actor, sync, log, clock };
+  return { metrics, settings, clients, clusterInfo, actor, sync, log, clock };
 }
 
 /** kubeusers' own namespace holds the state; it is created if missing. */

@@ -5,6 +5,9 @@ import { SyncLoop } from '../reconcile/loop.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
 import { EXIT } from './exit-codes.ts';
+import { createOpsApp } from '../api/ops.ts';
+import type { Express } from 'express';
+import type { Server } from 'node:http';
 
 export interface Output {
   out(line: string): void;
@@ -108,8 +111,21 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     renewalCron: app.settings.sync.renewalCron,
     confirmRemovals,
   });
+  let lastSync: { ok: boolean; at?: Date } = { ok: false };
+  const ops = createOpsApp({
+    registry: app.metrics.registry,
+    readiness: () => ({
+      ready: lastSync.ok,
+      checks: { synced: lastSync.ok, lastSync: lastSync.at?.toISOString() ?? 'never' },
+    }),
+  });
+  const server = await listen(ops, app.settings.ops.port, app.settings.ops.address);
+  loop.onResult((mode, result) => {
+    if (mode === 'sync')
+      lastSync = { ok: result !== undefined && !result.directoryError, at: app.clock.now() };
+  });
   loop.start();
-  app.log.info({ action: 'start' }, 'kubeusers running');
+  app.log.info({ action: 'start', ops: server.address() }, 'kubeusers running');
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       app.log.info({ action: 'stop', signal }, 'draining');
@@ -118,6 +134,13 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   app.log.info({ action: 'stop' }, 'stopped');
   return EXIT.ok;
+}
+
+function listen(app: Express, port: number, address: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, address, (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
 }

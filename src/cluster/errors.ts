@@ -8,3 +8,21 @@ export function statusOf(err: unknown): number | undefined {
 export const isNotFound = (err: unknown): boolean => statusOf(err) === 404;
 export const isConflict = (err: unknown): boolean => statusOf(err) === 409;
 export const isForbidden = (err: unknown): boolean => statusOf(err) === 403;
+
+/** A one-line description of an error for logs and state: the API's own message, never headers or bodies. */
+export function describeError(err: unknown): string {
+  const status = statusOf(err);
+  if (status !== undefined) {
+    const body = (err as { body?: unknown }).body;
+    let message = '';
+    try {
+      const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as
+        { message?: unknown } | undefined;
+      if (typeof parsed?.message === 'string') message = parsed.message;
+    } catch {
+      // not JSON
+    }
+    return `API ${status}${message ? `: ${message}` : ''}`;
+  }
+  return err instanceof Error ? err.message : 'unknown error';
+}

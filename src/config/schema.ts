@@ -198,6 +198,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('a sync that would remove more than max(maxFraction × accounts, minCount) removes nothing'),
+  ops: z
+    .strictObject({
+      address: z
+        .string()
+        .default('0.0.0.0')
+        .describe('listen address of the plain-HTTP port for /healthz, /readyz and /metrics'),
+      port: z.number().int().min(0).max(65_535).default(9090).describe('0 picks a free port'),
+    })
+    .prefault({})
+    .describe('the operations port'),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
     .prefault({}),

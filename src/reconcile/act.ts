@@ -4,8 +4,10 @@ import type { Account } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
-import { isNotFound } from '../cluster/errors.ts';
-import { cleanupCsr, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
+import { describeError, isNotFound, statusOf } from '../cluster/errors.ts';
+import { CsrFailedError } from '../cluster/csr.ts';
+import { HomeError } from '../homes/safe-fs.ts';
+import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
 import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import { stateName, toolNamespace, epochGroup } from '../cluster/names.ts';
@@ -35,6 +37,8 @@ export interface ActDeps {
 
 /** What metrics and the audit trail hear about. */
 export interface ActEvents {
+  saved?(state: AccountState): void;
+  removed?(kind: Account['kind'], name: string): void;
   issued?(account: Account, state: AccountState, reason: IssueReason | 'adopted', signSeconds: number): void;
   failed?(account: Account, reason: string): void;
 }
@@ -76,6 +80,7 @@ export class Actor {
           name: stateName(kind, name),
           namespace: d.ownNamespace,
         });
+        d.events?.removed?.(kind, name);
         d.log.info(
           { account: name, kind, action: 'remove' },
           'account removed from the cluster; its home is left as it is',
@@ -92,6 +97,7 @@ export class Actor {
 
   async saveState(state: AccountState): Promise<void> {
     await applyObject(this.#d.clients, stateConfigMap(this.#d.ownNamespace, state));
+    this.#d.events?.saved?.(state);
   }
 
   async #flag(account: Account, disabled: boolean): Promise<void> {
@@ -277,7 +283,7 @@ export class Actor {
   async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {
     const now = this.#d.clock.now();
     const failures = state.failures + 1;
-    const message = err instanceof Error ? err.message : 'unknown error';
+    const message = describeError(err);
     const failed: AccountState = {
       ...state,
       status: state.serial ? state.status : 'error',
@@ -287,7 +293,18 @@ export class Actor {
       lastChange: now,
     };
     delete failed.issuing;
-    this.#d.events?.failed?.(account, message);
+    this.#d.events?.failed?.(account, failureReason(err));
     await this.saveState(failed).catch(() => undefined);
   }
+}
+
+/** A bounded label for metrics: the kind of failure, never its text. */
+export function failureReason(err: unknown): string {
+  if (err instanceof HomeError) return `home-${err.reason}`;
+  if (err instanceof CsrFailedError) return 'csr-denied';
+  if (err instanceof IssueError) return 'certificate-mismatch';
+  const status = statusOf(err);
+  if (status !== undefined) return `api-${status}`;
+  if (err instanceof Error && /not signed within/.test(err.message)) return 'sign-timeout';
+  return 'other';
 }

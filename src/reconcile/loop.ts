@@ -8,13 +8,13 @@ export interface LoopOptions {
   intervalMs: number;
   renewalCron: string;
   confirmRemovals?: boolean;
-  onResult?: (
-    mode: SyncOptions['mode'],
-    result: SyncResult | undefined,
-    seconds: number,
-    error?: unknown,
-  ) => void;
 }
+
+export type ResultListener = (
+  mode: SyncOptions['mode'],
+  result: SyncResult | undefined,
+  seconds: number,
+) => void;
 
 export class SyncLoop {
   readonly #deps: SyncDeps;
@@ -24,6 +24,7 @@ export class SyncLoop {
   #task: ScheduledTask | undefined;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
+  readonly #listeners: ResultListener[] = [];
 
   constructor(deps: SyncDeps, opts: LoopOptions) {
     if (!validate(opts.renewalCron))
@@ -31,6 +32,10 @@ export class SyncLoop {
     this.#deps = deps;
     this.#opts = opts;
     this.#log = deps.log;
+  }
+
+  onResult(listener: ResultListener): void {
+    this.#listeners.push(listener);
   }
 
   start(): void {
@@ -60,7 +65,7 @@ export class SyncLoop {
     try {
       const result = await runSync(this.#deps, options);
       const seconds = (performance.now() - started) / 1000;
-      this.#opts.onResult?.(options.mode, result, seconds);
+      for (const l of this.#listeners) l(options.mode, result, seconds);
       const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
       this.#log[level](
         {
@@ -75,7 +80,7 @@ export class SyncLoop {
       );
     } catch (err) {
       const seconds = (performance.now() - started) / 1000;
-      this.#opts.onResult?.(options.mode, undefined, seconds, err);
+      for (const l of this.#listeners) l(options.mode, undefined, seconds);
       this.#log.error(
         { action: options.mode, err: (err as Error).message, seconds },
         `${options.mode} failed`,

@@ -14,6 +14,9 @@ import { csrName } from '../cluster/names.ts';
 import { deleteCsr } from '../cluster/csr.ts';
 import { accountFromState, type AccountState } from '../cluster/state.ts';
 import type { Logger } from '../log.ts';
+import { recordEvent } from '../cluster/events.ts';
+import { describeError } from '../cluster/errors.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Actor } from './act.ts';
 import {
   decide,
@@ -40,6 +43,7 @@ export interface SyncDeps {
   concurrency: number;
   signTimeoutMs: number;
   mutex: KeyedMutex;
+  metrics?: Metrics;
 }
 
 export type SyncMode = 'sync' | 'plan' | 'renew';
@@ -205,8 +209,47 @@ function staleCsrs(inputs: Inputs, deps: SyncDeps, plans: AccountPlan[]): string
     .map((c) => c.name);
 }
 
+/** Skipped entries and a tripped guard are told in the log and, for the guard, as an Event. */
+async function report(deps: SyncDeps, result: SyncResult): Promise<void> {
+  for (const s of result.skipped) {
+    deps.log.warn({ account: s.name, kind: s.kind, dn: s.dn, action: 'skip', reason: s.reason }, s.message);
+  }
+  if (!result.guard) return;
+  const g = result.guard;
+  const note = `${g.removals} account(s) would be removed, more than the ${g.limit} allowed; nothing was removed. Confirm with: kubeusers sync --once --confirm-removals`;
+  deps.log.warn(
+    { action: 'guard', removals: g.removals, limit: g.limit, accounts: g.names.slice(0, 50) },
+    note,
+  );
+  await recordEvent(deps.clients, deps.clock, {
+    namespace: deps.ownNamespace,
+    regarding: { apiVersion: 'v1', kind: 'Namespace', name: deps.ownNamespace, namespace: deps.ownNamespace },
+    reason: 'RemovalGuard',
+    action: 'HoldRemovals',
+    type: 'Warning',
+    note,
+  }).catch((err: unknown) =>
+    deps.log.warn({ action: 'event', err: describeError(err) }, 'could not record the guard event'),
+  );
+}
+
+/** One sync, recorded in the metrics whatever its outcome. */
 export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
+  const started = performance.now();
+  const seconds = (): number => (performance.now() - started) / 1000;
+  try {
+    const result = await syncOnce(deps, opts);
+    if (opts.mode !== 'plan') deps.metrics?.recordSync(opts.mode, result, seconds());
+    return result;
+  } catch (err) {
+    if (opts.mode !== 'plan') deps.metrics?.recordSync(opts.mode, undefined, seconds());
+    throw err;
+  }
+}
+
+async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const inputs = await gather(deps, opts.mode);
+  deps.metrics?.setStates(inputs.cluster.states);
   const plans = planAll(inputs, deps, opts);
   const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
   const result: SyncResult = {
@@ -217,6 +260,7 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
     ...(guard ? { guard } : {}),
     ...(inputs.directoryError ? { directoryError: inputs.directoryError } : {}),
   };
+  if (opts.mode !== 'plan') await report(deps, result);
   if (opts.mode === 'plan') {
     result.done = plans.flatMap((p) => p.steps.map((s) => describeStep(p.kind, p.name, s)));
     return result;
@@ -240,7 +284,7 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
   outcomes.forEach((o, i) => {
     if (o.status === 'rejected') {
       const plan = work[i]!;
-      const error = o.reason instanceof Error ? o.reason.message : 'failed';
+      const error = describeError(o.reason);
       result.failures.push({ account: accountKey(plan.kind, plan.name), error });
       deps.log.error(
         { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },

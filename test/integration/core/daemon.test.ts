@@ -11,6 +11,7 @@ const repo = join(import.meta.dirname, '..', '..', '..');
 beforeAll(async () => {
   s = await scenario('dm', {
     sync: { intervalSeconds: 1, renewalCron: '*/2 * * * * *' },
+    ops: { address: '127.0.0.1', port: 0 },
     certificates: { lifetimeSeconds: 600, renewFraction: 0.001, jitterFraction: 0 },
   });
   await s.dir.addTool({ name: 'first', uidNumber: 62_001 });
@@ -27,21 +28,42 @@ async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boole
 
 describe('kubeusers run', () => {
   it('provisions a tool added while it runs, renews on its cron sweep, and drains on SIGTERM', async () => {
-    const child = spawn(process.execPath, [join(repo, 'src', 'cli', 'index.ts'), '--config', s.configFile, 'run'], {
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(repo, 'src', 'cli', 'index.ts'), '--config', s.configFile, 'run'],
+      {
+        env: { ...process.env, NODE_OPTIONS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      expect(await waitFor(async () => existsSync(kubeconfigOf(join(s.homesRoot, 'first'))), 30_000)).toBe(true);
+      expect(await waitFor(async () => existsSync(kubeconfigOf(join(s.homesRoot, 'first'))), 30_000)).toBe(
+        true,
+      );
       await s.dir.addTool({ name: 'second', uidNumber: 62_002 });
       const home = join(s.homesRoot, 'second');
-      expect(await waitFor(async () => existsSync(kubeconfigOf(home)) && (await kubectl(kubeconfigOf(home), ['get', 'configmaps'])).code === 0, 30_000)).toBe(true);
+      expect(
+        await waitFor(
+          async () =>
+            existsSync(kubeconfigOf(home)) &&
+            (await kubectl(kubeconfigOf(home), ['get', 'configmaps'])).code === 0,
+          30_000,
+        ),
+      ).toBe(true);
       // The sweep runs on its own schedule, besides the sync loop.
-      expect(await waitFor(async () => out.includes('"action":"renew"'), 30_000)).toBe(true);
+      expect(await waitFor(() => Promise.resolve(out.includes('"action":"renew"')), 30_000)).toBe(true);
+      const port = Number(/"ops":\{[^}]*"port":(\d+)/.exec(out)?.[1]);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(
+        /^kubeusers_certificate_expiration_timestamp_seconds\{kind="tool",name="second"\} \d+/m,
+      );
+      expect(metrics).toMatch(/^kubeusers_sync_runs_total\{mode="sync",outcome="ok"\} [1-9]/m);
     } finally {
       child.kill('SIGTERM');
     }

@@ -47,6 +47,21 @@ describe('the removal guard', () => {
     expect(exitCodeOf(held)).toBe(EXIT.guardHeld);
     expect(held.done).toEqual([]);
     expect(await stateCount()).toBe(60);
+    expect(
+      await s.app.metrics.registry.getSingleMetricAsString('kubeusers_removal_guard_held_accounts'),
+    ).toMatch(/ 50$/m);
+    expect(
+      await s.app.metrics.registry.getSingleMetricAsString('kubeusers_removal_guard_trips_total'),
+    ).toMatch(/ 1$/m);
+    const events = await adminKubeConfig()
+      .makeApiClient(k8s.CoreV1Api)
+      .listNamespacedEvent({ namespace: 'kubeusers-gd' });
+    expect(events.items.map((e) => [e.reason, e.type, e.message])).toContainEqual([
+      'RemovalGuard',
+      'Warning',
+      expect.stringContaining('50 account(s) would be removed') as unknown,
+    ]);
+    expect(s.logs.some((l) => l.includes('"action":"guard"') && l.includes('"removals":50'))).toBe(true);
     const confirmed = await s.sync({ confirmRemovals: true });
     expect(confirmed.guard).toBeUndefined();
     expect(confirmed.failures).toEqual([]);

@@ -1,0 +1,181 @@
+// kubeusers' own Prometheus registry. Per-account series are computed from the last known state at
+// scrape time (never pushed), with a bounded label set: kind and name.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../clock.ts';
+import type { AccountState } from '../cluster/state.ts';
+import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
+import type { SyncResult } from '../reconcile/sync.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+  #states = new Map<string, AccountState>();
+  readonly #policy: RenewalPolicy;
+  readonly #clock: Clock;
+
+  readonly syncRuns = new Counter({
+    name: 'kubeusers_sync_runs_total',
+    help: 'Sync runs by mode and outcome.',
+    labelNames: ['mode', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly syncDuration = new Histogram({
+    name: 'kubeusers_sync_duration_seconds',
+    help: 'Duration of sync runs.',
+    labelNames: ['mode'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: 'kubeusers_sync_last_success_timestamp_seconds',
+    help: 'When a sync last finished with no failure.',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
+  readonly issuance = new Histogram({
+    name: 'kubeusers_issuance_duration_seconds',
+    help: 'CSR created to certificate written.',
+    labelNames: ['kind'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly issued = new Counter({
+    name: 'kubeusers_certificates_issued_total',
+    help: 'Certificates issued or adopted, by reason.',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly failures = new Counter({
+    name: 'kubeusers_failures_total',
+    help: 'Failed account operations, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly skipped = new Counter({
+    name: 'kubeusers_directory_skipped_entries_total',
+    help: 'Directory entries skipped, by reason (counted each sync).',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly skippedNow = new Gauge({
+    name: 'kubeusers_directory_skipped_entries',
+    help: 'Directory entries skipped in the last sync, by reason.',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly guardTrips = new Counter({
+    name: 'kubeusers_removal_guard_trips_total',
+    help: 'Syncs whose removals the guard held back.',
+    registers: [this.registry],
+  });
+  readonly guardHeld = new Gauge({
+    name: 'kubeusers_removal_guard_held_accounts',
+    help: 'Removals held back by the guard in the last sync (0 when none).',
+    registers: [this.registry],
+  });
+  readonly revocations = new Counter({
+    name: 'kubeusers_revocations_total',
+    help: 'Credentials revoked.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'kubeusers_leader',
+    help: '1 when this replica holds the lease and writes.',
+    registers: [this.registry],
+  });
+  readonly directoryUp = new Gauge({
+    name: 'kubeusers_directory_up',
+    help: '1 when the last directory read succeeded.',
+    registers: [this.registry],
+  });
+
+  constructor(policy: RenewalPolicy, clock: Clock) {
+    this.#policy = policy;
+    this.#clock = clock;
+    const states = (): Iterable<AccountState> => this.#states.values();
+    const policy = this.#policy;
+    new Gauge({
+      name: 'kubeusers_certificate_expiration_timestamp_seconds',
+      help: "The notAfter of each account's current certificate.",
+      labelNames: ['kind', 'name'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of states())
+          if (s.notAfter) this.set({ kind: s.kind, name: s.name }, s.notAfter.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'kubeusers_certificate_renewal_timestamp_seconds',
+      help: "When each account's certificate is due for renewal.",
+      labelNames: ['kind', 'name'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of states()) {
+          if (s.notBefore && s.notAfter && s.serial) {
+            this.set(
+              { kind: s.kind, name: s.name },
+              renewalTime(
+                s.notBefore,
+                s.notAfter,
+                policy,
+                `${s.kind}/${s.name}/${s.serial}`,
+              ).getTime() / 1000,
+            );
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'kubeusers_accounts',
+      help: 'Accounts by kind and state.',
+      labelNames: ['kind', 'state'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const s of states())
+          counts.set(`${s.kind}/${s.status}`, (counts.get(`${s.kind}/${s.status}`) ?? 0) + 1);
+        for (const [k, n] of counts) {
+          const [kind, state] = k.split('/') as [string, string];
+          this.set({ kind, state }, n);
+        }
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'kubeusers_process_' });
+  }
+
+  /** The states the per-account series are computed from: all of them after a gather… */
+  setStates(states: AccountState[]): void {
+    this.#states = new Map(states.map((s) => [`${s.kind}/${s.name}`, s]));
+  }
+
+  /** …then each one as it is saved or forgotten. */
+  stateSaved(state: AccountState): void {
+    this.#states.set(`${state.kind}/${state.name}`, state);
+  }
+
+  stateRemoved(kind: string, name: string): void {
+    this.#states.delete(`${kind}/${name}`);
+  }
+
+  recordSync(mode: string, result: SyncResult | undefined, seconds: number): void {
+    const outcome = !result ? 'error' : result.failures.length || result.directoryError ? 'partial' : 'ok';
+    this.syncRuns.inc({ mode, outcome });
+    this.syncDuration.observe({ mode }, seconds);
+    if (outcome === 'ok') this.lastSuccess.set({ mode }, this.#clock.now().getTime() / 1000);
+    if (result) this.#recordResult(mode, result);
+  }
+
+  #recordResult(mode: string, result: SyncResult): void {
+    if (mode !== 'renew') this.directoryUp.set(result.directoryError ? 0 : 1);
+    this.skippedNow.reset();
+    for (const s of result.skipped) {
+      this.skipped.inc({ kind: s.kind, reason: s.reason });
+      this.skippedNow.inc({ kind: s.kind, reason: s.reason });
+    }
+    if (result.guard) this.guardTrips.inc();
+    if (mode === 'sync') this.guardHeld.set(result.guard?.removals ?? 0);
+  }
+}
