@@ -93,7 +93,6 @@ export class Metrics {
     this.#policy = policy;
     this.#clock = clock;
     const states = (): Iterable<AccountState> => this.#states.values();
-    const policy = this.#policy;
     new Gauge({
       name: 'kubeusers_certificate_expiration_timestamp_seconds',
       help: "The notAfter of each account's current certificate.",
@@ -116,12 +115,8 @@ export class Metrics {
           if (s.notBefore && s.notAfter && s.serial) {
             this.set(
               { kind: s.kind, name: s.name },
-              renewalTime(
-                s.notBefore,
-                s.notAfter,
-                policy,
-                `${s.kind}/${s.name}/${s.serial}`,
-              ).getTime() / 1000,
+              renewalTime(s.notBefore, s.notAfter, policy, `${s.kind}/${s.name}/${s.serial}`).getTime() /
+                1000,
             );
           }
         }

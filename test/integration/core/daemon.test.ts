@@ -41,9 +41,9 @@ describe('kubeusers run', () => {
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      expect(await waitFor(async () => existsSync(kubeconfigOf(join(s.homesRoot, 'first'))), 30_000)).toBe(
-        true,
-      );
+      expect(
+        await waitFor(() => Promise.resolve(existsSync(kubeconfigOf(join(s.homesRoot, 'first')))), 30_000),
+      ).toBe(true);
       await s.dir.addTool({ name: 'second', uidNumber: 62_002 });
       const home = join(s.homesRoot, 'second');
       expect(
