@@ -9,7 +9,6 @@ import type { SyncResult } from '../reconcile/sync.ts';
 export class Metrics {
   readonly registry = new Registry();
   #states = new Map<string, AccountState>();
-  readonly #policy: RenewalPolicy;
   readonly #clock: Clock;
 
   readonly syncRuns = new Counter({
@@ -90,7 +89,6 @@ export class Metrics {
   });
 
   constructor(policy: RenewalPolicy, clock: Clock) {
-    this.#policy = policy;
     this.#clock = clock;
     const states = (): Iterable<AccountState> => this.#states.values();
     new Gauge({
