@@ -6,6 +6,10 @@ import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
 import { EXIT } from './exit-codes.ts';
 import { createOpsApp } from '../api/ops.ts';
+import { createApiApp } from '../api/app.ts';
+import { serveHttps } from '../api/server.ts';
+import { apiDeps, clientCaPem } from '../api/wire.ts';
+import type { Server as HttpsServer } from 'node:https';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
 
@@ -124,8 +128,9 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     if (mode === 'sync')
       lastSync = { ok: result !== undefined && !result.directoryError, at: app.clock.now() };
   });
+  const api = app.settings.api.enabled ? await startApi(app) : undefined;
   loop.start();
-  app.log.info({ action: 'start', ops: server.address() }, 'kubeusers running');
+  app.log.info({ action: 'start', ops: server.address(), api: api?.address() }, 'kubeusers running');
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       app.log.info({ action: 'stop', signal }, 'draining');
@@ -135,6 +140,7 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (api) await new Promise<void>((resolve) => api.close(() => resolve()));
   app.log.info({ action: 'stop' }, 'stopped');
   return EXIT.ok;
 }
@@ -143,4 +149,10 @@ function listen(app: Express, port: number, address: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, address, (err?: Error) => (err ? reject(err) : resolve(server)));
   });
+}
+
+async function startApi(app: App): Promise<HttpsServer> {
+  const a = app.settings.api;
+  const tls = { certFile: a.certFile!, keyFile: a.keyFile!, clientCaPem: await clientCaPem(app) };
+  return serveHttps(createApiApp(apiDeps(app)), tls, a.port, a.address);
 }

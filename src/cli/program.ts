@@ -1,4 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { addApiOptions, renewViaApi, revokeViaApi, statusViaApi } from './api-commands.ts';
+import type { ApiTargetOptions } from './api-client.ts';
+import { EXIT } from './exit-codes.ts';
 import { runDaemon, status, stdio, syncOnce, withApp, type Output } from './commands.ts';
 
 export function buildProgram(
@@ -30,17 +33,48 @@ export function buildProgram(
     .command('plan')
     .description('print what a sync would change, and change nothing')
     .action(run((app) => syncOnce(app, io, 'plan')));
-  program
-    .command('renew')
-    .description('renew every credential in its renewal window (for system cron)')
-    .requiredOption('--once', 'one sweep, then exit')
-    .action(run((app) => syncOnce(app, io, 'renew')));
-  program
-    .command('status [name]')
-    .description('show the state of one account or all')
-    .option('--json', 'machine-readable output')
-    .action((name: string | undefined, o: { json?: boolean }) =>
-      run((app) => status(app, io, name, o.json ?? false))(),
-    );
+  addApiOptions(
+    program
+      .command('renew [name]')
+      .description(
+        'renew every credential in its renewal window (--once, for system cron), or one account now through the admin API',
+      )
+      .option('--once', 'one sweep, then exit')
+      .addOption(
+        new Option('--kind <kind>', 'kind of the named account').choices(['tool', 'admin']).default('tool'),
+      ),
+    false,
+  ).action(async (name: string | undefined, o: ApiTargetOptions & { once?: boolean; kind: string }) => {
+    if (name && o.api) return exit(await renewViaApi(io, name, o));
+    if (!name && o.once) return run((app) => syncOnce(app, io, 'renew'))();
+    io.err('kubeusers: give --once for the sweep, or an account name and --api');
+    exit(EXIT.config);
+  });
+  addApiOptions(
+    program
+      .command('revoke <name>')
+      .description("revoke an account's credential through the admin API; it stops working at once")
+      .requiredOption('--reason <text>', 'why (recorded in the ledger)')
+      .addOption(new Option('--kind <kind>', 'kind of account').choices(['tool', 'admin']).default('tool'))
+      .option('--no-reissue', 'do not write a new credential'),
+    true,
+  ).action(async (name: string, o: ApiTargetOptions & { reason: string; kind: string; reissue: boolean }) =>
+    exit(await revokeViaApi(io, name, o)),
+  );
+  addApiOptions(
+    program
+      .command('status [name]')
+      .description(
+        'show the state of one account or all (from the cluster, or through the admin API with --api)',
+      )
+      .option('--json', 'machine-readable output')
+      .addOption(
+        new Option('--kind <kind>', 'kind of the named account').choices(['tool', 'admin']).default('tool'),
+      ),
+    false,
+  ).action(async (name: string | undefined, o: ApiTargetOptions & { json?: boolean; kind: string }) => {
+    if (o.api) return exit(await statusViaApi(io, name, { ...o, json: o.json ?? false }));
+    return run((app) => status(app, io, name, o.json ?? false))();
+  });
   return program;
 }

@@ -4,7 +4,8 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Account, AccountKind } from '../directory/account.ts';
 import { labels, stateName } from './names.ts';
 
-export type AccountStatus = 'pending' | 'active' | 'locked' | 'error';
+/** `revoked`: an admin took the credential away without a reissue; nothing is issued until a renew. */
+export type AccountStatus = 'pending' | 'active' | 'locked' | 'revoked' | 'error';
 
 export interface AccountState {
   kind: AccountKind;
@@ -41,7 +42,7 @@ const date = (s: string | undefined): Date | undefined => {
 const int = (s: string | undefined): number | undefined =>
   s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
 
-const STATUSES: readonly AccountStatus[] = ['pending', 'active', 'locked', 'error'];
+const STATUSES: readonly AccountStatus[] = ['pending', 'active', 'locked', 'revoked', 'error'];
 
 /** The optional fields, each read with its own parser; absent or unreadable ones are left out. */
 function optionalFields(d: Record<string, string>): Partial<AccountState> {

@@ -198,6 +198,32 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('a sync that would remove more than max(maxFraction × accounts, minCount) removes nothing'),
+  api: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe('serve the admin API over HTTPS'),
+      address: z.string().default('0.0.0.0').describe('listen address'),
+      port: z.number().int().min(0).max(65_535).default(8443).describe('0 picks a free port'),
+      certFile: z.string().optional().describe('PEM serving certificate (required when enabled)'),
+      keyFile: z.string().optional().describe('PEM serving key (required when enabled)'),
+      clientCaFile: z
+        .string()
+        .optional()
+        .describe('CA for client certificates; default the cluster CA from cluster-info'),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(256)
+        .max(1_048_576)
+        .default(16_384)
+        .describe('largest request body'),
+      requestsPerMinute: z.number().int().min(1).default(600).describe('per client address'),
+    })
+    .prefault({})
+    .refine(
+      (a) => !a.enabled || (a.certFile !== undefined && a.keyFile !== undefined),
+      'api.certFile and api.keyFile are required when api.enabled is true',
+    )
+    .describe('the admin API'),
   ops: z
     .strictObject({
       address: z

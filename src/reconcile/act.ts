@@ -19,6 +19,7 @@ import { certInfo, certMatchesKey, parseCertificatePem } from '../pki/cert.ts';
 import { backoffMs } from '../pki/renewal.ts';
 import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
 import { applyGrants } from './grants.ts';
+import { accountEvent } from './revoke.ts';
 
 export interface ActDeps {
   clients: Clients;
@@ -45,6 +46,8 @@ export interface ActEvents {
 
 export class Actor {
   readonly #d: ActDeps;
+  /** Bumped on every state write of an account; a plan made from an older state is dropped. */
+  readonly #versions = new Map<string, number>();
 
   constructor(deps: ActDeps) {
     this.#d = deps;
@@ -95,7 +98,17 @@ export class Actor {
     }
   }
 
+  version(kind: Account['kind'], name: string): number {
+    return this.#versions.get(`${kind}/${name}`) ?? 0;
+  }
+
+  versions(): Map<string, number> {
+    return new Map(this.#versions);
+  }
+
   async saveState(state: AccountState): Promise<void> {
+    const key = `${state.kind}/${state.name}`;
+    this.#versions.set(key, (this.#versions.get(key) ?? 0) + 1);
     await applyObject(this.#d.clients, stateConfigMap(this.#d.ownNamespace, state));
     this.#d.events?.saved?.(state);
   }
@@ -259,6 +272,13 @@ export class Actor {
       for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
       if (state.legacyUser) await applyGrants(d.clients, account, subjectsOf(account, state.epoch), d.decide);
       await this.saveState(next);
+      await accountEvent(
+        d,
+        account.kind,
+        account.name,
+        reason === 'new' ? 'CertificateIssued' : 'CertificateRenewed',
+        `certificate ${next.serial} (sha256 ${next.fingerprint}) valid until ${next.notAfter?.toISOString() ?? '?'}: ${reason}`,
+      );
       d.events?.issued?.(account, next, reason, (now.getTime() - started.getTime()) / 1000);
       d.log.info(
         {

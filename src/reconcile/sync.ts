@@ -248,6 +248,7 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
 }
 
 async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
+  const versionsAtGather = deps.actor.versions();
   const inputs = await gather(deps, opts.mode);
   deps.metrics?.setStates(inputs.cluster.states);
   const plans = planAll(inputs, deps, opts);
@@ -274,7 +275,17 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
   );
   const outcomes = await mapPool(work, deps.concurrency, (plan) =>
     deps.mutex.run(accountKey(plan.kind, plan.name), async () => {
-      const account = accounts.get(accountKey(plan.kind, plan.name));
+      const key = accountKey(plan.kind, plan.name);
+      // Someone (a revocation, a renewal) changed this account since the plan was made: the plan is
+      // stale and the next sync decides again from fresh state.
+      if (deps.actor.version(plan.kind, plan.name) !== (versionsAtGather.get(key) ?? 0)) {
+        deps.log.debug(
+          { account: plan.name, kind: plan.kind, action: 'skip-stale-plan' },
+          'state changed meanwhile',
+        );
+        return;
+      }
+      const account = accounts.get(key);
       for (const step of plan.steps) {
         await deps.actor.run(account, plan.kind, plan.name, step);
         result.done.push(describeStep(plan.kind, plan.name, step));

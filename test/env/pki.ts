@@ -107,3 +107,19 @@ export async function writePair(
   await writeFile(key, pair.key, { mode: 0o600 });
   return { cert, key };
 }
+
+/** A serving certificate signed by an existing CA (the admin API's, in tests). */
+export async function servingPairFrom(
+  caCertPem: string,
+  caKeyPem: string,
+  ips: string[],
+  dns: string[],
+): Promise<Pair> {
+  const { importPrivateKeyPem } = await import('../../src/pki/keys.ts');
+  const cert = new x509.X509Certificate(caCertPem);
+  const privateKey = await importPrivateKeyPem(caKeyPem, 'ecdsa-p256');
+  return leaf(
+    { cert, keys: { privateKey, publicKey: await cert.publicKey.export() } },
+    { subject: 'CN=kubeusers-api', server: { dns, ips } },
+  );
+}

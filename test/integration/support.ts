@@ -43,6 +43,8 @@ export async function installClusterRoles(env = testEnv()): Promise<void> {
     join(repo, 'deploy', 'base', 'clusterrole-tool.yaml'),
     '-f',
     join(repo, 'deploy', 'base', 'clusterrole-admin-impersonate.yaml'),
+    '-f',
+    join(repo, 'deploy', 'base', 'clusterrole-api-admin.yaml'),
   ]);
   if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
 }

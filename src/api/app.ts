@@ -1,0 +1,228 @@
+// The admin API: an express 5 app built from its dependencies. Served over HTTPS by server.ts.
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { z } from 'zod';
+import type { AccountKind } from '../directory/account.ts';
+import type { AccountState } from '../cluster/state.ts';
+import type { Revocation } from '../cluster/ledger.ts';
+import type { Clients } from '../cluster/client.ts';
+import type { Logger } from '../log.ts';
+import { authenticate, authorize, type AuthDeps, type Identity, type Verb } from './auth.ts';
+import { HttpError, problemHandler } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
+
+export interface AuditEntry {
+  time: string;
+  reason: string;
+  message: string;
+}
+
+export interface ApiDeps {
+  clients: Clients;
+  log: Logger;
+  auth: AuthDeps;
+  accounts: {
+    list(): Promise<AccountState[]>;
+    get(kind: AccountKind, name: string): Promise<AccountState | undefined>;
+    audit(kind: AccountKind, name: string): Promise<AuditEntry[]>;
+  };
+  revocations(filter: { kind?: AccountKind; account?: string }): Promise<Revocation[]>;
+  revoke(req: {
+    kind: AccountKind;
+    name: string;
+    actor: string;
+    reason: string;
+    reissue: boolean;
+  }): Promise<Revocation>;
+  /** Queues a forced reissue through the reconcile path. */
+  renew(kind: AccountKind, name: string): void;
+  /** Only the leader writes; followers answer 503 naming it. */
+  writable(): { ok: true } | { ok: false; leader?: string };
+  bodyLimitBytes: number;
+  requestsPerMinute: number;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const STATES = ['active', 'locked', 'revoked', 'pending', 'error'] as const;
+
+const listQuery = z.strictObject({
+  kind: z.enum(['tool', 'admin']).optional(),
+  state: z.enum(STATES).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  continue: z.string().max(200).optional(),
+});
+const kindQuery = z.strictObject({ kind: z.enum(['tool', 'admin']).default('tool') });
+const revokeBody = z.strictObject({
+  reason: z.string().trim().min(1).max(1000),
+  reissue: z.boolean().default(true),
+});
+const ledgerQuery = z.strictObject({
+  kind: z.enum(['tool', 'admin']).optional(),
+  account: z.string().regex(NAME).max(63).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const where = issue?.path.length ? `${what}.${issue.path.join('.')}` : what;
+  throw new HttpError(
+    400,
+    issue?.code === 'unrecognized_keys' ? 'unknown-field' : 'invalid-request',
+    `${where}: ${issue?.message ?? 'invalid'}`,
+  );
+}
+
+function nameOf(req: Request): string {
+  const name = req.params.name;
+  if (typeof name !== 'string' || name.length > 63 || !NAME.test(name)) {
+    throw new HttpError(400, 'invalid-name', 'an account name is a DNS-1123 label of at most 63 characters');
+  }
+  return name;
+}
+
+export function accountView(s: AccountState): Record<string, unknown> {
+  return {
+    name: s.name,
+    kind: s.kind,
+    state: s.status,
+    serial: s.serial ?? null,
+    fingerprint: s.fingerprint ?? null,
+    notAfter: s.notAfter?.toISOString() ?? null,
+    epoch: s.epoch,
+    lastChange: s.lastChange.toISOString(),
+    lastError: s.lastError ?? null,
+  };
+}
+
+const who = (res: Response): Identity => res.locals.identity as Identity;
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+export function createApiApp(d: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: d.requestsPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      handler: (_req, _res, next) => next(new HttpError(429, 'rate-limited', 'too many requests; slow down')),
+    }),
+  );
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  app.use('/api', (req: Request, res: Response, next: NextFunction) => {
+    authenticate(req, d.auth).then((identity) => {
+      res.locals.identity = identity;
+      next();
+    }, next);
+  });
+  const json = express.json({ limit: d.bodyLimitBytes, strict: true, type: () => true });
+  const guarded =
+    (verb: Verb, withName: boolean, fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
+      const run = async (): Promise<void> => {
+        const name = withName ? nameOf(req) : undefined;
+        await authorize(d.clients, who(res), verb, name);
+        if ((verb === 'revoke' || verb === 'renew') && !d.writable().ok) {
+          const w = d.writable();
+          throw new HttpError(
+            503,
+            'not-leader',
+            `this replica is not the leader${'leader' in w && w.leader ? `; the leader is ${w.leader}` : ''}; retry there`,
+          );
+        }
+        await fn(req, res);
+      };
+      run().catch(next);
+    };
+
+  app.get(
+    '/api/v1/accounts',
+    guarded('list', false, async (req, res) => {
+      const q = parse(listQuery, req.query, 'query');
+      const all = (await d.accounts.list())
+        .filter((s) => (!q.kind || s.kind === q.kind) && (!q.state || s.status === q.state))
+        .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+      const after = q.continue ? Buffer.from(q.continue, 'base64url').toString('utf8') : '';
+      const from = after ? all.findIndex((s) => `${s.kind}/${s.name}` > after) : 0;
+      const page = from < 0 ? [] : all.slice(from, from + q.limit);
+      const last = page.at(-1);
+      const more = from >= 0 && from + q.limit < all.length && last;
+      res.json({
+        items: page.map(accountView),
+        ...(more ? { continue: Buffer.from(`${last.kind}/${last.name}`).toString('base64url') } : {}),
+      });
+    }),
+  );
+
+  app.get(
+    '/api/v1/accounts/:name',
+    guarded('get', true, async (req, res) => {
+      const { kind } = parse(kindQuery, req.query, 'query');
+      const name = nameOf(req);
+      const state = await d.accounts.get(kind, name);
+      if (!state) throw new HttpError(404, 'not-found', `no ${kind} named ${name}`);
+      const [audit, revocations] = await Promise.all([
+        d.accounts.audit(kind, name),
+        d.revocations({ kind, account: name }),
+      ]);
+      res.json({ ...accountView(state), audit, revocations });
+    }),
+  );
+
+  app.post(
+    '/api/v1/accounts/:name/revoke',
+    json,
+    guarded('revoke', true, async (req, res) => {
+      const { kind } = parse(kindQuery, req.query, 'query');
+      const name = nameOf(req);
+      const body = parse(revokeBody, req.body, 'body');
+      const revoked = await d.revoke({
+        kind,
+        name,
+        actor: who(res).user,
+        reason: body.reason,
+        reissue: body.reissue,
+      });
+      if (body.reissue) d.renew(kind, name);
+      res.json({
+        revoked,
+        reissue: body.reissue ? 'started' : 'none',
+        follow: `/api/v1/accounts/${name}?kind=${kind}`,
+      });
+    }),
+  );
+
+  app.post(
+    '/api/v1/accounts/:name/renew',
+    json,
+    guarded('renew', true, async (req, res) => {
+      const { kind } = parse(kindQuery, req.query, 'query');
+      const name = nameOf(req);
+      const state = await d.accounts.get(kind, name);
+      if (!state) throw new HttpError(404, 'not-found', `no ${kind} named ${name}`);
+      if (state.status === 'locked')
+        throw new HttpError(409, 'locked', `${kind} ${name} is locked in the directory`);
+      d.renew(kind, name);
+      const follow = `/api/v1/accounts/${name}?kind=${kind}`;
+      res.status(202).location(follow).json({ status: 'accepted', follow });
+    }),
+  );
+
+  app.get(
+    '/api/v1/revocations',
+    guarded('list', false, async (req, res) => {
+      const q = parse(ledgerQuery, req.query, 'query');
+      res.json({ items: await d.revocations(q) });
+    }),
+  );
+
+  app.use((_req: Request, _res: Response, next: NextFunction) =>
+    next(new HttpError(404, 'no-route', 'no such route')),
+  );
+  app.use(problemHandler(d.log));
+  return app;
+}

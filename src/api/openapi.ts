@@ -1,0 +1,258 @@
+// The OpenAPI 3 description of the admin API. A test checks it against the routes the app serves.
+const problem = { $ref: '#/components/responses/Problem' };
+const kindParam = {
+  name: 'kind',
+  in: 'query',
+  required: false,
+  schema: { type: 'string', enum: ['tool', 'admin'], default: 'tool' },
+};
+const nameParam = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+};
+const errors = { '400': problem, '401': problem, '403': problem, '429': problem };
+
+export const openApiDocument = {
+  openapi: '3.0.3',
+  info: {
+    title: 'kubeusers admin API',
+    version: '1',
+    description:
+      'Inspect, revoke and reissue the Kubernetes credentials kubeusers manages. Authenticate with a client certificate issued by the cluster (an admin kubeconfig) or a bearer token; the cluster RBAC decides through kubeusers.io/accounts.',
+  },
+  servers: [{ url: '/' }],
+  security: [{ clientCertificate: [] }, { bearer: [] }],
+  paths: {
+    '/api/v1/accounts': {
+      get: {
+        operationId: 'listAccounts',
+        summary: 'List accounts',
+        parameters: [
+          { name: 'kind', in: 'query', required: false, schema: { type: 'string', enum: ['tool', 'admin'] } },
+          {
+            name: 'state',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['active', 'locked', 'revoked', 'pending', 'error'] },
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+          },
+          { name: 'continue', in: 'query', required: false, schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': {
+            description: 'A page of accounts',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/AccountList' } } },
+          },
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/accounts/{name}': {
+      get: {
+        operationId: 'getAccount',
+        summary: 'One account, with its recent audit entries',
+        parameters: [nameParam, kindParam],
+        responses: {
+          '200': {
+            description: 'The account',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/AccountDetail' } } },
+          },
+          '404': problem,
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/accounts/{name}/revoke': {
+      post: {
+        operationId: 'revokeAccount',
+        summary: "Revoke the account's current credential; answers once the cluster no longer authorises it",
+        parameters: [nameParam, kindParam],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/RevokeRequest' } } },
+        },
+        responses: {
+          '200': {
+            description: 'Revoked',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/RevokeResponse' } } },
+          },
+          '404': problem,
+          '409': problem,
+          '503': problem,
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/accounts/{name}/renew': {
+      post: {
+        operationId: 'renewAccount',
+        summary: 'Force a reissue through the normal reconcile path',
+        parameters: [nameParam, kindParam],
+        responses: {
+          '202': {
+            description: 'Accepted; follow the account',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } },
+          },
+          '404': problem,
+          '409': problem,
+          '503': problem,
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/revocations': {
+      get: {
+        operationId: 'listRevocations',
+        summary: 'The revocation ledger, newest first',
+        parameters: [
+          { name: 'kind', in: 'query', required: false, schema: { type: 'string', enum: ['tool', 'admin'] } },
+          { name: 'account', in: 'query', required: false, schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': {
+            description: 'Ledger entries',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    items: { type: 'array', items: { $ref: '#/components/schemas/Revocation' } },
+                  },
+                },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/openapi.json': {
+      get: {
+        operationId: 'openApi',
+        summary: 'This document',
+        security: [],
+        responses: {
+          '200': {
+            description: 'OpenAPI 3 document',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'A Kubernetes token, checked with a TokenReview',
+      },
+      clientCertificate: {
+        type: 'http',
+        scheme: 'mutual-tls',
+        description: 'A client certificate signed by the cluster CA',
+      },
+    },
+    responses: {
+      Problem: {
+        description: 'An RFC 7807 problem',
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      },
+    },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'code', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          code: { type: 'string' },
+          detail: { type: 'string' },
+        },
+      },
+      Account: {
+        type: 'object',
+        required: ['name', 'kind', 'state', 'epoch', 'lastChange'],
+        properties: {
+          name: { type: 'string' },
+          kind: { type: 'string', enum: ['tool', 'admin'] },
+          state: { type: 'string', enum: ['active', 'locked', 'revoked', 'pending', 'error'] },
+          serial: { type: 'string', nullable: true },
+          fingerprint: { type: 'string', nullable: true },
+          notAfter: { type: 'string', format: 'date-time', nullable: true },
+          epoch: { type: 'integer' },
+          lastChange: { type: 'string', format: 'date-time' },
+          lastError: { type: 'string', nullable: true },
+        },
+      },
+      AccountList: {
+        type: 'object',
+        required: ['items'],
+        properties: {
+          items: { type: 'array', items: { $ref: '#/components/schemas/Account' } },
+          continue: { type: 'string' },
+        },
+      },
+      AuditEntry: {
+        type: 'object',
+        properties: {
+          time: { type: 'string', format: 'date-time' },
+          reason: { type: 'string' },
+          message: { type: 'string' },
+        },
+      },
+      AccountDetail: {
+        allOf: [
+          { $ref: '#/components/schemas/Account' },
+          {
+            type: 'object',
+            properties: {
+              audit: { type: 'array', items: { $ref: '#/components/schemas/AuditEntry' } },
+              revocations: { type: 'array', items: { $ref: '#/components/schemas/Revocation' } },
+            },
+          },
+        ],
+      },
+      RevokeRequest: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason'],
+        properties: {
+          reason: { type: 'string', minLength: 1, maxLength: 1000 },
+          reissue: { type: 'boolean', default: true },
+        },
+      },
+      Revocation: {
+        type: 'object',
+        properties: {
+          serial: { type: 'string' },
+          fingerprint: { type: 'string' },
+          kind: { type: 'string' },
+          account: { type: 'string' },
+          epoch: { type: 'integer' },
+          actor: { type: 'string' },
+          reason: { type: 'string' },
+          time: { type: 'string', format: 'date-time' },
+          notAfter: { type: 'string', format: 'date-time' },
+        },
+      },
+      RevokeResponse: {
+        type: 'object',
+        properties: {
+          revoked: { $ref: '#/components/schemas/Revocation' },
+          reissue: { type: 'string', enum: ['started', 'none'] },
+          follow: { type: 'string' },
+        },
+      },
+      Accepted: { type: 'object', properties: { status: { type: 'string' }, follow: { type: 'string' } } },
+    },
+  },
+} as const;

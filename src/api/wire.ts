@@ -1,0 +1,98 @@
+// Builds the admin API's dependencies from the composition root.
+import { readFile } from 'node:fs/promises';
+import type { AccountKind } from '../directory/account.ts';
+import { Ledger } from '../cluster/ledger.ts';
+import { managedSelector, ROLE_LABEL, stateName, toolNamespace } from '../cluster/names.ts';
+import { parseState, type AccountState } from '../cluster/state.ts';
+import type { App } from '../main.ts';
+import { decideSettings } from '../main.ts';
+import { readState, revoke, RevokeError } from '../reconcile/revoke.ts';
+import { runSync } from '../reconcile/sync.ts';
+import type { ApiDeps, AuditEntry } from './app.ts';
+import { HttpError } from './errors.ts';
+
+export interface Leadership {
+  writable(): { ok: true } | { ok: false; leader?: string };
+}
+
+export const alwaysLeader: Leadership = { writable: () => ({ ok: true }) };
+
+async function listStates(app: App): Promise<AccountState[]> {
+  const ns = app.settings.kubernetes.namespace;
+  const list = await app.clients.core.listNamespacedConfigMap({
+    namespace: ns,
+    labelSelector: `${managedSelector(ns)},${ROLE_LABEL}=state`,
+  });
+  return list.items.map(parseState).filter((s): s is AccountState => s !== undefined);
+}
+
+async function audit(app: App, kind: AccountKind, name: string): Promise<AuditEntry[]> {
+  const own = app.settings.kubernetes.namespace;
+  const namespace = kind === 'tool' ? toolNamespace(app.settings.kubernetes.namespacePrefix, name) : own;
+  const fieldSelector = kind === 'tool' ? 'source=kubeusers' : `involvedObject.name=${stateName(kind, name)}`;
+  const events = await app.clients.core
+    .listNamespacedEvent({ namespace, fieldSelector })
+    .catch(() => ({ items: [] }));
+  return events.items
+    .map((e) => ({
+      time: (e.lastTimestamp ?? e.firstTimestamp ?? new Date(0)).toISOString(),
+      reason: e.reason ?? '',
+      message: e.message ?? '',
+    }))
+    .sort((a, b) => b.time.localeCompare(a.time))
+    .slice(0, 20);
+}
+
+export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDeps {
+  const ns = app.settings.kubernetes.namespace;
+  const ledger = new Ledger(app.clients, ns);
+  const revokeDeps = {
+    clients: app.clients,
+    actor: app.actor,
+    ledger,
+    mutex: app.sync.mutex,
+    clock: app.clock,
+    log: app.log,
+    ownNamespace: ns,
+    decide: decideSettings(app.settings),
+    onRevoked: (r: { kind: AccountKind }) => app.metrics.revocations.inc({ kind: r.kind }),
+  };
+  return {
+    clients: app.clients,
+    log: app.log,
+    auth: { clients: app.clients, stateOf: (kind, name) => readState(app.clients, ns, kind, name) },
+    accounts: {
+      list: () => listStates(app),
+      get: (kind, name) => readState(app.clients, ns, kind, name),
+      audit: (kind, name) => audit(app, kind, name),
+    },
+    revocations: (filter) => ledger.list(filter),
+    revoke: async (req) => {
+      try {
+        return await revoke(revokeDeps, req);
+      } catch (err) {
+        if (err instanceof RevokeError)
+          throw new HttpError(err.status, err.status === 404 ? 'not-found' : 'conflict', err.message);
+        throw err;
+      }
+    },
+    renew: (kind, name) => {
+      const key = `${kind}/${name}`;
+      runSync(app.sync, { mode: 'sync', only: new Set([key]), force: new Set([key]) }).catch((err: unknown) =>
+        app.log.error(
+          { account: name, kind, action: 'renew', err: (err as Error).message },
+          'renewal failed',
+        ),
+      );
+    },
+    writable: () => leadership.writable(),
+    bodyLimitBytes: app.settings.api.bodyLimitBytes,
+    requestsPerMinute: app.settings.api.requestsPerMinute,
+  };
+}
+
+export async function clientCaPem(app: App): Promise<string> {
+  return app.settings.api.clientCaFile
+    ? readFile(app.settings.api.clientCaFile, 'utf8')
+    : app.clusterInfo.caPem;
+}

@@ -1,0 +1,171 @@
+// Revocation: the account's epoch moves on and its bindings are rewritten, so the old certificate
+// loses every right kubeusers granted; the answer comes only once the cluster's authorizer agrees.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AccountKind } from '../directory/account.ts';
+import type { Clock } from '../clock.ts';
+import type { Clients } from '../cluster/client.ts';
+import { isNotFound } from '../cluster/errors.ts';
+import { recordEvent } from '../cluster/events.ts';
+import type { Ledger, Revocation } from '../cluster/ledger.ts';
+import { subjectsOf } from '../cluster/manifests.ts';
+import { epochGroup, kindGroup, stateName, toolNamespace } from '../cluster/names.ts';
+import { accountFromState, parseState, type AccountState } from '../cluster/state.ts';
+import type { Logger } from '../log.ts';
+import type { Actor } from './act.ts';
+import type { DecideSettings } from './decide.ts';
+import { applyGrants } from './grants.ts';
+import type { KeyedMutex } from './pool.ts';
+
+export interface RevokeDeps {
+  clients: Clients;
+  actor: Actor;
+  ledger: Ledger;
+  mutex: KeyedMutex;
+  clock: Clock;
+  log: Logger;
+  ownNamespace: string;
+  decide: DecideSettings;
+  onRevoked?: (r: Revocation) => void;
+}
+
+export class RevokeError extends Error {
+  readonly status: 404 | 409;
+
+  constructor(status: 404 | 409, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function readState(
+  clients: Clients,
+  ownNamespace: string,
+  kind: AccountKind,
+  name: string,
+): Promise<AccountState | undefined> {
+  try {
+    return parseState(
+      await clients.core.readNamespacedConfigMap({ namespace: ownNamespace, name: stateName(kind, name) }),
+    );
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Asks the cluster's own authorizer whether the old identity can still use what it was granted. */
+async function stillAllowed(d: RevokeDeps, state: AccountState, oldEpoch: number): Promise<boolean> {
+  const ns = state.kind === 'tool' ? toolNamespace(d.decide.namespacePrefix, state.name) : undefined;
+  const review = await d.clients.authorization.createSubjectAccessReview({
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: state.uid,
+        groups: [kindGroup(state.kind), epochGroup(state.kind, state.name, oldEpoch), 'system:authenticated'],
+        resourceAttributes: {
+          verb: 'list',
+          resource: state.kind === 'tool' ? 'configmaps' : 'pods',
+          ...(ns ? { namespace: ns } : {}),
+        },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+async function waitCutOff(d: RevokeDeps, state: AccountState, oldEpoch: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (!(await stillAllowed(d, state, oldEpoch))) return;
+    await sleep(25);
+  }
+  throw new Error(`the old credential of ${state.kind} ${state.name} is still authorised after 5 s`);
+}
+
+export interface RevokeRequest {
+  kind: AccountKind;
+  name: string;
+  actor: string;
+  reason: string;
+  reissue: boolean;
+}
+
+export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocation> {
+  return d.mutex.run(`${req.kind}/${req.name}`, async () => {
+    const state = await readState(d.clients, d.ownNamespace, req.kind, req.name);
+    if (!state) throw new RevokeError(404, `no ${req.kind} named ${req.name}`);
+    if (state.status === 'locked')
+      throw new RevokeError(409, `${req.kind} ${req.name} is locked: it has no credential to revoke`);
+    if (!state.serial || !state.fingerprint)
+      throw new RevokeError(409, `${req.kind} ${req.name} has no certificate yet`);
+    const now = d.clock.now();
+    const oldEpoch = state.certEpoch ?? state.epoch;
+    const next: AccountState = {
+      ...state,
+      epoch: state.epoch + 1,
+      status: req.reissue ? state.status : 'revoked',
+      lastChange: now,
+    };
+    delete next.legacyUser;
+    // The epoch is saved before the bindings change, so no sync can bind the old one again.
+    await d.actor.saveState(next);
+    const account = accountFromState(next);
+    await applyGrants(d.clients, account, subjectsOf(account, next.epoch), d.decide);
+    await waitCutOff(d, state, oldEpoch);
+    const entry: Revocation = {
+      serial: state.serial,
+      fingerprint: state.fingerprint,
+      kind: req.kind,
+      account: req.name,
+      epoch: oldEpoch,
+      actor: req.actor,
+      reason: req.reason,
+      time: now,
+      ...(state.notAfter ? { notAfter: state.notAfter } : {}),
+    };
+    await d.ledger.record(entry);
+    d.onRevoked?.(entry);
+    d.log.info(
+      {
+        account: req.name,
+        kind: req.kind,
+        action: 'revoke',
+        serial: entry.serial,
+        fingerprint: entry.fingerprint,
+        actor: req.actor,
+        reason: req.reason,
+      },
+      'credential revoked',
+    );
+    await accountEvent(
+      d,
+      req.kind,
+      req.name,
+      'CredentialRevoked',
+      `certificate ${entry.serial} (sha256 ${entry.fingerprint}) revoked by ${req.actor}: ${req.reason}`,
+    );
+    return entry;
+  });
+}
+
+/** An Event on the tool's namespace, or on kubeusers' own namespace for an admin. */
+export async function accountEvent(
+  d: Pick<RevokeDeps, 'clients' | 'clock' | 'log' | 'ownNamespace' | 'decide'>,
+  kind: AccountKind,
+  name: string,
+  reason: string,
+  note: string,
+): Promise<void> {
+  const namespace = kind === 'tool' ? toolNamespace(d.decide.namespacePrefix, name) : d.ownNamespace;
+  const regarding =
+    kind === 'tool'
+      ? { apiVersion: 'v1', kind: 'Namespace', name: namespace, namespace }
+      : { apiVersion: 'v1', kind: 'ConfigMap', name: stateName(kind, name), namespace };
+  await recordEvent(d.clients, d.clock, { namespace, regarding, reason, action: reason, note }).catch(
+    (err: unknown) =>
+      d.log.warn(
+        { account: name, kind, action: 'event', err: (err as Error).message },
+        'could not record an event',
+      ),
+  );
+}
