@@ -74,7 +74,7 @@ export async function statusViaApi(
     io.out(JSON.stringify(r.body, null, 2));
     return EXIT.ok;
   }
-  const rows = (name ? [r.body] : (r.body.items as Record<string, unknown>[]));
+  const rows = name ? [r.body] : (r.body.items as Record<string, unknown>[]);
   io.out(['KIND', 'NAME', 'STATE', 'EPOCH', 'SERIAL', 'NOT AFTER'].join('\t'));
   for (const a of rows)
     io.out([a.kind, a.name, a.state, a.epoch, a.serial ?? '-', a.notAfter ?? '-'].map(String).join('\t'));
