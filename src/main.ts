@@ -5,6 +5,7 @@ import { systemClock } from './clock.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
 import { applyObject } from './cluster/objects.ts';
+import { podIdentityPolicy } from './cluster/pod-identity.ts';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
 import { TokenBucket } from './cluster/rate-limit.ts';
 import { readSecret, type Settings } from './config/load.ts';
@@ -47,6 +48,7 @@ export function decideSettings(settings: Settings): DecideSettings {
   return {
     instance: settings.kubernetes.namespace,
     namespacePrefix: settings.kubernetes.namespacePrefix,
+    podIdentity: settings.podIdentity,
     toolClusterRole: settings.rbac.toolClusterRole,
     adminClusterRoles: settings.rbac.adminClusterRoles,
     resources: settings.resources,
@@ -144,8 +146,12 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   return { metrics, settings, clients, clusterInfo, actor, sync, log, clock };
 }
 
-/** kubeusers' own namespace holds the state; it is created if missing. */
+/** kubeusers' own namespace holds the state; it is created if missing. The pod-identity policy and
+ * its binding are applied too, when configured. */
 export async function ensureOwnNamespace(app: App): Promise<void> {
+  if (app.settings.podIdentity.applyPolicy) {
+    for (const o of podIdentityPolicy()) await applyObject(app.clients, o);
+  }
   await applyObject(app.clients, {
     apiVersion: 'v1',
     kind: 'Namespace',

@@ -2,6 +2,7 @@
 // no-op sync can tell "already right" from a list, without a request per object.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
+import { PARAMS_NAME, paramsData, type PodIdentitySettings } from './pod-identity.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Account } from '../directory/account.ts';
 import {
@@ -28,6 +29,8 @@ export interface Resources {
 }
 
 export interface ManifestSettings {
+  /** Present: each tool namespace gets the pod-identity policy's parameter object. */
+  podIdentity?: PodIdentitySettings;
   /** kubeusers' own namespace, which names this installation in every label. */
   instance: string;
   namespacePrefix: string;
@@ -116,6 +119,16 @@ export function toolObjects(
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: s.toolClusterRole },
       subjects: rbacSubjects(subjects),
     }),
+    ...(s.podIdentity
+      ? [
+          withHash({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { ...meta(PARAMS_NAME, 'pod-identity'), annotations: {} },
+            data: paramsData(account.name, account.uidNumber, account.gidNumber, s.podIdentity),
+          }),
+        ]
+      : []),
   ];
 }
 

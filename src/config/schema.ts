@@ -198,6 +198,23 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('a sync that would remove more than max(maxFraction × accounts, minCount) removes nothing'),
+  podIdentity: z
+    .strictObject({
+      applyPolicy: z
+        .boolean()
+        .default(true)
+        .describe('apply the ValidatingAdmissionPolicy and its binding at start (also shipped in deploy/)'),
+      allowedHostPaths: z
+        .array(z.string().startsWith('/'))
+        .default(['/data/project', '/public/dumps', '/etc/wmcs-project'])
+        .describe('hostPath volumes must be under one of these'),
+      readOnlyHostPaths: z
+        .array(z.string().startsWith('/'))
+        .default(['/public/dumps', '/etc/wmcs-project'])
+        .describe('hostPath volumes under these must be mounted read-only'),
+    })
+    .prefault({})
+    .describe('pod identity: what pods in tool namespaces may run as and mount'),
   api: z
     .strictObject({
       enabled: z.boolean().default(false).describe('serve the admin API over HTTPS'),

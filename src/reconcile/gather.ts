@@ -32,6 +32,12 @@ export async function gatherCluster(clients: Clients, ownNamespace: string): Pro
     ...summarise('LimitRange', await core.listLimitRangeForAllNamespaces({ labelSelector })),
     ...summarise('RoleBinding', await rbac.listRoleBindingForAllNamespaces({ labelSelector })),
     ...summarise('ClusterRoleBinding', await rbac.listClusterRoleBinding({ labelSelector })),
+    ...summarise(
+      'ConfigMap',
+      await core.listConfigMapForAllNamespaces({
+        labelSelector: `${labelSelector},${ROLE_LABEL}=pod-identity`,
+      }),
+    ),
   ];
   const csrList = await certificates.listCertificateSigningRequest({ labelSelector });
   const csrs = csrList.items.map((c: V1CertificateSigningRequest) => ({

@@ -118,6 +118,8 @@ function apiserverArgs(dir: string, p: Ports, files: Record<string, string>): st
     `--audit-log-path=${files.auditLog}`,
     '--audit-log-maxsize=0',
     '--profiling=false',
+    // As on real clusters (system pods need it); kubeusers' own policy is what forbids it to tools.
+    '--allow-privileged=true',
     // The loopback advertise address cannot go into the kubernetes Service's endpoints.
     '--endpoint-reconciler-type=none',
     '--v=1',

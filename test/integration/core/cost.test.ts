@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generatedTools } from '../../env/ldif.ts';
-import { testEnv } from '../../env/index.ts';
+import * as k8s from '@kubernetes/client-node';
+import { adminKubeConfig, testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
 
 let s: Scenario;
@@ -33,6 +34,32 @@ describe('the cost of a sync', () => {
     const requests = auditedSince(offset);
     expect(requests.every((r) => r.verb === 'list')).toBe(true);
     expect(requests.length).toBeLessThanOrEqual(10);
-    expect(requests.length).toBe(7);
+    expect(requests.length).toBe(8);
+  });
+
+  it(`adds one small parameter object per tool namespace for ${N} tools, and nothing cluster-wide`, async () => {
+    const kc = adminKubeConfig();
+    const params = await kc
+      .makeApiClient(k8s.CoreV1Api)
+      .listConfigMapForAllNamespaces({
+        labelSelector: 'kubeusers.io/instance=kubeusers-co,kubeusers.io/role=pod-identity',
+      });
+    expect(params.items).toHaveLength(N);
+    expect(Math.max(...params.items.map((c) => JSON.stringify(c.data).length))).toBeLessThan(200);
+    const adm = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+    expect(
+      (await adm.listValidatingAdmissionPolicy()).items.filter((p) =>
+        p.metadata?.name?.startsWith('kubeusers'),
+      ),
+    ).toHaveLength(1);
+    expect(
+      (await adm.listValidatingAdmissionPolicyBinding()).items.filter((p) =>
+        p.metadata?.name?.startsWith('kubeusers'),
+      ),
+    ).toHaveLength(1);
+    const crbs = await kc
+      .makeApiClient(k8s.RbacAuthorizationV1Api)
+      .listClusterRoleBinding({ labelSelector: 'kubeusers.io/instance=kubeusers-co' });
+    expect(crbs.items).toEqual([]);
   });
 });
