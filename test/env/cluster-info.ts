@@ -9,6 +9,15 @@ export function adminClient(info: KubeInfo): k8s.KubeConfig {
   return kc;
 }
 
+/** Creating what is already there is fine (a kept environment). */
+async function ignoreExisting(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err;
+  }
+}
+
 export async function publishClusterInfo(info: KubeInfo): Promise<void> {
   const kc = adminClient(info);
   const caPem = await readFile(info.caFile, 'utf8');
@@ -27,27 +36,33 @@ export async function publishClusterInfo(info: KubeInfo): Promise<void> {
     '',
   ].join('\n');
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  await core.createNamespacedConfigMap({
-    namespace: 'kube-public',
-    body: { metadata: { name: 'cluster-info' }, data: { kubeconfig } },
-  });
+  await ignoreExisting(
+    core.createNamespacedConfigMap({
+      namespace: 'kube-public',
+      body: { metadata: { name: 'cluster-info' }, data: { kubeconfig } },
+    }),
+  );
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   const name = 'kubeadm:bootstrap-signer-clusterinfo';
-  await rbac.createNamespacedRole({
-    namespace: 'kube-public',
-    body: {
-      metadata: { name },
-      rules: [
-        { apiGroups: [''], resources: ['configmaps'], resourceNames: ['cluster-info'], verbs: ['get'] },
-      ],
-    },
-  });
-  await rbac.createNamespacedRoleBinding({
-    namespace: 'kube-public',
-    body: {
-      metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
-    },
-  });
+  await ignoreExisting(
+    rbac.createNamespacedRole({
+      namespace: 'kube-public',
+      body: {
+        metadata: { name },
+        rules: [
+          { apiGroups: [''], resources: ['configmaps'], resourceNames: ['cluster-info'], verbs: ['get'] },
+        ],
+      },
+    }),
+  );
+  await ignoreExisting(
+    rbac.createNamespacedRoleBinding({
+      namespace: 'kube-public',
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:anonymous' }],
+      },
+    }),
+  );
 }

@@ -1,6 +1,6 @@
 // The one real environment shared by integration tests, benchmarks and the local demo:
 // slapd + etcd + kube-apiserver + kube-controller-manager, all on loopback ports picked here.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publishClusterInfo } from './cluster-info.ts';
@@ -28,6 +28,8 @@ export interface EnvOptions {
   dir?: string;
   shape?: Partial<Omit<DirectoryShape, 'homesRoot' | 'adminHomesRoot'>>;
   seed?: LdapSeed;
+  /** With `dir`: start on what a previous run left there, on the same ports when free. */
+  reuse?: boolean;
 }
 
 export const ENV_FILE = 'env.json';
@@ -51,9 +53,16 @@ export async function startEnvironment(opts: EnvOptions = {}): Promise<Environme
   await mkdir(join(dir, 'ldap'), { recursive: true });
   await mkdir(join(dir, 'kube'), { recursive: true });
 
+  const previous = opts.reuse ? await readPrevious(dir) : undefined;
   const started = await Promise.allSettled([
-    startSlapd(join(dir, 'ldap'), shape, opts.seed),
-    startKube(join(dir, 'kube')),
+    startSlapd(join(dir, 'ldap'), shape, opts.seed, {
+      reuse: opts.reuse ?? false,
+      ...(previous ? { port: Number(new URL(previous.ldap.url).port) } : {}),
+    }),
+    startKube(join(dir, 'kube'), undefined, {
+      reuse: opts.reuse ?? false,
+      ...(previous?.kube.ports ? { ports: previous.kube.ports } : {}),
+    }),
   ]);
   const [ldapR, kubeR] = started;
   const ldap: RunningLdap | undefined = ldapR.status === 'fulfilled' ? ldapR.value : undefined;
@@ -82,5 +91,13 @@ export async function startEnvironment(opts: EnvOptions = {}): Promise<Environme
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+async function readPrevious(dir: string): Promise<EnvInfo | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, ENV_FILE), 'utf8')) as EnvInfo;
+  } catch {
+    return undefined;
   }
 }

@@ -1,11 +1,12 @@
 // etcd + kube-apiserver + kube-controller-manager on loopback, with the environment's own PKI,
 // client-certificate authentication, RBAC, an audit log and the kube-apiserver-client signer.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { controlPlaneBinaries, type Binaries } from './binaries.ts';
 import { makeClusterPki, writePair, type ClusterPki, type Pair } from './pki.ts';
-import { freePort, startProcess, stopProcess, waitUntil, type Proc } from './proc.ts';
+import { freePort, portFree, startProcess, stopProcess, waitUntil, type Proc } from './proc.ts';
 
 export interface KubeInfo {
   server: string;
@@ -17,6 +18,7 @@ export interface KubeInfo {
   kubectl: string;
   /** Flags the apiserver and controller-manager ran with, recorded next to benchmark results. */
   flags: { apiserver: string[]; controllerManager: string[] };
+  ports: Ports;
 }
 
 export interface RunningKube {
@@ -76,7 +78,7 @@ async function get(url: string, pki: ClusterPki | undefined): Promise<number> {
   });
 }
 
-interface Ports {
+export interface Ports {
   etcdClient: number;
   etcdPeer: number;
   apiserver: number;
@@ -148,6 +150,8 @@ async function writeFiles(dir: string, pki: ClusterPki): Promise<Record<string, 
   await mkdir(pkiDir, { recursive: true });
   const ca = await writePair(pkiDir, 'ca', pki.ca);
   const serving = await writePair(pkiDir, 'apiserver', pki.serving);
+  await writePair(pkiDir, 'admin', pki.admin);
+  await writePair(pkiDir, 'kcm', pki.controllerManager);
   const saKey = join(pkiDir, 'sa.key');
   const saPub = join(pkiDir, 'sa.pub');
   await writeFile(saKey, pki.serviceAccount.key, { mode: 0o600 });
@@ -168,14 +172,47 @@ async function writeFiles(dir: string, pki: ClusterPki): Promise<Record<string, 
   };
 }
 
-export async function startKube(dir: string, bins: Binaries = controlPlaneBinaries()): Promise<RunningKube> {
-  const pki = await makeClusterPki();
+export interface KubeOptions {
+  /** Start on the PKI and etcd data a previous run left in `dir` (the local demo's --keep). */
+  reuse?: boolean;
+  /** Ports to take again if they are free (a kept environment keeps its URLs). */
+  ports?: Partial<Ports>;
+}
+
+async function readPki(dir: string): Promise<ClusterPki> {
+  const pair = async (name: string): Promise<Pair> => ({
+    cert: await readFile(join(dir, 'pki', `${name}.crt`), 'utf8'),
+    key: await readFile(join(dir, 'pki', `${name}.key`), 'utf8'),
+  });
+  return {
+    ca: await pair('ca'),
+    serving: await pair('apiserver'),
+    admin: await pair('admin'),
+    controllerManager: await pair('kcm'),
+    serviceAccount: {
+      key: await readFile(join(dir, 'pki', 'sa.key'), 'utf8'),
+      pub: await readFile(join(dir, 'pki', 'sa.pub'), 'utf8'),
+    },
+  };
+}
+
+async function pickPort(preferred: number | undefined): Promise<number> {
+  return preferred !== undefined && (await portFree(preferred)) ? preferred : freePort();
+}
+
+export async function startKube(
+  dir: string,
+  bins: Binaries = controlPlaneBinaries(),
+  opts: KubeOptions = {},
+): Promise<RunningKube> {
+  const reuse = opts.reuse === true && existsSync(join(dir, 'pki', 'kcm.key'));
+  const pki = reuse ? await readPki(dir) : await makeClusterPki();
   const files = await writeFiles(dir, pki);
   const ports: Ports = {
-    etcdClient: await freePort(),
-    etcdPeer: await freePort(),
-    apiserver: await freePort(),
-    kcm: await freePort(),
+    etcdClient: await pickPort(opts.ports?.etcdClient),
+    etcdPeer: await pickPort(opts.ports?.etcdPeer),
+    apiserver: await pickPort(opts.ports?.apiserver),
+    kcm: await pickPort(opts.ports?.kcm),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   await writeFile(files.adminKubeconfig!, kubeconfigYaml(server, pki.ca.cert, pki.admin), { mode: 0o600 });
@@ -216,6 +253,7 @@ export async function startKube(dir: string, bins: Binaries = controlPlaneBinari
       auditLog: files.auditLog!,
       kubectl: bins.kubectl,
       flags: { apiserver: apiArgs, controllerManager: controllerArgs },
+      ports,
     };
     return { info, procs, stop };
   } catch (err) {

@@ -48,6 +48,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** True when nothing listens on this loopback port. */
+export async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 /** Polls `check` until it returns true, failing with the process log's tail if the process dies. */
 export async function waitUntil(
   what: string,

@@ -1,7 +1,7 @@
 // A private OpenLDAP slapd from Debian's package: own config, schema and data in `dir`, loopback only.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'ldapts';
@@ -14,7 +14,7 @@ import {
   type DirectoryShape,
   type ToolSpec,
 } from './ldif.ts';
-import { freePort, startProcess, stopProcess, waitUntil, type Proc } from './proc.ts';
+import { freePort, portFree, startProcess, stopProcess, waitUntil, type Proc } from './proc.ts';
 
 const run = promisify(execFile);
 const SLAPD = '/usr/sbin/slapd';
@@ -77,20 +77,55 @@ export function requireSlapd(): void {
   }
 }
 
+export interface SlapdOptions {
+  /** Start on the data a previous run left in `dir` (the local demo's --keep). */
+  reuse?: boolean;
+  /** A port to take if it is free (a kept environment keeps its URLs). */
+  port?: number;
+}
+
 export async function startSlapd(
   dir: string,
   shape: DirectoryShape,
   seed: LdapSeed = {},
+  opts: SlapdOptions = {},
 ): Promise<RunningLdap> {
   requireSlapd();
+  const secretsFile = join(dir, 'secrets.json');
+  const reuse = opts.reuse === true && existsSync(secretsFile) && existsSync(join(dir, 'data', 'data.mdb'));
   await mkdir(join(dir, 'data'), { recursive: true });
-  const rootPassword = randomSecret();
-  const servicePassword = randomSecret();
+  const secrets = reuse
+    ? (JSON.parse(await readFile(secretsFile, 'utf8')) as { rootPassword: string; servicePassword: string })
+    : { rootPassword: randomSecret(), servicePassword: randomSecret() };
+  const { rootPassword, servicePassword } = secrets;
+  await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
   const conf = join(dir, 'slapd.conf');
   await writeFile(conf, slapdConf(dir, shape, rootPassword), { mode: 0o600 });
   const servicePasswordFile = join(dir, 'bind-password');
   await writeFile(servicePasswordFile, servicePassword, { mode: 0o600 });
+  if (!reuse) await seedDirectory(dir, conf, shape, servicePassword, seed);
+  const port = opts.port !== undefined && (await portFree(opts.port)) ? opts.port : await freePort();
+  const url = `ldap://127.0.0.1:${port}`;
+  const proc = startProcess(dir, 'slapd', SLAPD, ['-d', '0', '-f', conf, '-h', `${url}/`]);
+  const info: LdapInfo = {
+    url,
+    shape,
+    rootDn: `cn=admin,${shape.baseDn}`,
+    rootPassword,
+    serviceDn: dn.service(shape),
+    servicePasswordFile,
+  };
+  await waitUntil('slapd', () => canBind(url, info.rootDn, rootPassword), { timeoutMs: 20_000, proc });
+  return { info, proc, stop: () => stopProcess(proc) };
+}
 
+async function seedDirectory(
+  dir: string,
+  conf: string,
+  shape: DirectoryShape,
+  servicePassword: string,
+  seed: LdapSeed,
+): Promise<void> {
   const now = new Date();
   const ldif =
     baseLdif(shape, servicePassword) +
@@ -105,20 +140,6 @@ export async function startSlapd(
   await run(SLAPADD, ['-q', ...(malformed ? ['-s'] : []), '-f', conf, '-l', ldifFile], {
     maxBuffer: 16 * 1024 * 1024,
   });
-
-  const port = await freePort();
-  const url = `ldap://127.0.0.1:${port}`;
-  const proc = startProcess(dir, 'slapd', SLAPD, ['-d', '0', '-f', conf, '-h', `${url}/`]);
-  const info: LdapInfo = {
-    url,
-    shape,
-    rootDn: `cn=admin,${shape.baseDn}`,
-    rootPassword,
-    serviceDn: dn.service(shape),
-    servicePasswordFile,
-  };
-  await waitUntil('slapd', () => canBind(url, info.rootDn, rootPassword), { timeoutMs: 20_000, proc });
-  return { info, proc, stop: () => stopProcess(proc) };
 }
 
 async function canBind(url: string, bindDn: string, password: string): Promise<boolean> {

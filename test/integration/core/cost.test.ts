@@ -39,11 +39,9 @@ describe('the cost of a sync', () => {
 
   it(`adds one small parameter object per tool namespace for ${N} tools, and nothing cluster-wide`, async () => {
     const kc = adminKubeConfig();
-    const params = await kc
-      .makeApiClient(k8s.CoreV1Api)
-      .listConfigMapForAllNamespaces({
-        labelSelector: 'kubeusers.io/instance=kubeusers-co,kubeusers.io/role=pod-identity',
-      });
+    const params = await kc.makeApiClient(k8s.CoreV1Api).listConfigMapForAllNamespaces({
+      labelSelector: 'kubeusers.io/instance=kubeusers-co,kubeusers.io/role=pod-identity',
+    });
     expect(params.items).toHaveLength(N);
     expect(Math.max(...params.items.map((c) => JSON.stringify(c.data).length))).toBeLessThan(200);
     const adm = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
