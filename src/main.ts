@@ -18,7 +18,13 @@ import type { DecideSettings } from './reconcile/decide.ts';
 import { KeyedMutex } from './reconcile/pool.ts';
 import type { SyncDeps } from './reconcile/sync.ts';
 
+/** Leader election sets this; until then (and without election) every write may go. */
+export interface Fence {
+  canWrite: () => boolean;
+}
+
 export interface App {
+  fence: Fence;
   metrics: Metrics;
   settings: Settings;
   clients: Clients;
@@ -64,12 +70,12 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   const log = opts.log ?? makeLogger(settings.log.level);
   const clock = opts.clock ?? systemClock;
   const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
-  const clients = makeClients(
-    loadKubeConfig(settings),
-    limiter,
-    `kubeusers/${settings.kubernetes.namespace}`,
-    opts.onRequest,
-  );
+  const fence: Fence = { canWrite: () => true };
+  const clients = makeClients(loadKubeConfig(settings), limiter, {
+    userAgent: `kubeusers/${settings.kubernetes.namespace}/${settings.leaderElection.identity ?? 'local'}`,
+    canWrite: () => fence.canWrite(),
+    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+  });
   const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
   const ldap = settings.ldap;
   const directory = new LdapDirectory({
@@ -143,15 +149,19 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     mutex: new KeyedMutex(),
     metrics,
   };
-  return { metrics, settings, clients, clusterInfo, actor, sync, log, clock };
+  return { fence, metrics, settings, clients, clusterInfo, actor, sync, log, clock };
 }
 
-/** kubeusers' own namespace holds the state; it is created if missing. The pod-identity policy and
- * its binding are applied too, when configured. */
+/** kubeusers' own namespace holds the state and the lease; it is created if missing, and the
+ * pod-identity policy and its binding are applied, when configured. */
 export async function ensureOwnNamespace(app: App): Promise<void> {
+  await ensureNamespaceOnly(app);
   if (app.settings.podIdentity.applyPolicy) {
     for (const o of podIdentityPolicy()) await applyObject(app.clients, o);
   }
+}
+
+export async function ensureNamespaceOnly(app: App): Promise<void> {
   await applyObject(app.clients, {
     apiVersion: 'v1',
     kind: 'Namespace',

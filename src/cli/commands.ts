@@ -1,17 +1,9 @@
 // What each subcommand does, given the composition root.
 import { ConfigError, crashPointFromEnv, loadConfig, type Settings } from '../config/load.ts';
 import { buildApp, ensureOwnNamespace, type App } from '../main.ts';
-import { SyncLoop } from '../reconcile/loop.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
 import { EXIT } from './exit-codes.ts';
-import { createOpsApp } from '../api/ops.ts';
-import { createApiApp } from '../api/app.ts';
-import { serveHttps } from '../api/server.ts';
-import { apiDeps, clientCaPem } from '../api/wire.ts';
-import type { Server as HttpsServer } from 'node:https';
-import type { Express } from 'express';
-import type { Server } from 'node:http';
 
 export interface Output {
   out(line: string): void;
@@ -106,53 +98,4 @@ export async function status(app: App, io: Output, name: string | undefined, jso
     );
   }
   return EXIT.ok;
-}
-
-export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
-  await ensureOwnNamespace(app);
-  const loop = new SyncLoop(app.sync, {
-    intervalMs: app.settings.sync.intervalSeconds * 1000,
-    renewalCron: app.settings.sync.renewalCron,
-    confirmRemovals,
-  });
-  let lastSync: { ok: boolean; at?: Date } = { ok: false };
-  const ops = createOpsApp({
-    registry: app.metrics.registry,
-    readiness: () => ({
-      ready: lastSync.ok,
-      checks: { synced: lastSync.ok, lastSync: lastSync.at?.toISOString() ?? 'never' },
-    }),
-  });
-  const server = await listen(ops, app.settings.ops.port, app.settings.ops.address);
-  loop.onResult((mode, result) => {
-    if (mode === 'sync')
-      lastSync = { ok: result !== undefined && !result.directoryError, at: app.clock.now() };
-  });
-  const api = app.settings.api.enabled ? await startApi(app) : undefined;
-  loop.start();
-  app.log.info({ action: 'start', ops: server.address(), api: api?.address() }, 'kubeusers running');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      app.log.info({ action: 'stop', signal }, 'draining');
-      loop.stop().then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (api) await new Promise<void>((resolve) => api.close(() => resolve()));
-  app.log.info({ action: 'stop' }, 'stopped');
-  return EXIT.ok;
-}
-
-function listen(app: Express, port: number, address: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, address, (err?: Error) => (err ? reject(err) : resolve(server)));
-  });
-}
-
-async function startApi(app: App): Promise<HttpsServer> {
-  const a = app.settings.api;
-  const tls = { certFile: a.certFile!, keyFile: a.keyFile!, clientCaPem: await clientCaPem(app) };
-  return serveHttps(createApiApp(apiDeps(app)), tls, a.port, a.address);
 }

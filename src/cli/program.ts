@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { addApiOptions, renewViaApi, revokeViaApi, statusViaApi } from './api-commands.ts';
 import type { ApiTargetOptions } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
-import { runDaemon, status, stdio, syncOnce, withApp, type Output } from './commands.ts';
+import { status, stdio, syncOnce, withApp, type Output } from './commands.ts';
+import { runDaemon } from './daemon.ts';
 
 export function buildProgram(
   io: Output = stdio,

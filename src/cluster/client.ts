@@ -19,16 +19,26 @@ export interface RequestHook {
   (method: string, url: string): void;
 }
 
-export function makeClients(
-  kc: k8s.KubeConfig,
-  limiter: TokenBucket,
-  userAgent: string,
-  onRequest?: RequestHook,
-): Clients {
+/** Reviews are how the API authenticates callers; they change nothing and followers may make them. */
+const READ_ONLY_POSTS = /\/apis\/(authentication|authorization)\.k8s\.io\//;
+
+export interface ClientOptions {
+  userAgent: string;
+  onRequest?: RequestHook;
+  /** Writes are refused unless this says yes (leader election's fence). */
+  canWrite?: () => boolean;
+}
+
+export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, opts: ClientOptions): Clients {
+  const { userAgent, onRequest, canWrite } = opts;
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const middleware: k8s.Middleware = {
     pre: async (ctx) => {
+      const method = ctx.getHttpMethod();
+      if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(ctx.getUrl()) && !canWrite()) {
+        throw new Error('not the leader: kubeusers writes only while it holds the lease');
+      }
       await limiter.take();
       // The audit log tells installations apart by user agent (and benchmarks count requests by it).
       ctx.setHeaderParam('User-Agent', userAgent);

@@ -1,5 +1,6 @@
 // The only code that reads the environment or config files. main.ts calls it once.
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config, type SecretRef } from './schema.ts';
@@ -25,6 +26,10 @@ export function resolveSettings(config: Config): Settings {
   const { baseDn, project } = config.ldap;
   return {
     ...config,
+    leaderElection: {
+      ...config.leaderElection,
+      identity: config.leaderElection.identity ?? `${hostname()}-${process.pid}`,
+    },
     ldap: {
       ...config.ldap,
       toolsBase: config.ldap.toolsBase ?? `ou=people,ou=servicegroups,${baseDn}`,

@@ -198,6 +198,31 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('a sync that would remove more than max(maxFraction × accounts, minCount) removes nothing'),
+  leaderElection: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('run for a coordination.k8s.io Lease; only the leader writes'),
+      leaseName: z.string().default('kubeusers-leader').describe("Lease name, in kubeusers' own namespace"),
+      identity: z.string().optional().describe('this replica; default <hostname>-<pid>'),
+      leaseDurationSeconds: z
+        .number()
+        .positive()
+        .default(15)
+        .describe('how long a lease lasts without renewal'),
+      renewDeadlineSeconds: z
+        .number()
+        .positive()
+        .default(10)
+        .describe('a leader that has not renewed for this long stops writing (less than the lease duration)'),
+      retryPeriodSeconds: z.number().positive().default(2).describe('how often to try to acquire or renew'),
+    })
+    .prefault({})
+    .refine(
+      (l) => l.renewDeadlineSeconds < l.leaseDurationSeconds,
+      'leaderElection.renewDeadlineSeconds must be less than leaseDurationSeconds',
+    ),
   podIdentity: z
     .strictObject({
       applyPolicy: z

@@ -43,4 +43,6 @@ export const accountKey = (kind: AccountKind, name: string): string => `${kind}/
 export interface Directory {
   /** Reads every tool and admin. Throws on any error or partial result: callers must not act on doubt. */
   read(): Promise<DirectorySnapshot>;
+  /** Throws when the directory cannot be reached or refuses the bind. */
+  ping(): Promise<void>;
 }

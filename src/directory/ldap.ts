@@ -64,6 +64,12 @@ export class LdapDirectory implements Directory {
     }
   }
 
+  /** Reachable and accepting our bind? For readiness. */
+  async ping(): Promise<void> {
+    const client = await this.#connect();
+    await client.unbind().catch(() => undefined);
+  }
+
   async #connect(): Promise<Client> {
     const failures: string[] = [];
     for (const url of this.#o.servers) {

@@ -22,7 +22,7 @@ function auditedSince(offset: number): { verb: string; uri: string }[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { userAgent?: string; stage: string; verb: string; requestURI: string })
-    .filter((e) => e.userAgent === 'kubeusers/kubeusers-co' && e.stage === 'ResponseComplete')
+    .filter((e) => e.userAgent?.startsWith('kubeusers/kubeusers-co/') && e.stage === 'ResponseComplete')
     .map((e) => ({ verb: e.verb, uri: e.requestURI }));
 }
 

@@ -1,0 +1,148 @@
+// `kubeusers run`: the ops port, the admin API, leader election, and — while leading — the sync loop
+// and the renewal sweep. SIGTERM drains: the loop finishes its run, the lease is given up.
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Express } from 'express';
+import { createApiApp } from '../api/app.ts';
+import { createOpsApp, type Readiness } from '../api/ops.ts';
+import { serveHttps } from '../api/server.ts';
+import { alwaysLeader, apiDeps, clientCaPem, type Leadership } from '../api/wire.ts';
+import { Ledger } from '../cluster/ledger.ts';
+import { LeaderElector } from '../cluster/leader.ts';
+import { ensureNamespaceOnly, ensureOwnNamespace, type App } from '../main.ts';
+import { SyncLoop } from '../reconcile/loop.ts';
+import { EXIT } from './exit-codes.ts';
+
+function listen(app: Express, port: number, address: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, address, (err?: Error) => (err ? reject(err) : resolve(server)));
+  });
+}
+
+const close = (s: Server | HttpsServer | undefined): Promise<void> =>
+  new Promise((r) => (s ? s.close(() => r()) : r()));
+
+/** LDAP and the API server reachable, checked at most every 5 s. */
+function readinessProbe(app: App, leadership: Leadership): () => Promise<Readiness> {
+  let cached: { at: number; checks: Record<string, boolean> } | undefined;
+  return async () => {
+    if (!cached || performance.now() - cached.at > 5_000) {
+      const ns = app.settings.kubernetes.namespace;
+      const [apiServer, ldap] = await Promise.all([
+        app.clients.core.readNamespace({ name: ns }).then(
+          () => true,
+          () => false,
+        ),
+        app.sync.directory.ping().then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      cached = { at: performance.now(), checks: { apiServer, ldap } };
+    }
+    const w = leadership.writable();
+    return {
+      ready: cached.checks.apiServer === true && cached.checks.ldap === true,
+      checks: {
+        ...cached.checks,
+        leader: w.ok,
+        ...('leader' in w && w.leader ? { leaderIdentity: w.leader } : {}),
+      },
+    };
+  };
+}
+
+export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
+  const s = app.settings;
+  await ensureNamespaceOnly(app);
+  let loop: SyncLoop | undefined;
+  const startLoop = async (): Promise<void> => {
+    await ensureOwnNamespace(app);
+    const l = new SyncLoop(app.sync, {
+      intervalMs: s.sync.intervalSeconds * 1000,
+      renewalCron: s.sync.renewalCron,
+      confirmRemovals,
+    });
+    const ledger = new Ledger(app.clients, s.kubernetes.namespace);
+    l.onResult((mode) => {
+      if (mode === 'renew') void ledger.prune(app.clock.now()).catch(() => undefined);
+    });
+    loop = l;
+    l.start();
+  };
+  const stopLoop = async (): Promise<void> => {
+    const l = loop;
+    loop = undefined;
+    await l?.stop();
+  };
+  const le = s.leaderElection;
+  const elector = le.enabled
+    ? new LeaderElector(
+        app.clients.kc,
+        {
+          namespace: s.kubernetes.namespace,
+          name: le.leaseName,
+          identity: le.identity ?? 'kubeusers',
+          leaseDurationMs: le.leaseDurationSeconds * 1000,
+          renewDeadlineMs: le.renewDeadlineSeconds * 1000,
+          retryPeriodMs: le.retryPeriodSeconds * 1000,
+        },
+        app.log,
+        {
+          started: () => {
+            app.metrics.leader.set(1);
+            startLoop().catch((err: unknown) =>
+              app.log.error(
+                { action: 'start', err: (err as Error).message },
+                'could not start the sync loop',
+              ),
+            );
+          },
+          stopped: () => {
+            app.metrics.leader.set(0);
+            void stopLoop();
+          },
+        },
+      )
+    : undefined;
+  const leadership: Leadership = elector ?? alwaysLeader;
+  app.fence.canWrite = () => leadership.writable().ok;
+
+  const ops = await listen(
+    createOpsApp({ registry: app.metrics.registry, readiness: readinessProbe(app, leadership) }),
+    s.ops.port,
+    s.ops.address,
+  );
+  const api = s.api.enabled
+    ? await serveHttps(
+        createApiApp(apiDeps(app, leadership)),
+        { certFile: s.api.certFile!, keyFile: s.api.keyFile!, clientCaPem: await clientCaPem(app) },
+        s.api.port,
+        s.api.address,
+      )
+    : undefined;
+  if (elector) elector.start();
+  else {
+    app.metrics.leader.set(1);
+    await startLoop();
+  }
+  app.log.info(
+    { action: 'start', ops: ops.address(), api: api?.address(), identity: le.identity },
+    'kubeusers running',
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      app.log.info({ action: 'stop', signal }, 'draining');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await stopLoop();
+  await elector?.stop();
+  await close(api);
+  await close(ops);
+  app.log.info({ action: 'stop' }, 'stopped');
+  return EXIT.ok;
+}
