@@ -1,8 +1,18 @@
 // Leader election on a coordination.k8s.io Lease: only the leader writes. A leader that cannot renew
 // stops writing at its renew deadline, which comes before the lease expires for anyone else.
-import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { microTime, rawJson } from './raw.ts';
+
+interface LeaseSpecJson {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  renewTime?: string;
+  acquireTime?: string;
+  leaseTransitions?: number;
+}
+
+type LeaseJson = { metadata?: Record<string, unknown>; spec?: LeaseSpecJson };
 
 export interface LeaderSettings {
   namespace: string;
@@ -87,47 +97,45 @@ export class LeaderElector {
 
   async #tryAcquireOrRenew(): Promise<boolean> {
     const now = new Date();
-    const got = await rawJson<V1Lease & { spec?: { renewTime?: string; acquireTime?: string } }>(
-      this.#kc,
-      'GET',
-      `${this.#path}/${this.#s.name}`,
-    );
-    const mySpec = {
-      holderIdentity: this.#s.identity,
-      leaseDurationSeconds: Math.ceil(this.#s.leaseDurationMs / 1000),
-      renewTime: microTime(now),
-    };
-    if (got.status === 404) {
-      const created = await rawJson(this.#kc, 'POST', this.#path, {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: { name: this.#s.name, namespace: this.#s.namespace },
-        spec: { ...mySpec, acquireTime: microTime(now), leaseTransitions: 0 },
-      });
-      this.#holder = created.status === 201 ? this.#s.identity : undefined;
-      return created.status === 201;
-    }
+    const got = await rawJson<LeaseJson>(this.#kc, 'GET', `${this.#path}/${this.#s.name}`);
+    if (got.status === 404) return this.#create(now);
     if (got.status !== 200) throw new Error(`lease read answered ${got.status}`);
     const spec = got.body.spec ?? {};
     this.#holder = spec.holderIdentity || undefined;
-    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    const expired = renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < now.getTime();
-    if (spec.holderIdentity !== this.#s.identity && !expired && spec.holderIdentity) return false;
+    if (!this.#mayTake(spec, now)) return false;
     const takeover = spec.holderIdentity !== this.#s.identity;
-    const body = {
-      ...got.body,
-      spec: {
-        ...spec,
-        ...mySpec,
-        ...(takeover
-          ? { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }
-          : {}),
-      },
-    };
+    const transitions = { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
+    const body = { ...got.body, spec: { ...spec, ...this.#mySpec(now), ...(takeover ? transitions : {}) } };
     // The resourceVersion in the body makes this a compare-and-swap: two candidates cannot both win.
     const put = await rawJson(this.#kc, 'PUT', `${this.#path}/${this.#s.name}`, body);
     if (put.status === 200) this.#holder = this.#s.identity;
     return put.status === 200;
+  }
+
+  /** Ours already, free, or expired. */
+  #mayTake(spec: LeaseSpecJson, now: Date): boolean {
+    if (!spec.holderIdentity || spec.holderIdentity === this.#s.identity) return true;
+    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
+    return renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < now.getTime();
+  }
+
+  #mySpec(now: Date): LeaseSpecJson {
+    return {
+      holderIdentity: this.#s.identity,
+      leaseDurationSeconds: Math.ceil(this.#s.leaseDurationMs / 1000),
+      renewTime: microTime(now),
+    };
+  }
+
+  async #create(now: Date): Promise<boolean> {
+    const created = await rawJson(this.#kc, 'POST', this.#path, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.#s.name, namespace: this.#s.namespace },
+      spec: { ...this.#mySpec(now), acquireTime: microTime(now), leaseTransitions: 0 },
+    });
+    this.#holder = created.status === 201 ? this.#s.identity : undefined;
+    return created.status === 201;
   }
 
   /** Stops electing and gives the lease up, so another replica takes over without waiting. */
@@ -136,7 +144,7 @@ export class LeaderElector {
     clearTimeout(this.#timer);
     if (!this.#leading) return;
     this.#setLeading(false);
-    const got = await rawJson<V1Lease>(this.#kc, 'GET', `${this.#path}/${this.#s.name}`).catch(
+    const got = await rawJson<LeaseJson>(this.#kc, 'GET', `${this.#path}/${this.#s.name}`).catch(
       () => undefined,
     );
     if (got?.status === 200 && got.body.spec?.holderIdentity === this.#s.identity) {

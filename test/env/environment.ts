@@ -53,17 +53,7 @@ export async function startEnvironment(opts: EnvOptions = {}): Promise<Environme
   await mkdir(join(dir, 'ldap'), { recursive: true });
   await mkdir(join(dir, 'kube'), { recursive: true });
 
-  const previous = opts.reuse ? await readPrevious(dir) : undefined;
-  const started = await Promise.allSettled([
-    startSlapd(join(dir, 'ldap'), shape, opts.seed, {
-      reuse: opts.reuse ?? false,
-      ...(previous ? { port: Number(new URL(previous.ldap.url).port) } : {}),
-    }),
-    startKube(join(dir, 'kube'), undefined, {
-      reuse: opts.reuse ?? false,
-      ...(previous?.kube.ports ? { ports: previous.kube.ports } : {}),
-    }),
-  ]);
+  const started = await startBoth(dir, shape, opts);
   const [ldapR, kubeR] = started;
   const ldap: RunningLdap | undefined = ldapR.status === 'fulfilled' ? ldapR.value : undefined;
   const kube: RunningKube | undefined = kubeR.status === 'fulfilled' ? kubeR.value : undefined;
@@ -100,4 +90,16 @@ async function readPrevious(dir: string): Promise<EnvInfo | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** slapd and the control plane start side by side; a kept environment takes its old ports again. */
+async function startBoth(dir: string, shape: DirectoryShape, opts: EnvOptions) {
+  const reuse = opts.reuse ?? false;
+  const previous = reuse ? await readPrevious(dir) : undefined;
+  const ldapPort = previous ? { port: Number(new URL(previous.ldap.url).port) } : {};
+  const kubePorts = previous?.kube.ports ? { ports: previous.kube.ports } : {};
+  return Promise.allSettled([
+    startSlapd(join(dir, 'ldap'), shape, opts.seed, { reuse, ...ldapPort }),
+    startKube(join(dir, 'kube'), undefined, { reuse, ...kubePorts }),
+  ]);
 }

@@ -12,7 +12,7 @@ const { values, positionals } = parseArgs({
   options: { dir: { type: 'string', default: join(repo, 'local') } },
 });
 const [command, name, uid] = positionals;
-const env = JSON.parse(readFileSync(join(resolve(values.dir!), 'env', 'env.json'), 'utf8')) as EnvInfo;
+const env = JSON.parse(readFileSync(join(resolve(values.dir), 'env', 'env.json'), 'utf8')) as EnvInfo;
 const dir = new DirectoryFixture(env.ldap);
 
 switch (command) {

@@ -19,7 +19,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: join(repo, 'local') },
   },
 });
-const dataDir = resolve(values.dir!);
+const dataDir = resolve(values.dir);
 const envDir = join(dataDir, 'env');
 const lockFile = join(dataDir, 'kubeusers-local.pid');
 
@@ -192,8 +192,8 @@ async function startDaemon(env: Environment): Promise<ChildProcess> {
     env: { ...process.env, NODE_OPTIONS: '' },
   });
   const out = (c: Buffer) => writeFileSync(log, c, { flag: 'a' });
-  child.stdout!.on('data', out);
-  child.stderr!.on('data', out);
+  child.stdout.on('data', out);
+  child.stderr.on('data', out);
   child.once('exit', (code) => {
     if (code !== 0 && code !== null)
       process.stderr.write(`kubeusers local: the daemon exited with ${code}; see ${log}\n`);

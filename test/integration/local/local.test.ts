@@ -18,8 +18,8 @@ interface Local {
 function start(...args: string[]): Local {
   const child = spawn(process.execPath, [join(repo, 'test', 'env', 'local.ts'), '--dir', dataDir, ...args], { cwd: repo, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   return { child, out: () => out, exited: new Promise((r) => child.on('exit', (code) => r(code))) };
 }
 
