@@ -1,0 +1,120 @@
+// kubeusers runs here as the deploy/ ServiceAccount, with the deploy/ ClusterRole and nothing else.
+// Every rule is needed: with any one removed, some part of a full sync, revocation and clean-up fails.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { apiDeps } from '../../../src/api/wire.ts';
+import { Ledger } from '../../../src/cluster/ledger.ts';
+import { LeaderElector } from '../../../src/cluster/leader.ts';
+import { ensureOwnNamespace } from '../../../src/main.ts';
+import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
+import { scenario, type Scenario } from '../support.ts';
+
+const repo = join(import.meta.dirname, '..', '..', '..');
+const rbacFile = join(repo, 'deploy', 'base', 'rbac.yaml');
+let s: Scenario;
+let role: k8s.V1ClusterRole;
+let token = '';
+
+async function applyRole(rules: k8s.V1PolicyRule[]): Promise<void> {
+  const api = adminKubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
+  const current = await api.readClusterRole({ name: 'kubeusers' });
+  await api.replaceClusterRole({ name: 'kubeusers', body: { ...current, rules } });
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+/** A full round: provision, revoke, lock, remove, review a token, lead, prune the ledger, read the audit. */
+async function workload(tag: string): Promise<string[]> {
+  const problems: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      problems.push(`${what}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  };
+  const logsBefore = s.logs.length;
+  await attempt('setup', () => ensureOwnNamespace(s.app));
+  await s.dir.addTool({ name: `${tag}a`, uidNumber: 65_000 + Math.floor(Math.random() * 9000) });
+  await s.dir.addTool({ name: `${tag}b`, uidNumber: 65_000 + Math.floor(Math.random() * 9000) });
+  await s.dir.addUser({ user: `${tag}adm`, uidNumber: 74_000 + Math.floor(Math.random() * 9000) });
+  await s.dir.addToAdminGroup(`${tag}adm`);
+  const syncOk = async (what: string) => {
+    const r = await s.sync();
+    for (const f of r.failures) problems.push(`${what}: ${f.account}: ${f.error}`);
+  };
+  await attempt('sync', () => syncOk('sync'));
+  const deps = apiDeps(s.app);
+  await attempt('revoke', () => deps.revoke({ kind: 'tool', name: `${tag}a`, actor: 'test', reason: 'least privilege', reissue: false }));
+  await s.dir.lock(s.dir.toolDn(`${tag}b`));
+  await s.dir.deleteTool(`${tag}a`);
+  await s.dir.removeFromAdminGroup(`${tag}adm`);
+  await attempt('lock and remove', () => syncOk('lock and remove'));
+  await attempt('token review', async () => {
+    const r = await s.app.clients.authentication.createTokenReview({ body: { spec: { token } } });
+    if (!r.status?.authenticated) throw new Error('not authenticated');
+  });
+  await attempt('audit', async () => {
+    await s.app.clients.core.listNamespacedEvent({ namespace: 'kubeusers' });
+  });
+  await attempt('ledger', () => new Ledger(s.app.clients, 'kubeusers').prune(new Date(Date.now() + 365 * 86_400_000)));
+  await attempt('leader', async () => {
+    const elector = new LeaderElector(s.app.clients.kc, { namespace: 'kubeusers', name: `lp-${tag}`, identity: 'lp', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 }, s.app.log, { started: () => undefined, stopped: () => undefined });
+    elector.start();
+    await new Promise((r) => setTimeout(r, 800));
+    const ok = elector.writable().ok;
+    await elector.stop();
+    if (!ok) throw new Error('could not take the lease');
+  });
+  for (const line of s.logs.slice(logsBefore)) if (/could not record/.test(line)) problems.push(`event: ${line.slice(0, 160)}`);
+  return problems;
+}
+
+beforeAll(async () => {
+  const env = testEnv();
+  const admin = env.kube.adminKubeconfig;
+  for (const f of ['namespace.yaml', 'rbac.yaml', 'clusterrole-tool.yaml', 'clusterrole-admin-impersonate.yaml', 'clusterrole-api-admin.yaml']) {
+    const r = await kubectl(admin, ['apply', '--server-side', '--force-conflicts', '-f', join(repo, 'deploy', 'base', f)]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+  role = parseAllDocuments(readFileSync(rbacFile, 'utf8')).map((d) => d.toJS() as k8s.V1ClusterRole).find((d) => d.kind === 'ClusterRole')!;
+  const tr = await adminKubeConfig().makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({ namespace: 'kubeusers', name: 'kubeusers', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  token = tr.status?.token ?? '';
+  const kubeconfig = join(env.dir, 'kubeusers-sa.kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: env.kube.server, 'certificate-authority': env.kube.caFile } }],
+      users: [{ name: 'sa', user: { token } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
+      'current-context': 'c',
+    }),
+    { mode: 0o600 },
+  );
+  s = await scenario('lp', { kubernetes: { kubeconfig, namespace: 'kubeusers', namespacePrefix: 'lp-', clusterName: 'test' } });
+});
+
+describe('the deploy/ ClusterRole', () => {
+  it('is enough for a full sync, revocation and clean-up as the deploy/ ServiceAccount', async () => {
+    expect(await workload('full')).toEqual([]);
+  });
+
+  it('has no rule to spare: removing any one breaks something', async () => {
+    const rules = role.rules ?? [];
+    const spare: string[] = [];
+    try {
+      for (const [i, rule] of rules.entries()) {
+        await applyRole(rules.filter((_, j) => j !== i));
+        const problems = await workload(`r${i}x`);
+        if (problems.length === 0) spare.push(JSON.stringify(rule));
+      }
+    } finally {
+      await applyRole(rules);
+    }
+    expect(spare).toEqual([]);
+  });
+});
