@@ -103,6 +103,16 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'kubeusers_certificate_not_before_timestamp_seconds',
+      help: "The notBefore of each account's current certificate.",
+      labelNames: ['kind', 'name'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of states()) if (s.notBefore) this.set({ kind: s.kind, name: s.name }, s.notBefore.getTime() / 1000);
+      },
+    });
+    new Gauge({
       name: 'kubeusers_certificate_renewal_timestamp_seconds',
       help: "When each account's certificate is due for renewal.",
       labelNames: ['kind', 'name'] as const,

@@ -4,13 +4,17 @@
 set -euo pipefail
 fail() { echo "kubeusers: $*" >&2; exit 1; }
 
-if [ ! -x /usr/sbin/slapd ] || [ ! -x /usr/sbin/slapadd ]; then
+# promtool (Debian's prometheus package) checks the shipped alerting rules.
+missing=()
+{ [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ]; } || missing+=(slapd ldap-utils)
+command -v promtool >/dev/null || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "kubeusers: installing slapd and ldap-utils from Debian"
+    echo "kubeusers: installing ${missing[*]} from Debian"
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slapd ldap-utils
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   else
-    fail "OpenLDAP's slapd is missing and cannot be installed here: run 'sudo apt-get install slapd ldap-utils'."
+    fail "${missing[*]} missing and cannot be installed here: run 'sudo apt-get install ${missing[*]}'."
   fi
 fi
 command -v go >/dev/null || fail "Go 1.26 or newer is missing; it builds etcd and Kubernetes from the Go module proxy."
