@@ -1,7 +1,44 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Environment } from './environment.ts';
+
+/**
+ * Secrets never reach a log: every kubeusers log line the run wrote (scenario logs, the local
+ * platform's daemon log) is searched for PEM blocks, the LDAP passwords and bearer tokens.
+ */
+function scanLogs(env: Environment): string[] {
+  const dir = env.info.dir;
+  const secrets = [
+    readFileSync(env.info.ldap.servicePasswordFile, 'utf8').trim(),
+    env.info.ldap.rootPassword,
+  ];
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory() && name !== 'homes' && name !== 'home' && name !== 'etcd') walk(p);
+      else if (st?.isFile() && /^kubeusers.*\.(log|jsonl)$/.test(name)) files.push(p);
+    }
+  };
+  walk(dir);
+  const found: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    if (/-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----/.test(text)) found.push(`${f}: a PEM block`);
+    for (const s of secrets) if (s && text.includes(s)) found.push(`${f}: an LDAP password`);
+    if (/eyJhbGciOi[A-Za-z0-9_-]{20,}/.test(text)) found.push(`${f}: a bearer token`);
+  }
+  if (files.length === 0 || !existsSync(dir))
+    found.push('no kubeusers log was written: the scan checked nothing');
+  return found;
+}
 
 export default async function globalTeardown(): Promise<void> {
   const holder = globalThis as { __kubeusersEnv?: Environment };
-  await holder.__kubeusersEnv?.stop();
+  const env = holder.__kubeusersEnv;
+  const leaks = env ? scanLogs(env) : [];
+  await env?.stop();
   delete holder.__kubeusersEnv;
+  if (leaks.length > 0) throw new Error(`secrets in kubeusers logs:\n${leaks.join('\n')}`);
 }

@@ -119,9 +119,12 @@ export async function scenario(
   await dir.ensureAdminGroup();
   await installClusterRoles(env);
   const logs: string[] = [];
+  // Every line also goes to a file the global teardown searches for secrets.
+  const logFile = join(shared.dir, `kubeusers-${project}-${process.pid}.jsonl`);
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      appendFileSync(logFile, chunk);
       done();
     },
   });

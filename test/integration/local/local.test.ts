@@ -95,6 +95,10 @@ describe('npm start: the local platform', () => {
     local.child.kill('SIGINT');
     expect(await local.exited).toBe(0);
     expect(processesMentioning(dataDir)).toEqual([]);
+    const log = readFileSync(join(dataDir, 'kubeusers.log'), 'utf8');
+    expect(log).toContain('"action":"revoke"');
+    expect(log).not.toMatch(/-----BEGIN/);
+    expect(log).not.toContain(readFileSync(join(dataDir, 'env', 'ldap', 'bind-password'), 'utf8'));
   });
 
   it('starts warm on the kept data, where the old credentials still work', async () => {

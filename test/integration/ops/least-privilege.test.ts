@@ -47,7 +47,9 @@ async function workload(tag: string): Promise<string[]> {
   };
   await attempt('sync', () => syncOk('sync'));
   const deps = apiDeps(s.app);
-  await attempt('revoke', () => deps.revoke({ kind: 'tool', name: `${tag}a`, actor: 'test', reason: 'least privilege', reissue: false }));
+  await attempt('revoke', () =>
+    deps.revoke({ kind: 'tool', name: `${tag}a`, actor: 'test', reason: 'least privilege', reissue: false }),
+  );
   await s.dir.lock(s.dir.toolDn(`${tag}b`));
   await s.dir.deleteTool(`${tag}a`);
   await s.dir.removeFromAdminGroup(`${tag}adm`);
@@ -59,28 +61,63 @@ async function workload(tag: string): Promise<string[]> {
   await attempt('audit', async () => {
     await s.app.clients.core.listNamespacedEvent({ namespace: 'kubeusers' });
   });
-  await attempt('ledger', () => new Ledger(s.app.clients, 'kubeusers').prune(new Date(Date.now() + 365 * 86_400_000)));
+  await attempt('ledger', () =>
+    new Ledger(s.app.clients, 'kubeusers').prune(new Date(Date.now() + 365 * 86_400_000)),
+  );
   await attempt('leader', async () => {
-    const elector = new LeaderElector(s.app.clients.kc, { namespace: 'kubeusers', name: `lp-${tag}`, identity: 'lp', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 200 }, s.app.log, { started: () => undefined, stopped: () => undefined });
+    const elector = new LeaderElector(
+      s.app.clients.kc,
+      {
+        namespace: 'kubeusers',
+        name: `lp-${tag}`,
+        identity: 'lp',
+        leaseDurationMs: 4000,
+        renewDeadlineMs: 3000,
+        retryPeriodMs: 200,
+      },
+      s.app.log,
+      { started: () => undefined, stopped: () => undefined },
+    );
     elector.start();
     await new Promise((r) => setTimeout(r, 800));
     const ok = elector.writable().ok;
     await elector.stop();
     if (!ok) throw new Error('could not take the lease');
   });
-  for (const line of s.logs.slice(logsBefore)) if (/could not record/.test(line)) problems.push(`event: ${line.slice(0, 160)}`);
+  for (const line of s.logs.slice(logsBefore))
+    if (/could not record/.test(line)) problems.push(`event: ${line.slice(0, 160)}`);
   return problems;
 }
 
 beforeAll(async () => {
   const env = testEnv();
   const admin = env.kube.adminKubeconfig;
-  for (const f of ['namespace.yaml', 'rbac.yaml', 'clusterrole-tool.yaml', 'clusterrole-admin-impersonate.yaml', 'clusterrole-api-admin.yaml']) {
-    const r = await kubectl(admin, ['apply', '--server-side', '--force-conflicts', '-f', join(repo, 'deploy', 'base', f)]);
+  for (const f of [
+    'namespace.yaml',
+    'rbac.yaml',
+    'clusterrole-tool.yaml',
+    'clusterrole-admin-impersonate.yaml',
+    'clusterrole-api-admin.yaml',
+  ]) {
+    const r = await kubectl(admin, [
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      join(repo, 'deploy', 'base', f),
+    ]);
     if (r.code !== 0) throw new Error(r.stderr);
   }
-  role = parseAllDocuments(readFileSync(rbacFile, 'utf8')).map((d) => d.toJS() as k8s.V1ClusterRole).find((d) => d.kind === 'ClusterRole')!;
-  const tr = await adminKubeConfig().makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({ namespace: 'kubeusers', name: 'kubeusers', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  role = parseAllDocuments(readFileSync(rbacFile, 'utf8'))
+    .map((d) => d.toJS() as k8s.V1ClusterRole)
+    .find((d) => d.kind === 'ClusterRole')!;
+  const tr = await adminKubeConfig()
+    .makeApiClient(k8s.CoreV1Api)
+    .createNamespacedServiceAccountToken({
+      namespace: 'kubeusers',
+      name: 'kubeusers',
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
   token = tr.status?.token ?? '';
   const kubeconfig = join(env.dir, 'kubeusers-sa.kubeconfig');
   writeFileSync(
@@ -88,14 +125,18 @@ beforeAll(async () => {
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: env.kube.server, 'certificate-authority': env.kube.caFile } }],
+      clusters: [
+        { name: 'c', cluster: { server: env.kube.server, 'certificate-authority': env.kube.caFile } },
+      ],
       users: [{ name: 'sa', user: { token } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
       'current-context': 'c',
     }),
     { mode: 0o600 },
   );
-  s = await scenario('lp', { kubernetes: { kubeconfig, namespace: 'kubeusers', namespacePrefix: 'lp-', clusterName: 'test' } });
+  s = await scenario('lp', {
+    kubernetes: { kubeconfig, namespace: 'kubeusers', namespacePrefix: 'lp-', clusterName: 'test' },
+  });
 });
 
 describe('the deploy/ ClusterRole', () => {

@@ -20,23 +20,52 @@ async function render(dir: string): Promise<string> {
 }
 
 describe('deploy/', () => {
-  it.each(['base', 'monitoring'])('%s renders with kustomize and the real apiserver accepts every object (server-side dry run)', async (dir) => {
-    const env = testEnv();
-    await kubectl(env.kube.adminKubeconfig, ['apply', '--server-side', '-f', join(repo, 'test', 'env', 'fixtures', 'prometheusrule-crd.yaml')]);
-    await kubectl(env.kube.adminKubeconfig, ['wait', '--for=condition=Established', 'crd/prometheusrules.monitoring.coreos.com', '--timeout=30s']);
-    // The namespace must exist for namespaced objects to dry-run.
-    await kubectl(env.kube.adminKubeconfig, ['apply', '--server-side', '-f', join(repo, 'deploy', 'base', 'namespace.yaml')]);
-    const file = join(scratch, `${dir}.yaml`);
-    writeFileSync(file, await render(dir));
-    const r = await kubectl(env.kube.adminKubeconfig, ['apply', '--server-side', '--force-conflicts', '--dry-run=server', '-f', file]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const kinds = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => (d.toJS() as { kind: string }).kind);
-    expect(r.stdout.trim().split('\n')).toHaveLength(kinds.length);
-  });
+  it.each(['base', 'monitoring'])(
+    '%s renders with kustomize and the real apiserver accepts every object (server-side dry run)',
+    async (dir) => {
+      const env = testEnv();
+      await kubectl(env.kube.adminKubeconfig, [
+        'apply',
+        '--server-side',
+        '-f',
+        join(repo, 'test', 'env', 'fixtures', 'prometheusrule-crd.yaml'),
+      ]);
+      await kubectl(env.kube.adminKubeconfig, [
+        'wait',
+        '--for=condition=Established',
+        'crd/prometheusrules.monitoring.coreos.com',
+        '--timeout=30s',
+      ]);
+      // The namespace must exist for namespaced objects to dry-run.
+      await kubectl(env.kube.adminKubeconfig, [
+        'apply',
+        '--server-side',
+        '-f',
+        join(repo, 'deploy', 'base', 'namespace.yaml'),
+      ]);
+      const file = join(scratch, `${dir}.yaml`);
+      writeFileSync(file, await render(dir));
+      const r = await kubectl(env.kube.adminKubeconfig, [
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '--dry-run=server',
+        '-f',
+        file,
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const kinds = parseAllDocuments(readFileSync(file, 'utf8')).map(
+        (d) => (d.toJS() as { kind: string }).kind,
+      );
+      expect(r.stdout.trim().split('\n')).toHaveLength(kinds.length);
+    },
+  );
 
   it('ships alerting rules that promtool accepts', async () => {
-    const rule = parseAllDocuments(readFileSync(join(repo, 'deploy', 'monitoring', 'prometheusrule.yaml'), 'utf8'))[0]!.toJS() as { spec: unknown };
+    const rule = parseAllDocuments(
+      readFileSync(join(repo, 'deploy', 'monitoring', 'prometheusrule.yaml'), 'utf8'),
+    )[0]!.toJS() as { spec: unknown };
     const file = join(scratch, 'rules.yaml');
     writeFileSync(file, stringify(rule.spec));
     const { stdout } = await run('promtool', ['check', 'rules', file]);
@@ -44,10 +73,22 @@ describe('deploy/', () => {
   });
 
   it('ships a dashboard whose every query names metrics kubeusers exports', async () => {
-    const dash = JSON.parse(readFileSync(join(repo, 'deploy', 'monitoring', 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
-    const families = new Set((await new Metrics({ renewFraction: 2 / 3, jitterFraction: 0 }, systemClock).registry.getMetricsAsJSON()).map((m) => m.name));
+    const dash = JSON.parse(
+      readFileSync(join(repo, 'deploy', 'monitoring', 'grafana-dashboard.json'), 'utf8'),
+    ) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const families = new Set(
+      (
+        await new Metrics(
+          { renewFraction: 2 / 3, jitterFraction: 0 },
+          systemClock,
+        ).registry.getMetricsAsJSON()
+      ).map((m) => m.name),
+    );
     const alerts = readFileSync(join(repo, 'deploy', 'monitoring', 'prometheusrule.yaml'), 'utf8');
-    const used = [...dash.panels.flatMap((p) => p.targets.map((t) => t.expr)), alerts].join('\n').match(/kubeusers_[a-z_]+/g) ?? [];
+    const used =
+      [...dash.panels.flatMap((p) => p.targets.map((t) => t.expr)), alerts]
+        .join('\n')
+        .match(/kubeusers_[a-z_]+/g) ?? [];
     const unknown = [...new Set(used)].filter((m) => !families.has(m.replace(/_(bucket|sum|count)$/, '')));
     expect(dash.panels.length).toBeGreaterThan(5);
     expect(unknown).toEqual([]);
