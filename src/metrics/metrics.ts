@@ -109,7 +109,8 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const s of states()) if (s.notBefore) this.set({ kind: s.kind, name: s.name }, s.notBefore.getTime() / 1000);
+        for (const s of states())
+          if (s.notBefore) this.set({ kind: s.kind, name: s.name }, s.notBefore.getTime() / 1000);
       },
     });
     new Gauge({
