@@ -60,6 +60,7 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     await ensureOwnNamespace(app);
     const l = new SyncLoop(app.sync, {
       intervalMs: s.sync.intervalSeconds * 1000,
+      watchMs: s.sync.watchSeconds * 1000,
       renewalCron: s.sync.renewalCron,
       confirmRemovals,
     });

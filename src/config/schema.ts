@@ -179,7 +179,14 @@ export const configSchema = z.strictObject({
     .prefault({}),
   sync: z
     .strictObject({
-      intervalSeconds: z.number().positive().default(60).describe('time between syncs'),
+      intervalSeconds: z.number().positive().default(60).describe('time between full syncs'),
+      watchSeconds: z
+        .number()
+        .min(0)
+        .default(1)
+        .describe(
+          'how often to ask LDAP for created or modified entries, which starts a sync at once (0: never)',
+        ),
       renewalCron: z.string().default('*/10 * * * *').describe('node-cron schedule of the renewal sweep'),
       concurrency: z.number().int().min(1).max(256).default(16).describe('accounts worked on at once'),
       qps: z.number().positive().default(50).describe('client-side rate limit to the API server'),

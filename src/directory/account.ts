@@ -45,4 +45,6 @@ export interface Directory {
   read(): Promise<DirectorySnapshot>;
   /** Throws when the directory cannot be reached or refuses the bind. */
   ping(): Promise<void>;
+  /** Whether anything was created or modified since the last call (false on the first). */
+  changed(now: Date): Promise<boolean>;
 }

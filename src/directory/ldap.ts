@@ -64,6 +64,46 @@ export class LdapDirectory implements Directory {
     }
   }
 
+  readonly #seen = { stamp: '', dns: new Set<string>() };
+
+  /**
+   * Whether any tool, person or the admin group was created or modified since the last look: three
+   * small searches on modifyTimestamp, cheap enough to run every second so that a new account gets
+   * its credentials within seconds, not one sync interval. Deletions wait for the next full sync.
+   */
+  async changed(now: Date): Promise<boolean> {
+    if (!this.#seen.stamp) this.#seen.stamp = generalizedTime(new Date(now.getTime() - 5_000));
+    const since = this.#seen.stamp;
+    const client = await this.#connect();
+    try {
+      const filter = `(&(objectClass=posixAccount)(modifyTimestamp>=${since}))`;
+      const opts = {
+        scope: 'sub' as const,
+        filter,
+        attributes: ['modifyTimestamp'],
+        paged: { pageSize: this.#o.pageSize },
+      };
+      const found = [
+        ...(await client.search(this.#o.toolsBase, opts)).searchEntries,
+        ...(await client.search(this.#o.usersBase, opts)).searchEntries,
+        ...(
+          await client.search(this.#o.adminGroupDn, {
+            scope: 'base',
+            filter: `(modifyTimestamp>=${since})`,
+            attributes: ['modifyTimestamp'],
+          })
+        ).searchEntries,
+      ].map((e) => ({ dn: e.dn, stamp: values(e as RawEntry, 'modifyTimestamp')[0] ?? '' }));
+      const fresh = found.filter((e) => e.stamp > since || (e.stamp === since && !this.#seen.dns.has(e.dn)));
+      const newest = found.reduce((m, e) => (e.stamp > m ? e.stamp : m), since);
+      this.#seen.dns = new Set(found.filter((e) => e.stamp === newest).map((e) => e.dn));
+      if (newest !== since) this.#seen.stamp = newest;
+      return fresh.length > 0;
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+
   /** Reachable and accepting our bind? For readiness. */
   async ping(): Promise<void> {
     const client = await this.#connect();
@@ -139,4 +179,12 @@ export function uidOfDn(dn: string): string | undefined {
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.constructor.name}: ${err.message}`.trim();
   return 'unknown error';
+}
+
+/** LDAP GeneralizedTime in UTC, seconds precision: 20261125134501Z. */
+export function generalizedTime(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }

@@ -6,6 +6,8 @@ import { runSync, type SyncDeps, type SyncOptions, type SyncResult } from './syn
 
 export interface LoopOptions {
   intervalMs: number;
+  /** Poll the directory for changes this often (0: never); a change starts a sync at once. */
+  watchMs?: number;
   renewalCron: string;
   confirmRemovals?: boolean;
 }
@@ -38,7 +40,29 @@ export class SyncLoop {
     this.#listeners.push(listener);
   }
 
+  #watchTimer: NodeJS.Timeout | undefined;
+  #pending = false;
+
+  /** Between syncs, a cheap look for new or changed entries; a change runs a sync now. */
+  #watch(): void {
+    const ms = this.#opts.watchMs ?? 0;
+    if (this.#stopped || ms <= 0) return;
+    this.#watchTimer = setTimeout(() => {
+      this.#deps.directory
+        .changed(this.#deps.clock.now())
+        .then((changed) => {
+          if (changed && !this.#pending) {
+            this.#pending = true;
+            void this.trigger({ mode: 'sync' }).finally(() => (this.#pending = false));
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => this.#watch());
+    }, ms);
+  }
+
   start(): void {
+    this.#watch();
     this.#task = schedule(this.#opts.renewalCron, () => this.trigger({ mode: 'renew' }));
     this.#tick();
   }
@@ -92,6 +116,7 @@ export class SyncLoop {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#watchTimer);
     await this.#task?.stop();
     await this.#running;
   }

@@ -10,7 +10,8 @@ const repo = join(import.meta.dirname, '..', '..', '..');
 
 beforeAll(async () => {
   s = await scenario('dm', {
-    sync: { intervalSeconds: 1, renewalCron: '*/2 * * * * *' },
+    // A long interval: the second tool arrives through the directory watch, not the periodic sync.
+    sync: { intervalSeconds: 120, watchSeconds: 1, renewalCron: '*/2 * * * * *' },
     ops: { address: '127.0.0.1', port: 0 },
     certificates: { lifetimeSeconds: 600, renewFraction: 0.001, jitterFraction: 0 },
   });
