@@ -100,11 +100,12 @@ async function main(): Promise<void> {
   try {
     daemon = await startDaemon(env);
     const cfg = await writeConfig(env);
-    await waitUntil(
-      'kubeusers first sync',
-      async () => (await fetch(`http://127.0.0.1:${cfg.opsPort}/readyz`)).ok,
-      { timeoutMs: 120_000 },
-    );
+    // Ready for the guide once the first full sync has succeeded (readiness alone only means reachable).
+    const synced = async (): Promise<boolean> =>
+      /^kubeusers_sync_last_success_timestamp_seconds\{mode="sync"\}/m.test(
+        await (await fetch(`http://127.0.0.1:${cfg.opsPort}/metrics`)).text(),
+      );
+    await waitUntil('kubeusers first sync', synced, { timeoutMs: 120_000 });
     printGuide(env, cfg, (performance.now() - started) / 1000);
   } catch (err) {
     process.stderr.write(`kubeusers local: ${(err as Error).message}\n`);

@@ -4,10 +4,11 @@
 set -euo pipefail
 fail() { echo "kubeusers: $*" >&2; exit 1; }
 
-# promtool (Debian's prometheus package) checks the shipped alerting rules.
+# promtool (Debian's prometheus package) checks the shipped alerting rules; GNU time measures benchmarks.
 missing=()
 { [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ]; } || missing+=(slapd ldap-utils)
 command -v promtool >/dev/null || missing+=(prometheus)
+[ -x /usr/bin/time ] || missing+=(time)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "kubeusers: installing ${missing[*]} from Debian"

@@ -1,0 +1,78 @@
+// How a benchmark measures: a process under GNU time (wall, CPU, peak RSS), API requests counted
+// from the apiserver's audit log by user agent, and percentiles.
+import { spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+
+export interface Usage {
+  code: number | null;
+  wall_s: number;
+  cpu_s: number;
+  rss_mb: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node <args>` under /usr/bin/time; its report goes to a file descriptor of its own. */
+export function timed(node: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Usage> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '@@TIME %U %S %M', node, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /@@TIME ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
+      resolve({
+        code,
+        wall_s: (performance.now() - started) / 1000,
+        cpu_s: m ? Number(m[1]) + Number(m[2]) : NaN,
+        rss_mb: m ? Number(m[3]) / 1024 : NaN,
+        stdout,
+        stderr: stderr.replace(/@@TIME.*\n?/, ''),
+      });
+    });
+  });
+}
+
+export interface Audited {
+  verb: string;
+  uri: string;
+  at: number;
+}
+
+export const auditOffset = (file: string): number => statSync(file).size;
+
+/** Requests whose user agent starts with `agent`, logged after `offset`. */
+export function audited(file: string, offset: number, agent: string): Audited[] {
+  const out: Audited[] = [];
+  for (const line of readFileSync(file, 'utf8').slice(offset).split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { userAgent?: string; stage: string; verb: string; requestURI: string; requestReceivedTimestamp: string };
+    if (e.stage === 'ResponseComplete' && e.userAgent?.startsWith(agent)) {
+      out.push({ verb: e.verb, uri: e.requestURI, at: new Date(e.requestReceivedTimestamp).getTime() });
+    }
+  }
+  return out;
+}
+
+/** The most requests that arrived in any one-second window. */
+export function peakRate(requests: Audited[]): number {
+  const times = requests.map((r) => r.at).sort((a, b) => a - b);
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < times.length; hi++) {
+    while (times[hi]! - times[lo]! >= 1000) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
