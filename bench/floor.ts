@@ -9,13 +9,28 @@ export async function signerFloor(kc: k8s.KubeConfig, n: number): Promise<number
   const api = kc.makeApiClient(k8s.CertificatesV1Api);
   // Keys and requests are made before the clock starts: the floor is the cluster's, not ours.
   const requests = await Promise.all(
-    Array.from({ length: n }, async (_, i) => buildCsrPem({ commonName: `floor-${i}`, groups: ['bench'] }, await generateKey('ecdsa-p256'), 'ecdsa-p256')),
+    Array.from({ length: n }, async (_, i) =>
+      buildCsrPem(
+        { commonName: `floor-${i}`, groups: ['bench'] },
+        await generateKey('ecdsa-p256'),
+        'ecdsa-p256',
+      ),
+    ),
   );
   const started = performance.now();
-  await mapPool(requests.map((csrPem, i) => ({ csrPem, i })), 32, async ({ csrPem, i }) => {
-    const created = await submitCsr(api, { name: `floor-${i}`, csrPem, expirationSeconds: 3600, labels: { bench: 'floor' } });
-    await approveCsr(api, created, 'benchmark', new Date());
-  }).then((r) => {
+  await mapPool(
+    requests.map((csrPem, i) => ({ csrPem, i })),
+    32,
+    async ({ csrPem, i }) => {
+      const created = await submitCsr(api, {
+        name: `floor-${i}`,
+        csrPem,
+        expirationSeconds: 3600,
+        labels: { bench: 'floor' },
+      });
+      await approveCsr(api, created, 'benchmark', new Date());
+    },
+  ).then((r) => {
     const failed = r.filter((x) => x.status === 'rejected');
     if (failed.length) throw new Error(`${failed.length} floor CSRs failed`);
   });

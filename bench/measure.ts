@@ -16,7 +16,10 @@ export interface Usage {
 export function timed(node: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Usage> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '@@TIME %U %S %M', node, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '@@TIME %U %S %M', node, ...args], {
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -49,7 +52,13 @@ export function audited(file: string, offset: number, agent: string): Audited[] 
   const out: Audited[] = [];
   for (const line of readFileSync(file, 'utf8').slice(offset).split('\n')) {
     if (!line) continue;
-    const e = JSON.parse(line) as { userAgent?: string; stage: string; verb: string; requestURI: string; requestReceivedTimestamp: string };
+    const e = JSON.parse(line) as {
+      userAgent?: string;
+      stage: string;
+      verb: string;
+      requestURI: string;
+      requestReceivedTimestamp: string;
+    };
     if (e.stage === 'ResponseComplete' && e.userAgent?.startsWith(agent)) {
       out.push({ verb: e.verb, uri: e.requestURI, at: new Date(e.requestReceivedTimestamp).getTime() });
     }

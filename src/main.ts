@@ -156,6 +156,19 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
  * pod-identity policy and its binding are applied, when configured. */
 export async function ensureOwnNamespace(app: App): Promise<void> {
   await ensureNamespaceOnly(app);
+  await ensurePolicy(app);
+}
+
+/** The one-shot commands skip the writes when the namespace is already there (one read, not three writes). */
+export async function ensureOwnNamespaceCheaply(app: App): Promise<void> {
+  const exists = await app.clients.core.readNamespace({ name: app.settings.kubernetes.namespace }).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await ensureOwnNamespace(app);
+}
+
+async function ensurePolicy(app: App): Promise<void> {
   if (app.settings.podIdentity.applyPolicy) {
     for (const o of podIdentityPolicy()) await applyObject(app.clients, o);
   }

@@ -1,6 +1,6 @@
 // What each subcommand does, given the composition root.
 import { ConfigError, crashPointFromEnv, loadConfig, type Settings } from '../config/load.ts';
-import { buildApp, ensureOwnNamespace, type App } from '../main.ts';
+import { buildApp, ensureOwnNamespaceCheaply, type App } from '../main.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
 import { EXIT } from './exit-codes.ts';
@@ -64,7 +64,7 @@ export async function syncOnce(
   mode: SyncMode,
   confirmRemovals = false,
 ): Promise<number> {
-  if (mode !== 'plan') await ensureOwnNamespace(app);
+  if (mode !== 'plan') await ensureOwnNamespaceCheaply(app);
   const result = await runSync(app.sync, { mode, ...(confirmRemovals ? { confirmRemovals } : {}) });
   report(result, io, mode);
   return exitCodeOf(result);

@@ -189,8 +189,12 @@ export const configSchema = z.strictObject({
         ),
       renewalCron: z.string().default('*/10 * * * *').describe('node-cron schedule of the renewal sweep'),
       concurrency: z.number().int().min(1).max(256).default(16).describe('accounts worked on at once'),
-      qps: z.number().positive().default(50).describe('client-side rate limit to the API server'),
-      burst: z.number().int().min(1).default(100),
+      qps: z
+        .number()
+        .positive()
+        .default(100)
+        .describe('client-side rate limit to the API server (requests per second)'),
+      burst: z.number().int().min(1).default(200).describe('requests allowed at once above the rate'),
     })
     .prefault({}),
   removalGuard: z

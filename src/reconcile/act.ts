@@ -243,7 +243,9 @@ export class Actor {
   async issue(account: Account, state: AccountState, reason: IssueReason): Promise<void> {
     const d = this.#d;
     const started = d.clock.now();
-    await this.saveState({ ...state, issuing: started });
+    // A renewal marks the state first, so a crash is followed by a look at the home. A first issuance
+    // needs no mark: a state without a serial already leads there.
+    if (state.serial) await this.saveState({ ...state, issuing: started });
     try {
       const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, {
         now: () => d.clock.now(),

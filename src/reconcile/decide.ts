@@ -154,12 +154,13 @@ function certificateStep(
   now: Date,
   s: DecideSettings,
 ): { step?: Step; nextDue?: Date } {
-  // Never issued by us, or interrupted mid-issuance: a usable certificate may already be in the home.
-  if (state.issuing || (!state.serial && !input.state)) return { step: { do: 'adopt-or-issue', state } };
   // A credential revoked without reissue stays away until an admin renews it.
   if (state.status === 'revoked' && !input.force) return {};
-  const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal);
   const backingOff = state.nextAttempt !== undefined && state.nextAttempt > now && !input.force;
+  // Never issued, or interrupted mid-issuance: a usable certificate may already be in the home.
+  if (state.issuing || !state.serial)
+    return backingOff ? nextLook(state, s) : { step: { do: 'adopt-or-issue', state } };
+  const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal);
   if (reason && !backingOff) return { step: { do: 'issue', state, reason } };
   return nextLook(state, s);
 }

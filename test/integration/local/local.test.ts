@@ -7,7 +7,16 @@ import { snapshotHome } from '../api/support.ts';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'kubeusers-local-test-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const started: ChildProcess[] = [];
+afterAll(async () => {
+  // A failed test must not leave a platform running: stop what is left, then make sure.
+  for (const c of started.filter((c) => c.exitCode === null && c.signalCode === null)) {
+    c.kill('SIGINT');
+    await new Promise((r) => c.once('exit', r));
+  }
+  for (const pid of processesMentioning(dataDir)) process.kill(pid, 'SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 interface Local {
   child: ChildProcess;
