@@ -230,7 +230,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
 
   // Every certificate due at once: a configuration that renews 26 s into a 30-day lifetime.
   const stormConfig = writeConfig(env, dir, ports, {
-    certificates: { renewFraction: 0.001, jitterFraction: 0 },
+    certificates: { renewFraction: 0.00001, jitterFraction: 0 },
   });
   offset = auditOffset(audit);
   const storm = await timed(process.execPath, [cli, '--config', stormConfig, 'renew', '--once']);

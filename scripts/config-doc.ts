@@ -37,13 +37,8 @@ function row(path: string, s: Json, required: boolean): string {
 function rows(schema: Json, prefix: string, out: string[]): void {
   for (const [key, s] of Object.entries(schema.properties ?? {})) {
     const path = prefix ? `${prefix}.${key}` : key;
-    const required = schema.required?.includes(key) && s.default === undefined;
     const leaf = s.type !== 'object' || !s.properties || key === 'bindPassword';
-    if (leaf || s.default !== undefined) {
-      out.push(
-        `| \`${path}\` | ${typeOf(s)} | ${required ? '**required**' : cell(s.default)} | ${(s.description ?? '').replace(/\|/g, '\\|')} |`,
-      );
-    }
+    if (leaf || s.default !== undefined) out.push(row(path, s, schema.required?.includes(key) === true));
     if (!leaf) rows(s, path, out);
   }
 }
