@@ -50,7 +50,7 @@ export const auditOffset = (file: string): number => statSync(file).size;
 /** Requests whose user agent starts with `agent`, logged after `offset`. */
 export function audited(file: string, offset: number, agent: string): Audited[] {
   const out: Audited[] = [];
-  for (const line of readFileSync(file, 'utf8').slice(offset).split('\n')) {
+  for (const line of readFileSync(file).subarray(offset).toString('utf8').split('\n')) {
     if (!line) continue;
     const e = JSON.parse(line) as {
       userAgent?: string;

@@ -248,12 +248,12 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     rss_mb: round(storm.rss_mb, 0),
     api_requests: stormRequests.length,
     peak_rps: peakRate(stormRequests),
-    configured_qps: 100,
+    configured_qps: 200,
     floor_s: round(floor),
     ratio_to_floor: round(storm.wall_s / floor),
   });
   console.log(
-    `renewal-storm: ${storm.wall_s.toFixed(1)} s, peak ${peakRate(stormRequests)} requests/s (limit 100/s, burst 200)`,
+    `renewal-storm: ${storm.wall_s.toFixed(1)} s, peak ${peakRate(stormRequests)} requests/s (limit 200/s, burst 400)`,
   );
 }
 
@@ -289,7 +289,7 @@ const result = {
     node: process.version,
     kubeusers: (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version,
   },
-  settings: { kubeusers: 'defaults (qps 100, burst 200, concurrency 16, ECDSA P-256, watch 1 s)', ...flags },
+  settings: { kubeusers: 'defaults (qps 200, burst 400, concurrency 16, ECDSA P-256, watch 1 s)', ...flags },
   scenarios,
 };
 const out = join(repo, 'bench', 'results');

@@ -194,7 +194,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(100)
         .describe('client-side rate limit to the API server (requests per second)'),
-      burst: z.number().int().min(1).default(200).describe('requests allowed at once above the rate'),
+      burst: z.number().int().min(1).default(400).describe('requests allowed at once above the rate'),
     })
     .prefault({}),
   removalGuard: z

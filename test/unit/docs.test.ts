@@ -44,9 +44,9 @@ describe('alert runbooks', () => {
   it.each(alerts.map((a) => [a.alert, a.annotations.runbook_url]))(
     '%s links to a runbook section that exists',
     (alert, url) => {
-      const anchor = (url).split('#')[1];
+      const anchor = url.split('#')[1];
       expect(url).toMatch(/\/docs\/operations\.md#/);
-      expect(anchor).toBe((alert).toLowerCase());
+      expect(anchor).toBe(alert.toLowerCase());
       expect(headings).toContain(anchor);
     },
   );

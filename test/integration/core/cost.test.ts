@@ -17,7 +17,7 @@ afterAll(() => s.ldap?.stop());
 
 /** Requests this installation made, from the apiserver's audit log (one ResponseComplete per request). */
 function auditedSince(offset: number): { verb: string; uri: string }[] {
-  const text = readFileSync(testEnv().kube.auditLog, 'utf8').slice(offset);
+  const text = readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8');
   return text
     .split('\n')
     .filter(Boolean)

@@ -40,7 +40,7 @@ const holder = async (): Promise<string | undefined> =>
 /** Writes (not reviews, not the lease) per kubeusers identity, from the apiserver's audit log. */
 function writers(offset: number): Map<string, { verb: string; uri: string }[]> {
   const m = new Map<string, { verb: string; uri: string }[]>();
-  for (const line of readFileSync(testEnv().kube.auditLog, 'utf8').slice(offset).split('\n')) {
+  for (const line of readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8').split('\n')) {
     if (!line) continue;
     const e = JSON.parse(line) as { userAgent?: string; stage: string; verb: string; requestURI: string };
     if (!e.userAgent?.startsWith('kubeusers/kubeusers-le/') || e.stage !== 'ResponseComplete') continue;
