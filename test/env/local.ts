@@ -9,7 +9,8 @@ import { stringify } from 'yaml';
 import { startEnvironment, type Environment } from './environment.ts';
 import { servingPairFrom } from './pki.ts';
 import { freePort, waitUntil } from './proc.ts';
-import { kubectl } from './index.ts';
+import { alive } from './stale.ts';
+import { installClusterRoles } from './cluster-roles.ts';
 import type { AdminSpec, ToolSpec } from './ldif.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..');
@@ -45,15 +46,6 @@ export const SAMPLE_ADMINS: AdminSpec[] = [
   { user: 'alice', uidNumber: 51_001 },
   { user: 'bob', uidNumber: 51_002 },
 ];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** One platform per data directory: a second start fails at once instead of fighting over ports and data. */
 function takeLock(): void {
@@ -170,22 +162,7 @@ async function writeConfig(env: Environment): Promise<LocalConfig> {
 
 async function startDaemon(env: Environment): Promise<ChildProcess> {
   const e = env.info;
-  const apply = await kubectl(
-    e.kube.adminKubeconfig,
-    [
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '-f',
-      join(repo, 'deploy', 'base', 'clusterrole-tool.yaml'),
-      '-f',
-      join(repo, 'deploy', 'base', 'clusterrole-admin-impersonate.yaml'),
-      '-f',
-      join(repo, 'deploy', 'base', 'clusterrole-api-admin.yaml'),
-    ],
-    e,
-  );
-  if (apply.code !== 0) throw new Error(`kubectl apply failed: ${apply.stderr}`);
+  await installClusterRoles(e);
   const cfg = await writeConfig(env);
   const log = join(dataDir, 'kubeusers.log');
   const child = spawn(process.execPath, [join(repo, 'src', 'cli', 'index.ts'), '--config', cfg.file, 'run'], {

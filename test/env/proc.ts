@@ -1,7 +1,7 @@
 // Child processes of the environment: logs go to files in the environment's directory, every pid is
 // recorded there so that a run killed mid-way is cleaned up by the next one (see stale.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
@@ -85,4 +85,18 @@ export function logTail(proc: Proc, lines = 15): string {
   } catch {
     return '(no log)';
   }
+}
+
+/** Every process in the table (but this one) whose command line mentions `needle`. */
+export function processesMentioning(needle: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 export const ENV_DIR_PREFIX = 'kubeusers-env-';
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

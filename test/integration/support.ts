@@ -11,8 +11,9 @@ import { buildApp, ensureOwnNamespace, type App } from '../../src/main.ts';
 import { makeLogger } from '../../src/log.ts';
 import { runSync, type SyncOptions, type SyncResult } from '../../src/reconcile/sync.ts';
 import { DirectoryFixture } from '../env/directory.ts';
+import { installClusterRoles } from '../env/cluster-roles.ts';
 import { startSlapd, type LdapSeed, type RunningLdap } from '../env/slapd.ts';
-import { kubectl, testEnv } from '../env/index.ts';
+import { testEnv } from '../env/index.ts';
 import type { EnvInfo } from '../env/environment.ts';
 
 export interface Scenario {
@@ -32,22 +33,6 @@ export interface Scenario {
 }
 
 const repo = join(import.meta.dirname, '..', '..');
-
-/** The ClusterRoles kubeusers binds, from deploy/, as an operator would install them. */
-export async function installClusterRoles(env = testEnv()): Promise<void> {
-  const r = await kubectl(env.kube.adminKubeconfig, [
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '-f',
-    join(repo, 'deploy', 'base', 'clusterrole-tool.yaml'),
-    '-f',
-    join(repo, 'deploy', 'base', 'clusterrole-admin-impersonate.yaml'),
-    '-f',
-    join(repo, 'deploy', 'base', 'clusterrole-api-admin.yaml'),
-  ]);
-  if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
-}
 
 export function scenarioInput(env: EnvInfo, project: string, extra: Partial<ConfigInput> = {}): ConfigInput {
   const base: ConfigInput = {

@@ -1,20 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
+import { processesMentioning } from '../../env/proc.ts';
 import { startEnvironment } from '../../env/environment.ts';
-
-/** Every process in the table whose command line mentions `needle`. */
-function processesMentioning(needle: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('the environment lifecycle', () => {
   it('starts a second, independent environment and leaves no process, port or directory after stop', async () => {

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { snapshotHome } from '../api/support.ts';
+import { processesMentioning } from '../../env/proc.ts';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'kubeusers-local-test-'));
@@ -67,18 +68,6 @@ function docCommands(): string[] {
     .filter((l) => /^(kubeusers|curl) /.test(l) && !l.includes('Bearer'));
 }
 
-function processesMentioning(needle: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('npm start: the local platform', () => {
   it('follows its own guide: kubectl as a tool, add a tool, revoke it, stop with nothing left', async () => {
