@@ -54,7 +54,13 @@ function readinessProbe(app: App, leadership: Leadership): () => Promise<Readine
 
 export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
   const s = app.settings;
-  await ensureNamespaceOnly(app);
+  // The lease lives in kubeusers' namespace; create it if missing, without a write when it exists
+  // (a follower starting up must not write).
+  const exists = await app.clients.core.readNamespace({ name: s.kubernetes.namespace }).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await ensureNamespaceOnly(app);
   let loop: SyncLoop | undefined;
   const startLoop = async (): Promise<void> => {
     await ensureOwnNamespace(app);
