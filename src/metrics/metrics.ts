@@ -91,46 +91,39 @@ export class Metrics {
   constructor(policy: RenewalPolicy, clock: Clock) {
     this.#clock = clock;
     const states = (): Iterable<AccountState> => this.#states.values();
-    new Gauge({
-      name: 'kubeusers_certificate_expiration_timestamp_seconds',
-      help: "The notAfter of each account's current certificate.",
-      labelNames: ['kind', 'name'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of states())
-          if (s.notAfter) this.set({ kind: s.kind, name: s.name }, s.notAfter.getTime() / 1000);
-      },
-    });
-    new Gauge({
-      name: 'kubeusers_certificate_not_before_timestamp_seconds',
-      help: "The notBefore of each account's current certificate.",
-      labelNames: ['kind', 'name'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of states())
-          if (s.notBefore) this.set({ kind: s.kind, name: s.name }, s.notBefore.getTime() / 1000);
-      },
-    });
-    new Gauge({
-      name: 'kubeusers_certificate_renewal_timestamp_seconds',
-      help: "When each account's certificate is due for renewal.",
-      labelNames: ['kind', 'name'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of states()) {
-          if (s.notBefore && s.notAfter && s.serial) {
-            this.set(
-              { kind: s.kind, name: s.name },
-              renewalTime(s.notBefore, s.notAfter, policy, `${s.kind}/${s.name}/${s.serial}`).getTime() /
-                1000,
-            );
+    const perAccount = (name: string, help: string, value: (s: AccountState) => Date | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind', 'name'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const s of states()) {
+            const v = value(s);
+            if (v) this.set({ kind: s.kind, name: s.name }, v.getTime() / 1000);
           }
-        }
-      },
-    });
+        },
+      });
+    };
+    perAccount(
+      'kubeusers_certificate_expiration_timestamp_seconds',
+      "The notAfter of each account's current certificate.",
+      (s) => s.notAfter,
+    );
+    perAccount(
+      'kubeusers_certificate_not_before_timestamp_seconds',
+      "The notBefore of each account's current certificate.",
+      (s) => s.notBefore,
+    );
+    perAccount(
+      'kubeusers_certificate_renewal_timestamp_seconds',
+      "When each account's certificate is due for renewal.",
+      (s) =>
+        s.notBefore && s.notAfter && s.serial
+          ? renewalTime(s.notBefore, s.notAfter, policy, `${s.kind}/${s.name}/${s.serial}`)
+          : undefined,
+    );
     new Gauge({
       name: 'kubeusers_accounts',
       help: 'Accounts by kind and state.',
