@@ -12,7 +12,7 @@ import { DirectoryFixture } from '../test/env/directory.ts';
 import { startEnvironment, type EnvInfo } from '../test/env/environment.ts';
 import { kubectl } from '../test/env/index.ts';
 import { generatedTools } from '../test/env/ldif.ts';
-import { servingPairFrom } from '../test/env/pki.ts';
+import { daemonSettings, writeApiServingPair, type DaemonPorts } from '../test/env/daemon-config.ts';
 import { freePort, waitUntil } from '../test/env/proc.ts';
 import { apiTarget, callApi } from '../src/cli/api-client.ts';
 import { signerFloor } from './floor.ts';
@@ -48,30 +48,11 @@ const flags: Record<string, string[]> = {};
 function writeConfig(
   env: EnvInfo,
   dir: string,
-  ports: { ops: number; api: number },
+  ports: DaemonPorts,
   extra: Record<string, unknown> = {},
 ): string {
-  const settings = {
-    ldap: {
-      servers: [env.ldap.url],
-      bindDn: env.ldap.serviceDn,
-      bindPassword: { file: env.ldap.servicePasswordFile },
-      baseDn: env.ldap.shape.baseDn,
-      project: env.ldap.shape.project,
-    },
-    homes: { root: env.homesRoot, adminRoot: env.adminHomesRoot },
-    kubernetes: { kubeconfig: env.kube.adminKubeconfig, clusterName: 'bench' },
-    api: {
-      enabled: true,
-      address: '127.0.0.1',
-      port: ports.api,
-      certFile: join(dir, 'api.crt'),
-      keyFile: join(dir, 'api.key'),
-    },
-    ops: { address: '127.0.0.1', port: ports.ops },
-    log: { level: 'warn' },
-    ...extra,
-  };
+  const tls = { certFile: join(dir, 'api.crt'), keyFile: join(dir, 'api.key') };
+  const settings = { ...daemonSettings(env, 'bench', ports, tls), log: { level: 'warn' }, ...extra };
   const file = join(dir, `kubeusers-${Object.keys(extra).join('-') || 'default'}.yaml`);
   writeFileSync(file, stringify(settings), { mode: 0o600 });
   return file;
@@ -113,14 +94,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
       env,
     );
   }
-  const pair = await servingPairFrom(
-    readFileSync(env.kube.caFile, 'utf8'),
-    readFileSync(env.kube.caKeyFile, 'utf8'),
-    ['127.0.0.1'],
-    [],
-  );
-  writeFileSync(join(dir, 'api.crt'), pair.cert);
-  writeFileSync(join(dir, 'api.key'), pair.key, { mode: 0o600 });
+  await writeApiServingPair(env, dir);
   const ports = { ops: await freePort(), api: await freePort() };
   const config = writeConfig(env, dir, ports);
   const agent = 'kubeusers/kubeusers/';

@@ -7,7 +7,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startEnvironment, type Environment } from './environment.ts';
-import { servingPairFrom } from './pki.ts';
+import { daemonSettings, writeApiServingPair } from './daemon-config.ts';
 import { freePort, waitUntil } from './proc.ts';
 import { alive } from './stale.ts';
 import { installClusterRoles } from './cluster-roles.ts';
@@ -117,15 +117,7 @@ let config: LocalConfig | undefined;
 async function writeConfig(env: Environment): Promise<LocalConfig> {
   if (config) return config;
   const e = env.info;
-  const caPem = readFileSync(e.kube.caFile, 'utf8');
-  const pair = await servingPairFrom(
-    caPem,
-    readFileSync(e.kube.caKeyFile, 'utf8'),
-    ['127.0.0.1'],
-    ['localhost'],
-  );
-  writeFileSync(join(envDir, 'api.crt'), pair.cert);
-  writeFileSync(join(envDir, 'api.key'), pair.key, { mode: 0o600 });
+  const tls = await writeApiServingPair(e, envDir);
   const previous = existsSync(join(dataDir, 'ports.json'))
     ? (JSON.parse(readFileSync(join(dataDir, 'ports.json'), 'utf8')) as { ops: number; api: number })
     : undefined;
@@ -133,25 +125,9 @@ async function writeConfig(env: Environment): Promise<LocalConfig> {
   const apiPort = previous?.api ?? (await freePort());
   writeFileSync(join(dataDir, 'ports.json'), JSON.stringify({ ops: opsPort, api: apiPort }));
   const settings = {
-    ldap: {
-      servers: [e.ldap.url],
-      bindDn: e.ldap.serviceDn,
-      bindPassword: { file: e.ldap.servicePasswordFile },
-      baseDn: e.ldap.shape.baseDn,
-      project: e.ldap.shape.project,
-    },
-    homes: { root: e.homesRoot, adminRoot: e.adminHomesRoot },
-    kubernetes: { kubeconfig: e.kube.adminKubeconfig, clusterName: 'local' },
+    ...daemonSettings(e, 'local', { ops: opsPort, api: apiPort }, tls),
     certificates: { lifetimeSeconds: 86_400 },
     sync: { intervalSeconds: 5, renewalCron: '*/5 * * * *' },
-    api: {
-      enabled: true,
-      address: '127.0.0.1',
-      port: apiPort,
-      certFile: join(envDir, 'api.crt'),
-      keyFile: join(envDir, 'api.key'),
-    },
-    ops: { address: '127.0.0.1', port: opsPort },
     log: { level: 'info' },
   };
   const file = join(dataDir, 'kubeusers.yaml');
