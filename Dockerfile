@@ -17,5 +17,5 @@ COPY config/kubeusers.example.yaml ./config/kubeusers.example.yaml
 # Runs as root with every capability dropped but CHOWN, FOWNER and DAC_OVERRIDE (see SECURITY.md):
 # it must create homes and chown credentials to each account's uid.
 HEALTHCHECK --interval=30s --timeout=5s CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "dist/cli/index.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/cli/index.js"]
 CMD ["run", "--config", "/etc/kubeusers/kubeusers.yaml"]

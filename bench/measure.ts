@@ -39,35 +39,58 @@ export function timed(node: string, args: string[], env: NodeJS.ProcessEnv = {})
   });
 }
 
-export interface Audited {
+export interface AuditEvent {
+  user: string;
+  agent: string;
   verb: string;
-  uri: string;
+  resource: string;
+  /** Object name, with its namespace when it has one. */
+  name: string;
   at: number;
+  done: number;
 }
 
 export const auditOffset = (file: string): number => statSync(file).size;
 
-/** Requests whose user agent starts with `agent`, logged after `offset`. */
-export function audited(file: string, offset: number, agent: string): Audited[] {
-  const out: Audited[] = [];
+type ObjectRef = { resource?: string; subresource?: string; name?: string; namespace?: string };
+
+function objectOf(ref: ObjectRef | undefined): { resource: string; name: string } {
+  const resource = ref?.resource ? ref.resource + (ref.subresource ? `/${ref.subresource}` : '') : '(none)';
+  return { resource, name: [ref?.namespace, ref?.name].filter(Boolean).join('/') };
+}
+
+export function auditEvents(file: string, offset: number): AuditEvent[] {
+  const out: AuditEvent[] = [];
   for (const line of readFileSync(file).subarray(offset).toString('utf8').split('\n')) {
     if (!line) continue;
     const e = JSON.parse(line) as {
-      userAgent?: string;
       stage: string;
       verb: string;
-      requestURI: string;
+      user?: { username?: string };
+      userAgent?: string;
+      objectRef?: ObjectRef;
       requestReceivedTimestamp: string;
+      stageTimestamp: string;
     };
-    if (e.stage === 'ResponseComplete' && e.userAgent?.startsWith(agent)) {
-      out.push({ verb: e.verb, uri: e.requestURI, at: new Date(e.requestReceivedTimestamp).getTime() });
-    }
+    if (e.stage !== 'ResponseComplete') continue;
+    out.push({
+      user: e.user?.username ?? '',
+      agent: (e.userAgent ?? '').split(' ')[0] ?? '',
+      verb: e.verb,
+      ...objectOf(e.objectRef),
+      at: new Date(e.requestReceivedTimestamp).getTime(),
+      done: new Date(e.stageTimestamp).getTime(),
+    });
   }
   return out;
 }
 
+/** Requests whose user agent starts with `agent`, logged after `offset`. */
+export const audited = (file: string, offset: number, agent: string): AuditEvent[] =>
+  auditEvents(file, offset).filter((e) => e.agent.startsWith(agent));
+
 /** The most requests that arrived in any one-second window. */
-export function peakRate(requests: Audited[]): number {
+export function peakRate(requests: AuditEvent[]): number {
   const times = requests.map((r) => r.at).sort((a, b) => a - b);
   let best = 0;
   let lo = 0;

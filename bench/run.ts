@@ -12,15 +12,19 @@ import { DirectoryFixture } from '../test/env/directory.ts';
 import { startEnvironment, type EnvInfo } from '../test/env/environment.ts';
 import { kubectl } from '../test/env/index.ts';
 import { generatedTools } from '../test/env/ldif.ts';
+import { shippedNodeFlags } from '../test/env/shipped.ts';
 import { daemonSettings, writeApiServingPair, type DaemonPorts } from '../test/env/daemon-config.ts';
 import { freePort, waitUntil } from '../test/env/proc.ts';
 import { apiTarget, callApi } from '../src/cli/api-client.ts';
+import { parseConfig, type Settings } from '../src/config/load.ts';
 import { signerFloor } from './floor.ts';
 import { audited, auditOffset, peakRate, percentile, round, timed } from './measure.ts';
 
 const repo = join(import.meta.dirname, '..');
 // The built JavaScript, as the image runs it.
 const cli = join(repo, 'dist', 'cli', 'index.js');
+// Node's flags as the shipped command has them (its shebang, the image's entrypoint).
+const node = [...shippedNodeFlags(), cli];
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, repeats: { type: 'string' } },
 });
@@ -40,9 +44,14 @@ interface Scenario {
   ratio_to_floor?: number;
   peak_rps?: number;
   configured_qps?: number;
+  /** RSS of Node with kubeusers' modules loaded and nothing else done. */
+  baseline_rss_mb?: number;
 }
 
 const scenarios: Scenario[] = [];
+/** The settings of the default configuration, as kubeusers parsed them (defaults filled in). */
+let used: Settings | undefined;
+let defaults: Settings | undefined;
 const flags: Record<string, string[]> = {};
 
 function writeConfig(
@@ -55,11 +64,24 @@ function writeConfig(
   const settings = { ...daemonSettings(env, 'bench', ports, tls), log: { level: 'warn' }, ...extra };
   const file = join(dir, `kubeusers-${Object.keys(extra).join('-') || 'default'}.yaml`);
   writeFileSync(file, stringify(settings), { mode: 0o600 });
+  used = parseConfig(file, settings);
   return file;
 }
 
 async function kubectlWorks(env: EnvInfo, home: string): Promise<boolean> {
   return (await kubectl(join(home, '.kube', 'config'), ['get', 'configmaps'], env)).code === 0;
+}
+
+/** The process's peak resident set so far (VmHWM), in MB. */
+function peakRss(pid: number): number {
+  const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (!kb) throw new Error(`no VmHWM for pid ${pid}`);
+  return Number(kb) / 1024;
+}
+
+async function synced(opsPort: number): Promise<boolean> {
+  const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  return /^kubeusers_sync_last_success_timestamp_seconds\{mode="sync"\}/m.test(metrics);
 }
 
 async function forN(n: number): Promise<void> {
@@ -97,6 +119,8 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   await writeApiServingPair(env, dir);
   const ports = { ops: await freePort(), api: await freePort() };
   const config = writeConfig(env, dir, ports);
+  defaults = used;
+  const { qps, burst } = defaults!.sync;
   const agent = 'kubeusers/kubeusers/';
   const audit = env.kube.auditLog;
 
@@ -105,7 +129,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   console.log(`signer-floor: ${floor.toFixed(1)} s`);
 
   let offset = auditOffset(audit);
-  const cold = await timed(process.execPath, [cli, '--config', config, 'sync', '--once']);
+  const cold = await timed(process.execPath, [...node, '--config', config, 'sync', '--once']);
   if (cold.code !== 0) throw new Error(`cold sync failed (${cold.code}): ${cold.stderr.slice(0, 500)}`);
   const sample = [1, Math.ceil(n / 2), n].map((i) => join(env.homesRoot, `b-${String(i).padStart(5, '0')}`));
   for (const home of sample)
@@ -123,7 +147,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   console.log(`cold: ${cold.wall_s.toFixed(1)} s (${(cold.wall_s / floor).toFixed(2)} × floor)`);
 
   offset = auditOffset(audit);
-  const noop = await timed(process.execPath, [cli, '--config', config, 'sync', '--once']);
+  const noop = await timed(process.execPath, [...node, '--config', config, 'sync', '--once']);
   const noopRequests = audited(audit, offset, agent).length;
   scenarios.push({
     name: 'noop',
@@ -133,13 +157,12 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     rss_mb: round(noop.rss_mb, 0),
     api_requests: noopRequests,
   });
-  scenarios.push({ name: 'memory', n, rss_mb: round(noop.rss_mb, 0) });
   console.log(
     `noop: ${noop.wall_s.toFixed(2)} s wall, ${noop.cpu_s.toFixed(2)} s CPU, ${noopRequests} requests, ${noop.rss_mb.toFixed(0)} MB`,
   );
 
   // The daemon, at default settings, for the latency scenarios.
-  const daemon: ChildProcess = spawn(process.execPath, [cli, '--config', config, 'run'], {
+  const daemon: ChildProcess = spawn(process.execPath, [...node, '--config', config, 'run'], {
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: 'ignore',
   });
@@ -147,6 +170,23 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     await waitUntil('daemon', async () => (await fetch(`http://127.0.0.1:${ports.ops}/readyz`)).ok, {
       timeoutMs: 120_000,
     });
+    // The daemon's first sync finds everything up to date: its peak RSS so far is the memory scenario.
+    await waitUntil('first sync', async () => synced(ports.ops), { timeoutMs: 300_000 });
+    const baseline = await timed(process.execPath, [
+      ...shippedNodeFlags(),
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(join(repo, 'dist', 'main.js'))})`,
+    ]);
+    scenarios.push({
+      name: 'memory',
+      n,
+      rss_mb: round(peakRss(daemon.pid!), 0),
+      baseline_rss_mb: round(baseline.rss_mb, 0),
+    });
+    console.log(
+      `memory: daemon peak ${peakRss(daemon.pid!).toFixed(0)} MB; modules alone ${baseline.rss_mb.toFixed(0)} MB`,
+    );
     const ldap = new DirectoryFixture(env.ldap);
     const newTool: number[] = [];
     for (let i = 0; i < repeats; i++) {
@@ -207,7 +247,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     certificates: { renewFraction: 0.00001, jitterFraction: 0 },
   });
   offset = auditOffset(audit);
-  const storm = await timed(process.execPath, [cli, '--config', stormConfig, 'renew', '--once']);
+  const storm = await timed(process.execPath, [...node, '--config', stormConfig, 'renew', '--once']);
   const renewed = storm.stdout.split('\n').filter((l) => l.includes('issue a certificate')).length;
   if (storm.code !== 0 || renewed < n)
     throw new Error(
@@ -222,12 +262,12 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     rss_mb: round(storm.rss_mb, 0),
     api_requests: stormRequests.length,
     peak_rps: peakRate(stormRequests),
-    configured_qps: 200,
+    configured_qps: qps,
     floor_s: round(floor),
     ratio_to_floor: round(storm.wall_s / floor),
   });
   console.log(
-    `renewal-storm: ${storm.wall_s.toFixed(1)} s, peak ${peakRate(stormRequests)} requests/s (limit 200/s, burst 400)`,
+    `renewal-storm: ${storm.wall_s.toFixed(1)} s, peak ${peakRate(stormRequests)} requests/s (limit ${qps}/s, burst ${burst})`,
   );
 }
 
@@ -244,11 +284,17 @@ function table(): string {
     'floor_s',
     'ratio_to_floor',
     'peak_rps',
+    'baseline_rss_mb',
   ];
   const rows = scenarios.map(
     (s) => `| ${cols.map((c) => (s[c] === undefined ? '' : String(s[c]))).join(' | ')} |`,
   );
   return [`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows].join('\n');
+}
+
+function settingsLine(s: Settings): string {
+  const { qps, burst, concurrency, watchSeconds } = s.sync;
+  return `defaults (qps ${qps}, burst ${burst}, concurrency ${concurrency}, ${s.certificates.keyType}, watch ${watchSeconds} s)`;
 }
 
 const started = new Date();
@@ -263,7 +309,7 @@ const result = {
     node: process.version,
     kubeusers: (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version,
   },
-  settings: { kubeusers: 'defaults (qps 200, burst 400, concurrency 16, ECDSA P-256, watch 1 s)', ...flags },
+  settings: { kubeusers: settingsLine(defaults!), ...flags },
   scenarios,
 };
 const out = join(repo, 'bench', 'results');

@@ -192,7 +192,7 @@ export const configSchema = z.strictObject({
       qps: z
         .number()
         .positive()
-        .default(100)
+        .default(200)
         .describe('client-side rate limit to the API server (requests per second)'),
       burst: z.number().int().min(1).default(400).describe('requests allowed at once above the rate'),
     })

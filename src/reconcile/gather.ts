@@ -1,5 +1,5 @@
 // gather: the cluster's side, with one labelled list per kind (never a request per namespace).
-import type { V1ObjectMeta, V1CertificateSigningRequest } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1ObjectMeta } from '@kubernetes/client-node';
 import type { Clients } from '../cluster/client.ts';
 import { managedSelector, ROLE_LABEL } from '../cluster/names.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
@@ -11,36 +11,51 @@ export interface ClusterSnapshot {
   csrs: { name: string; created?: Date; account?: string }[];
 }
 
-type Listed = { items: { kind?: string; metadata?: V1ObjectMeta }[] };
+type Item = { kind?: string; metadata?: V1ObjectMeta & { deletionTimestamp?: unknown } };
+type Listed = { items?: Item[] };
 
-function summarise(kind: string, list: Listed): ObservedObject[] {
-  return list.items.map((item) => observe({ ...item, kind }));
+/** Only metadata is read (labels, the spec-hash annotation, managedFields, deletion): a smaller list. */
+const METADATA = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+
+// Lists are parsed JSON, never client-node models: at 10,000 accounts a list is read, summarised and
+// dropped before the next arrives, so one copy of one list is the peak (ADR 9).
+async function list(clients: Clients, path: string, selector: string, accept?: string): Promise<Item[]> {
+  const q = new URLSearchParams({ labelSelector: selector });
+  const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as Listed;
+  return listed.items ?? [];
+}
+
+async function observed(
+  clients: Clients,
+  kind: string,
+  path: string,
+  selector: string,
+): Promise<ObservedObject[]> {
+  return (await list(clients, path, selector, METADATA)).map((item) =>
+    observe({ ...item, kind }),
+  );
 }
 
 export async function gatherCluster(clients: Clients, ownNamespace: string): Promise<ClusterSnapshot> {
-  const labelSelector = managedSelector(ownNamespace);
-  const { core, rbac, certificates } = clients;
+  const selector = managedSelector(ownNamespace);
+  const rbac = '/apis/rbac.authorization.k8s.io/v1';
   // Sequential on purpose: each list is summarised and dropped before the next arrives (memory).
-  const stateList = await core.listNamespacedConfigMap({
-    namespace: ownNamespace,
-    labelSelector: `${labelSelector},${ROLE_LABEL}=state`,
-  });
-  const states = stateList.items.map(parseState).filter((s): s is AccountState => s !== undefined);
+  const states = (
+    await list(clients, `/api/v1/namespaces/${ownNamespace}/configmaps`, `${selector},${ROLE_LABEL}=state`)
+  )
+    .map((cm) => parseState(cm as V1ConfigMap))
+    .filter((s): s is AccountState => s !== undefined);
   const objects = [
-    ...summarise('Namespace', await core.listNamespace({ labelSelector })),
-    ...summarise('ResourceQuota', await core.listResourceQuotaForAllNamespaces({ labelSelector })),
-    ...summarise('LimitRange', await core.listLimitRangeForAllNamespaces({ labelSelector })),
-    ...summarise('RoleBinding', await rbac.listRoleBindingForAllNamespaces({ labelSelector })),
-    ...summarise('ClusterRoleBinding', await rbac.listClusterRoleBinding({ labelSelector })),
-    ...summarise(
-      'ConfigMap',
-      await core.listConfigMapForAllNamespaces({
-        labelSelector: `${labelSelector},${ROLE_LABEL}=pod-identity`,
-      }),
-    ),
+    ...(await observed(clients, 'Namespace', '/api/v1/namespaces', selector)),
+    ...(await observed(clients, 'ResourceQuota', '/api/v1/resourcequotas', selector)),
+    ...(await observed(clients, 'LimitRange', '/api/v1/limitranges', selector)),
+    ...(await observed(clients, 'RoleBinding', `${rbac}/rolebindings`, selector)),
+    ...(await observed(clients, 'ClusterRoleBinding', `${rbac}/clusterrolebindings`, selector)),
+    ...(await observed(clients, 'ConfigMap', '/api/v1/configmaps', `${selector},${ROLE_LABEL}=pod-identity`)),
   ];
-  const csrList = await certificates.listCertificateSigningRequest({ labelSelector });
-  const csrs = csrList.items.map((c: V1CertificateSigningRequest) => ({
+  const csrs = (
+    await list(clients, '/apis/certificates.k8s.io/v1/certificatesigningrequests', selector, METADATA)
+  ).map((c) => ({
     name: c.metadata?.name ?? '',
     ...(c.metadata?.creationTimestamp ? { created: new Date(c.metadata.creationTimestamp) } : {}),
   }));

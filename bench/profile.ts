@@ -1,0 +1,112 @@
+// npm run bench:profile [-- --n 1000]: where a cold provisioning run's time goes. Runs one cold sync
+// under --cpu-prof and reports the CPU each process of the platform used, the requests each client
+// made (from the audit log), and second by second how many CSRs kubeusers created and the signer
+// signed. Writes bench/results/profile-<n>.md; the raw .cpuprofile stays in the run's directory.
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { daemonSettings, writeApiServingPair } from '../test/env/daemon-config.ts';
+import { startEnvironment, type EnvInfo } from '../test/env/environment.ts';
+import { generatedTools } from '../test/env/ldif.ts';
+import { freePort } from '../test/env/proc.ts';
+import { shippedNodeFlags } from '../test/env/shipped.ts';
+import { auditEvents, auditOffset, round, timed } from './measure.ts';
+import {
+  byClient,
+  cpuTicks,
+  csrPhases,
+  hotFunctions,
+  oneAccount,
+  signingTimeline,
+} from './profile-report.ts';
+
+const repo = join(import.meta.dirname, '..');
+const cli = join(repo, 'dist', 'cli', 'index.js');
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '1000' }, qps: { type: 'string' } },
+});
+const n = Number(values.n);
+
+async function profile(env: EnvInfo, names: string[]): Promise<string> {
+  const dir = mkdtempSync(join(env.dir, 'profile-'));
+  await writeApiServingPair(env, dir);
+  const ports = { ops: await freePort(), api: await freePort() };
+  const tls = { certFile: join(dir, 'api.crt'), keyFile: join(dir, 'api.key') };
+  const config = join(dir, 'kubeusers.yaml');
+  writeFileSync(
+    config,
+    stringify({
+      ...daemonSettings(env, 'bench', ports, tls),
+      log: { level: 'warn' },
+      ...(values.qps ? { sync: { qps: Number(values.qps), burst: Number(values.qps) } } : {}),
+    }),
+    {
+      mode: 0o600,
+    },
+  );
+  const offset = auditOffset(env.kube.auditLog);
+  const before = cpuTicks(env.pids);
+  const run = await timed(process.execPath, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    ...shippedNodeFlags(),
+    cli,
+    '--config',
+    config,
+    'sync',
+    '--once',
+  ]);
+  const after = cpuTicks(env.pids);
+  if (run.code !== 0) throw new Error(`cold sync failed (${run.code}): ${run.stderr.slice(0, 500)}`);
+  const events = auditEvents(env.kube.auditLog, offset);
+  const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  const cpu = env.pids.map(
+    (pid, i) => `| ${names[i]} | ${round(((after[i] ?? 0) - (before[i] ?? 0)) / 100)} |`,
+  );
+  return [
+    `# Where a cold run's time goes, N = ${n}`,
+    '',
+    `Cold sync: ${round(run.wall_s)} s wall, ${round(run.cpu_s)} s kubeusers CPU, ${round(run.rss_mb, 0)} MB peak RSS.`,
+    '',
+    '## CPU seconds by process during the run',
+    '',
+    '| process | cpu_s |',
+    '| --- | --- |',
+    `| kubeusers | ${round(run.cpu_s)} |`,
+    ...cpu,
+    '',
+    '## Requests by client (audit log)',
+    '',
+    byClient(events),
+    '',
+    '## The steps of a CSR, from the audit log',
+    '',
+    csrPhases(events),
+    '',
+    `## The requests for one account (b-${String(Math.ceil(n / 2)).padStart(5, '0')})`,
+    '',
+    oneAccount(events, `b-${String(Math.ceil(n / 2)).padStart(5, '0')}`),
+    '',
+    '## CSRs created by kubeusers and signed by the cluster, per 5 s',
+    '',
+    signingTimeline(events, 5),
+    '',
+    '## kubeusers: hottest functions (self time)',
+    '',
+    prof ? hotFunctions(join(dir, prof), 15) : '(no profile written)',
+    '',
+  ].join('\n');
+}
+
+const env = await startEnvironment({
+  seed: { tools: generatedTools(n, { prefix: 'b', firstUid: 100_000 }), admins: [] },
+});
+try {
+  const md = await profile(env.info, ['slapd', 'etcd', 'kube-apiserver', 'kube-controller-manager']);
+  writeFileSync(join(repo, 'bench', 'results', `profile-${n}.md`), md);
+  console.log(md);
+} finally {
+  await env.stop();
+}
+process.exit(0);
