@@ -31,9 +31,7 @@ async function observed(
   path: string,
   selector: string,
 ): Promise<ObservedObject[]> {
-  return (await list(clients, path, selector, METADATA)).map((item) =>
-    observe({ ...item, kind }),
-  );
+  return (await list(clients, path, selector, METADATA)).map((item) => observe({ ...item, kind }));
 }
 
 export async function gatherCluster(clients: Clients, ownNamespace: string): Promise<ClusterSnapshot> {
