@@ -18,6 +18,7 @@ import { freePort, waitUntil } from '../test/env/proc.ts';
 import { apiTarget, callApi } from '../src/cli/api-client.ts';
 import { parseConfig, type Settings } from '../src/config/load.ts';
 import { signerFloor } from './floor.ts';
+import { cpuTicks } from './profile-report.ts';
 import { audited, auditOffset, peakRate, percentile, round, timed } from './measure.ts';
 
 const repo = join(import.meta.dirname, '..');
@@ -26,9 +27,14 @@ const cli = join(repo, 'dist', 'cli', 'index.js');
 // Node's flags as the shipped command has them (its shebang, the image's entrypoint).
 const node = [...shippedNodeFlags(), cli];
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, repeats: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    repeats: { type: 'string' },
+    // One size only, for trying the benchmark itself; results then go to bench/results/try-<n>.*.
+    n: { type: 'string' },
+  },
 });
-const sizes = values.quick ? [100, 1_000] : [1_000, 10_000];
+const sizes = values.n ? [Number(values.n)] : values.quick ? [100, 1_000] : [1_000, 10_000];
 const repeats = Number(values.repeats ?? (values.quick ? 20 : 50));
 
 interface Scenario {
@@ -44,6 +50,7 @@ interface Scenario {
   ratio_to_floor?: number;
   peak_rps?: number;
   configured_qps?: number;
+  allowed_peak_rps?: number;
   /** RSS of Node with kubeusers' modules loaded and nothing else done. */
   baseline_rss_mb?: number;
 }
@@ -82,6 +89,43 @@ function peakRss(pid: number): number {
 async function synced(opsPort: number): Promise<boolean> {
   const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
   return /^kubeusers_sync_last_success_timestamp_seconds\{mode="sync"\}/m.test(metrics);
+}
+
+/** A sample of the daemon's own metrics: syncs so far and their total duration. */
+async function syncMetrics(opsPort: number): Promise<{ runs: number; seconds: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  return {
+    runs: sum(/^kubeusers_sync_runs_total\{mode="sync",[^}]*\} (\S+)$/gm),
+    seconds: sum(/^kubeusers_sync_duration_seconds_sum\{mode="sync"\} (\S+)$/gm),
+  };
+}
+
+/**
+ * One no-op sync inside the running daemon, as it runs every interval: started at once by a
+ * harmless change to one entry (the directory watch), timed by the daemon's own histogram, its CPU
+ * from /proc, its requests from the audit log (lease renewals aside).
+ */
+async function daemonSync(
+  pid: number,
+  opsPort: number,
+  audit: string,
+  env: EnvInfo,
+): Promise<Pick<Scenario, 'wall_s' | 'cpu_s' | 'api_requests'>> {
+  const before = await syncMetrics(opsPort);
+  const offset = auditOffset(audit);
+  const ticks = cpuTicks([pid])[0]!;
+  const ldap = new DirectoryFixture(env.ldap);
+  await ldap.replaceAttribute(ldap.toolDn('b-00001'), 'description', [`touched ${Date.now()}`]);
+  await waitUntil('a sync in the daemon', async () => (await syncMetrics(opsPort)).runs > before.runs, {
+    timeoutMs: 300_000,
+  });
+  const after = await syncMetrics(opsPort);
+  return {
+    wall_s: round(after.seconds - before.seconds),
+    cpu_s: round((cpuTicks([pid])[0]! - ticks) / 100),
+    api_requests: audited(audit, offset, 'kubeusers/').filter((e) => e.resource !== 'leases').length,
+  };
 }
 
 async function forN(n: number): Promise<void> {
@@ -150,7 +194,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   const noop = await timed(process.execPath, [...node, '--config', config, 'sync', '--once']);
   const noopRequests = audited(audit, offset, agent).length;
   scenarios.push({
-    name: 'noop',
+    name: 'noop-cli',
     n,
     wall_s: round(noop.wall_s),
     cpu_s: round(noop.cpu_s),
@@ -170,8 +214,12 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     await waitUntil('daemon', async () => (await fetch(`http://127.0.0.1:${ports.ops}/readyz`)).ok, {
       timeoutMs: 120_000,
     });
-    // The daemon's first sync finds everything up to date: its peak RSS so far is the memory scenario.
+    // The daemon's first sync finds everything up to date, and so does the one measured next: its peak
+    // RSS after both is the memory scenario.
     await waitUntil('first sync', async () => synced(ports.ops), { timeoutMs: 300_000 });
+    const sync = await daemonSync(daemon.pid!, ports.ops, audit, env);
+    scenarios.push({ name: 'noop', n, ...sync });
+    console.log(`noop (daemon): ${sync.wall_s} s, ${sync.cpu_s} s CPU, ${sync.api_requests} requests`);
     const baseline = await timed(process.execPath, [
       ...shippedNodeFlags(),
       '--input-type=module',
@@ -263,6 +311,8 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     api_requests: stormRequests.length,
     peak_rps: peakRate(stormRequests),
     configured_qps: qps,
+    // A token bucket admits at most its burst plus one second of its rate in any one-second window.
+    allowed_peak_rps: qps + burst,
     floor_s: round(floor),
     ratio_to_floor: round(storm.wall_s / floor),
   });
@@ -284,6 +334,7 @@ function table(): string {
     'floor_s',
     'ratio_to_floor',
     'peak_rps',
+    'allowed_peak_rps',
     'baseline_rss_mb',
   ];
   const rows = scenarios.map(
@@ -302,7 +353,7 @@ for (const n of sizes) await forN(n);
 const date = started.toISOString().slice(0, 10);
 const result = {
   date: started.toISOString(),
-  mode: values.quick ? 'quick' : 'full',
+  mode: values.n ? 'try' : values.quick ? 'quick' : 'full',
   machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? '', memory_gib: round(totalmem() / 2 ** 30, 1) },
   versions: {
     ...pinnedVersions(),
@@ -315,10 +366,13 @@ const result = {
 const out = join(repo, 'bench', 'results');
 mkdirSync(out, { recursive: true });
 writeFileSync(
-  join(out, `${date}${values.quick ? '-quick' : ''}.json`),
+  join(out, values.n ? `try-${values.n}.json` : `${date}${values.quick ? '-quick' : ''}.json`),
   `${JSON.stringify(result, null, 2)}\n`,
 );
 const md = `# kubeusers benchmark, ${result.mode} mode, ${date}\n\nMachine: ${result.machine.nproc} cores (${result.machine.cpu}), ${result.machine.memory_gib} GiB. Kubernetes ${result.versions.kubernetes}, etcd ${result.versions.etcd}, Node ${result.versions.node}.\nSettings: ${result.settings.kubeusers}; apiserver and controller-manager flags in the JSON file.\n\n${table()}\n`;
-writeFileSync(join(out, values.quick ? 'latest-quick.md' : 'latest.md'), md);
+writeFileSync(
+  join(out, values.n ? `try-${values.n}.md` : values.quick ? 'latest-quick.md' : 'latest.md'),
+  md,
+);
 console.log(`\n${md}`);
 process.exit(0);

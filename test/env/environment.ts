@@ -7,7 +7,7 @@ import { publishClusterInfo } from './cluster-info.ts';
 import type { DirectoryShape } from './ldif.ts';
 import { startKube, type KubeInfo, type RunningKube } from './kube.ts';
 import { startSlapd, type LdapInfo, type LdapSeed, type RunningLdap } from './slapd.ts';
-import { ENV_DIR_PREFIX } from './stale.ts';
+import { ENV_DIR_PREFIX, reapStaleEnvironments } from './stale.ts';
 
 export interface EnvInfo {
   dir: string;
@@ -35,6 +35,8 @@ export interface EnvOptions {
 export const ENV_FILE = 'env.json';
 
 export async function startEnvironment(opts: EnvOptions = {}): Promise<Environment> {
+  // What a killed run left behind (a benchmark, a test run) would skew this one: stop it first.
+  if (opts.dir === undefined) await reapStaleEnvironments();
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), ENV_DIR_PREFIX)));
   const owned = opts.dir === undefined;
   await writeFile(join(dir, 'owner'), `${process.pid}\n`);

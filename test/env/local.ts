@@ -11,7 +11,7 @@ import { daemonSettings, writeApiServingPair } from './daemon-config.ts';
 import { freePort, waitUntil } from './proc.ts';
 import { alive } from './stale.ts';
 import { installClusterRoles } from './cluster-roles.ts';
-import type { AdminSpec, ToolSpec } from './ldif.ts';
+import { SAMPLE_ADMINS, SAMPLE_TOOLS } from './samples.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const { values } = parseArgs({
@@ -23,29 +23,6 @@ const { values } = parseArgs({
 const dataDir = resolve(values.dir);
 const envDir = join(dataDir, 'env');
 const lockFile = join(dataDir, 'kubeusers-local.pid');
-
-export const SAMPLE_TOOLS: ToolSpec[] = [
-  ...[
-    'alpha',
-    'bravo',
-    'charlie',
-    'delta',
-    'echo',
-    'foxtrot',
-    'golf',
-    'hotel',
-    'india',
-    'juliet',
-    'kilo',
-    'lima',
-  ].map((name, i) => ({ name, uidNumber: 52_001 + i })),
-  { name: 'mike', uidNumber: 52_013, locked: 'disabled' },
-  { name: 'Not_A_Valid_Name', uidNumber: 52_014 },
-];
-export const SAMPLE_ADMINS: AdminSpec[] = [
-  { user: 'alice', uidNumber: 51_001 },
-  { user: 'bob', uidNumber: 51_002 },
-];
 
 /** One platform per data directory: a second start fails at once instead of fighting over ports and data. */
 function takeLock(): void {

@@ -1,8 +1,9 @@
 // A test run that was killed (SIGKILL, OOM, CI timeout) cannot tear down; the next run does it.
-// Every environment directory records its owner's pid and its children's pids.
-import { readdir, readFile, rm } from 'node:fs/promises';
+// Every environment directory records its owner's pid; its processes name it on their command lines.
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processesMentioning } from './proc.ts';
 
 export const ENV_DIR_PREFIX = 'kubeusers-env-';
 
@@ -31,11 +32,11 @@ export async function reapStaleEnvironments(root = tmpdir()): Promise<number> {
     const dir = join(root, name);
     const [owner] = await readPids(join(dir, 'owner'));
     if (owner !== undefined && alive(owner)) continue;
-    for (const pid of await readPids(join(dir, 'pids'))) {
-      // A recycled pid belongs to someone else: only kill processes whose command line names our directory.
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes(dir)) process.kill(pid, 'SIGKILL');
-    }
+    // A directory being created this moment has no owner file yet.
+    if (owner === undefined && Date.now() - (await stat(dir)).mtimeMs < 60_000) continue;
+    // Every process whose command line names the directory (slapd, etcd, the apiserver, the
+    // controller-manager, a daemon): a recycled pid belongs to someone else and does not.
+    for (const pid of processesMentioning(`${dir}/`)) process.kill(pid, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
     cleaned++;
   }
