@@ -71,15 +71,57 @@ export function signingTimeline(events: AuditEvent[], step: number): string {
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const frameName = (f: ProfileNode['callFrame']): string =>
+  `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|src)\//, '$1/')}:${f.lineNumber + 1}`;
+
+/** Time spent in each of kubeusers' own functions, callees included: where a sync's CPU goes. */
+export function ourFunctions(file: string, top: number): string {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(p.nodes.map((nd) => [nd.id, nd]));
+  const parent = new Map<number, number>();
+  for (const nd of p.nodes) for (const c of nd.children ?? []) parent.set(c, nd.id);
+  const total = new Map<string, number>();
+  let all = 0;
+  p.samples.forEach((id, i) => {
+    const us = p.timeDeltas[i] ?? 0;
+    const f = byId.get(id)?.callFrame;
+    if (!f || f.functionName === '(idle)') return;
+    all += us;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      if (!/\/dist\//.test(frame.url)) continue;
+      const key = frameName(frame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      total.set(key, (total.get(key) ?? 0) + us);
+    }
+  });
+  const rows = [...total].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [
+    `${(all / 1e6).toFixed(2)} s of CPU sampled (idle left out).`,
+    '',
+    '| function (callees included) | s | share |',
+    '| --- | --- | --- |',
+    ...rows.map(
+      ([k, us]) =>
+        `| ${k.replace(/\|/g, '\\|')} | ${(us / 1e6).toFixed(2)} | ${((100 * us) / all).toFixed(1)} % |`,
+    ),
+  ].join('\n');
 }
 
 /** Self time by function, from the samples of a V8 CPU profile. */
 export function hotFunctions(file: string, top: number): string {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: ProfileNode[];
-    samples: number[];
-    timeDeltas: number[];
-  };
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const frame = new Map(p.nodes.map((nd) => [nd.id, nd.callFrame]));
   const self = new Map<string, number>();
   let total = 0;
@@ -88,8 +130,7 @@ export function hotFunctions(file: string, top: number): string {
     const us = p.timeDeltas[i] ?? 0;
     total += us;
     if (!f) return;
-    const where = f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|src)\//, '$1/');
-    const key = `${f.functionName || '(anonymous)'} ${where}:${f.lineNumber + 1}`;
+    const key = frameName(f);
     self.set(key, (self.get(key) ?? 0) + us);
   });
   const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, top);

@@ -17,6 +17,7 @@ import {
   cpuTicks,
   csrPhases,
   hotFunctions,
+  ourFunctions,
   oneAccount,
   signingTimeline,
 } from './profile-report.ts';
@@ -61,6 +62,20 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
   if (run.code !== 0) throw new Error(`cold sync failed (${run.code}): ${run.stderr.slice(0, 500)}`);
   const events = auditEvents(env.kube.auditLog, offset);
   const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  // Then the same, everything up to date: a no-op sync.
+  const noopDir = mkdtempSync(join(env.dir, 'noop-'));
+  const noop = await timed(process.execPath, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${noopDir}`,
+    ...shippedNodeFlags(),
+    cli,
+    '--config',
+    config,
+    'sync',
+    '--once',
+  ]);
+  if (noop.code !== 0) throw new Error(`no-op sync failed (${noop.code}): ${noop.stderr.slice(0, 500)}`);
+  const noopProf = readdirSync(noopDir).find((f) => f.endsWith('.cpuprofile'));
   const cpu = env.pids.map(
     (pid, i) => `| ${names[i]} | ${round(((after[i] ?? 0) - (before[i] ?? 0)) / 100)} |`,
   );
@@ -95,6 +110,12 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
     '## kubeusers: hottest functions (self time)',
     '',
     prof ? hotFunctions(join(dir, prof), 15) : '(no profile written)',
+    '',
+    `## A no-op sync after it: ${round(noop.wall_s)} s wall, ${round(noop.cpu_s)} s CPU (Node start-up included), ${round(noop.rss_mb, 0)} MB`,
+    '',
+    noopProf ? ourFunctions(join(noopDir, noopProf), 25) : '(no profile written)',
+    '',
+    noopProf ? hotFunctions(join(noopDir, noopProf), 15) : '',
     '',
   ].join('\n');
 }

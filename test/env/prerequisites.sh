@@ -4,11 +4,13 @@
 set -euo pipefail
 fail() { echo "kubeusers: $*" >&2; exit 1; }
 
-# promtool (Debian's prometheus package) checks the shipped alerting rules; GNU time measures benchmarks.
+# promtool (Debian's prometheus package) checks the shipped alerting rules; GNU time measures benchmarks;
+# curl runs the docs' API examples.
 missing=()
 { [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ]; } || missing+=(slapd ldap-utils)
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v curl >/dev/null || missing+=(curl ca-certificates)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "kubeusers: installing ${missing[*]} from Debian"
