@@ -80,7 +80,7 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
     (pid, i) => `| ${names[i]} | ${round(((after[i] ?? 0) - (before[i] ?? 0)) / 100)} |`,
   );
   return [
-    `# Where a cold run's time goes, N = ${n}`,
+    `# Where a cold run's time goes, N = ${n}, sync.qps ${values.qps ?? 'default'}`,
     '',
     `Cold sync: ${round(run.wall_s)} s wall, ${round(run.cpu_s)} s kubeusers CPU, ${round(run.rss_mb, 0)} MB peak RSS.`,
     '',
@@ -125,7 +125,7 @@ const env = await startEnvironment({
 });
 try {
   const md = await profile(env.info, ['slapd', 'etcd', 'kube-apiserver', 'kube-controller-manager']);
-  writeFileSync(join(repo, 'bench', 'results', `profile-${n}.md`), md);
+  writeFileSync(join(repo, 'bench', 'results', `profile-${n}${values.qps ? `-qps${values.qps}` : ''}.md`), md);
   console.log(md);
 } finally {
   await env.stop();

@@ -99,8 +99,15 @@ interface Inputs {
   cluster: ClusterSnapshot;
 }
 
-async function gather(deps: SyncDeps, mode: SyncMode): Promise<Inputs> {
-  const cluster = await gatherCluster(deps.clients, deps.ownNamespace);
+/** The one account a sync is limited to, if it is limited to one. */
+function single(only: Set<string> | undefined): { kind: AccountKind; name: string } | undefined {
+  if (only?.size !== 1) return undefined;
+  const [kind, name] = [...only][0]!.split('/') as [AccountKind, string];
+  return { kind, name };
+}
+
+async function gather(deps: SyncDeps, mode: SyncMode, only?: Set<string>): Promise<Inputs> {
+  const cluster = await gatherCluster(deps.clients, deps.ownNamespace, single(only));
   if (mode === 'renew') return { cluster };
   try {
     return { snapshot: await deps.directory.read(), cluster };
@@ -249,8 +256,9 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
 
 async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const versionsAtGather = deps.actor.versions();
-  const inputs = await gather(deps, opts.mode);
-  deps.metrics?.setStates(inputs.cluster.states);
+  const inputs = await gather(deps, opts.mode, opts.only);
+  // A sync of some accounts sees only their states: the gauges of all stay as the last full sync set them.
+  if (!opts.only) deps.metrics?.setStates(inputs.cluster.states);
   const plans = planAll(inputs, deps, opts);
   const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
   const result: SyncResult = {

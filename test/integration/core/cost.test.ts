@@ -38,6 +38,19 @@ describe('the cost of a sync', () => {
     expect(requests.length).toBe(8);
   });
 
+  it(`renews one account of ${N} with lists of that account's objects only`, async () => {
+    const offset = statSync(testEnv().kube.auditLog).size;
+    const key = 'tool/c-00500';
+    const result = await s.sync({ only: new Set([key]), force: new Set([key]) });
+    expect(result.failures).toEqual([]);
+    expect(result.done).toContainEqual(
+      expect.stringMatching(/^tool\/c-00500: issue a certificate \(forced\)/),
+    );
+    const lists = auditedSince(offset).filter((r) => r.verb === 'list');
+    expect(lists).toHaveLength(8);
+    for (const l of lists) expect(decodeURIComponent(l.uri)).toContain('kubeusers.io/account=c-00500');
+  });
+
   it(`adds one small parameter object per tool namespace for ${N} tools, and nothing cluster-wide`, async () => {
     const kc = adminKubeConfig();
     const params = await kc.makeApiClient(k8s.CoreV1Api).listConfigMapForAllNamespaces({
