@@ -91,6 +91,22 @@ async function synced(opsPort: number): Promise<boolean> {
   return /^kubeusers_sync_last_success_timestamp_seconds\{mode="sync"\}/m.test(metrics);
 }
 
+/** The daemon's wall time, CPU, peak RSS and requests (lease renewals aside) from now until called. */
+function daemonUsage(
+  pid: number,
+  audit: string,
+): () => Pick<Scenario, 'wall_s' | 'cpu_s' | 'rss_mb' | 'api_requests'> {
+  const started = performance.now();
+  const ticks = cpuTicks([pid])[0]!;
+  const offset = auditOffset(audit);
+  return () => ({
+    wall_s: round((performance.now() - started) / 1000),
+    cpu_s: round((cpuTicks([pid])[0]! - ticks) / 100),
+    rss_mb: round(peakRss(pid), 0),
+    api_requests: audited(audit, offset, 'kubeusers/').filter((e) => e.resource !== 'leases').length,
+  });
+}
+
 /** A sample of the daemon's own metrics: syncs so far and their total duration. */
 async function syncMetrics(opsPort: number): Promise<{ runs: number; seconds: number }> {
   const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
@@ -251,6 +267,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
       `memory: daemon peak ${peakRss(daemon.pid!).toFixed(0)} MB; modules alone ${baseline.rss_mb.toFixed(0)} MB`,
     );
     const ldap = new DirectoryFixture(env.ldap);
+    let usage = daemonUsage(daemon.pid!, audit);
     const newTool: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const name = `nt-${i}`;
@@ -262,6 +279,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     scenarios.push({
       name: 'new-tool',
       n,
+      ...usage(),
       p50_s: round(percentile(newTool, 50)),
       p99_s: round(percentile(newTool, 99)),
     });
@@ -274,6 +292,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
       apiCa: env.kube.caFile,
       kubeconfig: join(env.adminHomesRoot, 'benchadmin', '.kube', 'config'),
     });
+    usage = daemonUsage(daemon.pid!, audit);
     const revoke: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const name = `b-${String(i + 1).padStart(5, '0')}`;
@@ -294,6 +313,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     scenarios.push({
       name: 'revoke',
       n,
+      ...usage(),
       p50_s: round(percentile(revoke, 50), 3),
       p99_s: round(percentile(revoke, 99), 3),
     });
