@@ -1,7 +1,7 @@
 // Docs that can be checked are checked: the configuration reference against the schema, the
 // examples against the parser, every alert's runbook link against operations.md, and the links.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
@@ -62,6 +62,23 @@ describe('links', () => {
     expect(read('README.md')).toContain('SECURITY.md');
     expect(read('docs/install.md')).toContain('../SECURITY.md');
     expect(read('docs/operations.md')).toContain('../SECURITY.md');
+  });
+
+  const markdown = [
+    'README.md',
+    'SECURITY.md',
+    'bench/results/README.md',
+    ...readdirSync(join(repo, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+    ...readdirSync(join(repo, 'docs', 'adr')).map((f) => `docs/adr/${f}`),
+  ];
+  it.each(markdown)('every relative link in %s leads to a file that exists', (file) => {
+    const targets = [...read(file).matchAll(/\]\(([^)\s]+)\)/g)]
+      .map((m) => m[1]!.split('#')[0]!)
+      .filter((t) => t && !/^[a-z]+:/.test(t));
+    const missing = targets.filter((t) => !existsSync(join(repo, dirname(file), t)));
+    expect(missing).toEqual([]);
   });
 
   const adrs = [
