@@ -125,7 +125,10 @@ const env = await startEnvironment({
 });
 try {
   const md = await profile(env.info, ['slapd', 'etcd', 'kube-apiserver', 'kube-controller-manager']);
-  writeFileSync(join(repo, 'bench', 'results', `profile-${n}${values.qps ? `-qps${values.qps}` : ''}.md`), md);
+  writeFileSync(
+    join(repo, 'bench', 'results', `profile-${n}${values.qps ? `-qps${values.qps}` : ''}.md`),
+    md,
+  );
   console.log(md);
 } finally {
   await env.stop();

@@ -254,11 +254,15 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
   }
 }
 
+/** A sync of some accounts sees only their states: the gauges of all stay as the last full sync set them. */
+function setStateGauges(deps: SyncDeps, inputs: Inputs, opts: SyncOptions): void {
+  if (!opts.only) deps.metrics?.setStates(inputs.cluster.states);
+}
+
 async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const versionsAtGather = deps.actor.versions();
   const inputs = await gather(deps, opts.mode, opts.only);
-  // A sync of some accounts sees only their states: the gauges of all stay as the last full sync set them.
-  if (!opts.only) deps.metrics?.setStates(inputs.cluster.states);
+  setStateGauges(deps, inputs, opts);
   const plans = planAll(inputs, deps, opts);
   const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
   const result: SyncResult = {
