@@ -83,6 +83,27 @@ interface CpuProfile {
 const frameName = (f: ProfileNode['callFrame']): string =>
   `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(dist|src)\//, '$1/')}:${f.lineNumber + 1}`;
 
+/** The `top` largest of `times` (microseconds by function) as a Markdown table with shares of `all`. */
+function timeTable(
+  title: string,
+  header: string,
+  times: Map<string, number>,
+  all: number,
+  top: number,
+): string {
+  const rows = [...times].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [
+    title,
+    '',
+    `| ${header} | share |`,
+    '| --- | --- | --- |',
+    ...rows.map(
+      ([k, us]) =>
+        `| ${k.replace(/\|/g, '\\|')} | ${(us / 1e6).toFixed(2)} | ${((100 * us) / all).toFixed(1)} % |`,
+    ),
+  ].join('\n');
+}
+
 /** Time spent in each of kubeusers' own functions, callees included: where a sync's CPU goes. */
 export function ourFunctions(file: string, top: number): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
@@ -106,17 +127,13 @@ export function ourFunctions(file: string, top: number): string {
       total.set(key, (total.get(key) ?? 0) + us);
     }
   });
-  const rows = [...total].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return [
+  return timeTable(
     `${(all / 1e6).toFixed(2)} s of CPU sampled (idle left out).`,
-    '',
-    '| function (callees included) | s | share |',
-    '| --- | --- | --- |',
-    ...rows.map(
-      ([k, us]) =>
-        `| ${k.replace(/\|/g, '\\|')} | ${(us / 1e6).toFixed(2)} | ${((100 * us) / all).toFixed(1)} % |`,
-    ),
-  ].join('\n');
+    'function (callees included) | s',
+    total,
+    all,
+    top,
+  );
 }
 
 /** Self time by function, from the samples of a V8 CPU profile. */
@@ -133,17 +150,7 @@ export function hotFunctions(file: string, top: number): string {
     const key = frameName(f);
     self.set(key, (self.get(key) ?? 0) + us);
   });
-  const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return [
-    `Profiled ${(total / 1e6).toFixed(1)} s.`,
-    '',
-    '| function | self s | share |',
-    '| --- | --- | --- |',
-    ...rows.map(
-      ([k, us]) =>
-        `| ${k.replace(/\|/g, '\\|')} | ${(us / 1e6).toFixed(2)} | ${((100 * us) / total).toFixed(1)} % |`,
-    ),
-  ].join('\n');
+  return timeTable(`Profiled ${(total / 1e6).toFixed(1)} s.`, 'function | self s', self, total, top);
 }
 
 /** For each CSR kubeusers made: median and p90 of the time between the steps of its life. */

@@ -11,7 +11,7 @@ import { startEnvironment, type EnvInfo } from '../test/env/environment.ts';
 import { generatedTools } from '../test/env/ldif.ts';
 import { freePort } from '../test/env/proc.ts';
 import { shippedNodeFlags } from '../test/env/shipped.ts';
-import { auditEvents, auditOffset, round, timed } from './measure.ts';
+import { auditEvents, auditOffset, round, timed, type Usage } from './measure.ts';
 import {
   byClient,
   cpuTicks,
@@ -28,6 +28,28 @@ const { values } = parseArgs({
   options: { n: { type: 'string', default: '1000' }, qps: { type: 'string' } },
 });
 const n = Number(values.n);
+
+/** `kubeusers sync --once` under V8's CPU profiler; the profile's file, if it wrote one. */
+async function profiledSync(
+  env: EnvInfo,
+  config: string,
+  what: string,
+): Promise<Usage & { profile?: string }> {
+  const dir = mkdtempSync(join(env.dir, `${what}-`));
+  const run = await timed(process.execPath, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    ...shippedNodeFlags(),
+    cli,
+    '--config',
+    config,
+    'sync',
+    '--once',
+  ]);
+  if (run.code !== 0) throw new Error(`${what} sync failed (${run.code}): ${run.stderr.slice(0, 500)}`);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  return { ...run, ...(file ? { profile: join(dir, file) } : {}) };
+}
 
 async function profile(env: EnvInfo, names: string[]): Promise<string> {
   const dir = mkdtempSync(join(env.dir, 'profile-'));
@@ -48,47 +70,24 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
   );
   const offset = auditOffset(env.kube.auditLog);
   const before = cpuTicks(env.pids);
-  const run = await timed(process.execPath, [
-    '--cpu-prof',
-    `--cpu-prof-dir=${dir}`,
-    ...shippedNodeFlags(),
-    cli,
-    '--config',
-    config,
-    'sync',
-    '--once',
-  ]);
+  const cold = await profiledSync(env, config, 'cold');
   const after = cpuTicks(env.pids);
-  if (run.code !== 0) throw new Error(`cold sync failed (${run.code}): ${run.stderr.slice(0, 500)}`);
   const events = auditEvents(env.kube.auditLog, offset);
-  const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   // Then the same, everything up to date: a no-op sync.
-  const noopDir = mkdtempSync(join(env.dir, 'noop-'));
-  const noop = await timed(process.execPath, [
-    '--cpu-prof',
-    `--cpu-prof-dir=${noopDir}`,
-    ...shippedNodeFlags(),
-    cli,
-    '--config',
-    config,
-    'sync',
-    '--once',
-  ]);
-  if (noop.code !== 0) throw new Error(`no-op sync failed (${noop.code}): ${noop.stderr.slice(0, 500)}`);
-  const noopProf = readdirSync(noopDir).find((f) => f.endsWith('.cpuprofile'));
+  const noop = await profiledSync(env, config, 'noop');
   const cpu = env.pids.map(
     (pid, i) => `| ${names[i]} | ${round(((after[i] ?? 0) - (before[i] ?? 0)) / 100)} |`,
   );
   return [
     `# Where a cold run's time goes, N = ${n}, sync.qps ${values.qps ?? 'default'}`,
     '',
-    `Cold sync: ${round(run.wall_s)} s wall, ${round(run.cpu_s)} s kubeusers CPU, ${round(run.rss_mb, 0)} MB peak RSS.`,
+    `Cold sync: ${round(cold.wall_s)} s wall, ${round(cold.cpu_s)} s kubeusers CPU, ${round(cold.rss_mb, 0)} MB peak RSS.`,
     '',
     '## CPU seconds by process during the run',
     '',
     '| process | cpu_s |',
     '| --- | --- |',
-    `| kubeusers | ${round(run.cpu_s)} |`,
+    `| kubeusers | ${round(cold.cpu_s)} |`,
     ...cpu,
     '',
     '## Requests by client (audit log)',
@@ -109,13 +108,13 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
     '',
     '## kubeusers: hottest functions (self time)',
     '',
-    prof ? hotFunctions(join(dir, prof), 15) : '(no profile written)',
+    cold.profile ? hotFunctions(cold.profile, 15) : '(no profile written)',
     '',
     `## A no-op sync after it: ${round(noop.wall_s)} s wall, ${round(noop.cpu_s)} s CPU (Node start-up included), ${round(noop.rss_mb, 0)} MB`,
     '',
-    noopProf ? ourFunctions(join(noopDir, noopProf), 25) : '(no profile written)',
+    noop.profile ? ourFunctions(noop.profile, 25) : '(no profile written)',
     '',
-    noopProf ? hotFunctions(join(noopDir, noopProf), 15) : '',
+    noop.profile ? hotFunctions(noop.profile, 15) : '',
     '',
   ].join('\n');
 }
