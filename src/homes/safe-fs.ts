@@ -211,7 +211,7 @@ async function makeDir(parent: FileHandle, name: string, hooks?: Hooks): Promise
   }
   await hooks?.at?.('dir-made', name);
   const made = await factsIn(parent, name);
-  // Gone already: whatever appears there next is opened and checked like any other.
+  // Gone already: whatever appears there next is not the directory made, and is refused as raced.
   return made ?? { type: 'other', uid: -1, nlink: 0, size: 0, dev: -1, ino: -1, born: 0, modified: 0 };
 }
 
