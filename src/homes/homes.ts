@@ -4,13 +4,17 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Account } from '../directory/account.ts';
 import { mergeKubeconfig, type KubeconfigEntry } from './kubeconfig.ts';
 import {
-  entryType,
+  factsIn,
   HomeError,
   openDir,
   openOrCreateDir,
   readFileIn,
   removeFileIn,
   writeFileAtomic,
+  type DirOptions,
+  type Facts,
+  type FileOptions,
+  type Hooks,
   type Owner,
 } from './safe-fs.ts';
 
@@ -28,24 +32,42 @@ export interface HomeLayout {
 
 export interface Homes {
   readCredentials(account: Account): Promise<Partial<Credentials>>;
-  /** Writes key, certificate and merges ~/.kube/config. Throws HomeError for anything it refuses. */
+  /**
+   * Writes key and certificate (throws a HomeError when it cannot) and merges ~/.kube/config where
+   * that is safe. Returns what it left alone: a kubeconfig it may not read or replace does not stop
+   * the account's own credentials from being delivered.
+   */
   writeCredentials(
     account: Account,
     creds: Credentials,
     kubeconfig: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>,
     point?: (name: string) => void,
-  ): Promise<void>;
+  ): Promise<HomeError[]>;
   setDisabledFlag(account: Account, disabled: boolean, message: string): Promise<void>;
 }
 
 export const CERT_FILE = 'client.crt';
 export const KEY_FILE = 'client.key';
 
+/** The merged kubeconfig, ready to replace the one read (or to be created), or why it is left alone. */
+type ConfigPlan = { kube: FileHandle; text: string; expect: Facts | null } | { left: HomeError };
+
 export class SafeHomes implements Homes {
   readonly #layouts: Record<Account['kind'], HomeLayout>;
+  readonly #hooks: Hooks | undefined;
 
-  constructor(layouts: Record<Account['kind'], HomeLayout>) {
+  /** `hooks` lets tests act between a check and the step it guards. */
+  constructor(layouts: Record<Account['kind'], HomeLayout>, hooks?: Hooks) {
     this.#layouts = layouts;
+    this.#hooks = hooks;
+  }
+
+  #dir(owner: Owner, mode: number, label: string): DirOptions {
+    return { owner, mode, label, ...(this.#hooks ? { hooks: this.#hooks } : {}) };
+  }
+
+  #file(account: Account, label: string): FileOptions {
+    return { owner: ownerOf(account), label, ...(this.#hooks ? { hooks: this.#hooks } : {}) };
   }
 
   /** Opens (creating if missing, setgid, owned by the account) the account's home. */
@@ -55,29 +77,22 @@ export class SafeHomes implements Homes {
     if (rel === '' || rel.startsWith('..') || posix.isAbsolute(rel)) {
       throw new HomeError(`home ${account.home} is outside ${layout.root}`, 'not-a-directory');
     }
-    const owner = ownerOf(account);
     let dir = await openDir(layout.root);
     const parts = rel.split('/');
     try {
       for (const [i, part] of parts.entries()) {
-        const last = i === parts.length - 1;
-        if (!last) {
-          const next = await openOrCreateDir(
-            dir,
-            part,
-            { uid: 0, gid: 0 },
-            0o755,
-            posix.join(layout.root, ...parts.slice(0, i + 1)),
-          );
+        const label = posix.join(layout.root, ...parts.slice(0, i + 1));
+        if (i < parts.length - 1) {
+          const next = await openOrCreateDir(dir, part, this.#dir({ uid: 0, gid: 0 }, 0o755, label));
           await dir.close();
           dir = next;
           continue;
         }
-        if (!create && (await entryType(dir, part)) === 'absent') {
+        if (!create && !(await factsIn(dir, part))) {
           await dir.close();
           return undefined;
         }
-        const home = await openOrCreateDir(dir, part, owner, 0o2775, account.home);
+        const home = await openOrCreateDir(dir, part, this.#dir(ownerOf(account), 0o2775, account.home));
         await dir.close();
         return home;
       }
@@ -93,19 +108,17 @@ export class SafeHomes implements Homes {
     if (!home) return {};
     try {
       const layout = this.#layouts[account.kind];
-      if ((await entryType(home, layout.credentialsDir)) === 'absent') return {};
+      if (!(await factsIn(home, layout.credentialsDir))) return {};
+      const label = (f?: string): string => posix.join(account.home, layout.credentialsDir, f ?? '');
       const dir = await openOrCreateDir(
         home,
         layout.credentialsDir,
-        ownerOf(account),
-        0o700,
-        posix.join(account.home, layout.credentialsDir),
+        this.#dir(ownerOf(account), 0o700, label()),
       );
       try {
-        const label = (f: string): string => posix.join(account.home, layout.credentialsDir, f);
-        const certPem = await readFileIn(dir, CERT_FILE, label(CERT_FILE));
-        const keyPem = await readFileIn(dir, KEY_FILE, label(KEY_FILE));
-        return { ...(certPem ? { certPem } : {}), ...(keyPem ? { keyPem } : {}) };
+        const cert = await readFileIn(dir, CERT_FILE, this.#file(account, label(CERT_FILE)));
+        const key = await readFileIn(dir, KEY_FILE, this.#file(account, label(KEY_FILE)));
+        return { ...(cert ? { certPem: cert.text } : {}), ...(key ? { keyPem: key.text } : {}) };
       } finally {
         await dir.close();
       }
@@ -119,55 +132,99 @@ export class SafeHomes implements Homes {
     creds: Credentials,
     kc: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>,
     point?: (name: string) => void,
-  ): Promise<void> {
-    const layout = this.#layouts[account.kind];
-    const owner = ownerOf(account);
+  ): Promise<HomeError[]> {
     const home = (await this.#openHome(account, true))!;
     try {
-      const kube = await openOrCreateDir(home, '.kube', owner, 0o700, posix.join(account.home, '.kube'));
+      // Read and merge first: the kubeconfig is only replaced if it was read whole and safely.
+      const config = await this.#planKubeconfig(home, account, kc);
       try {
-        // Read and merge first: an unparsable config stops the write before any file changes.
-        const configLabel = posix.join(account.home, '.kube', 'config');
-        const existing = await readFileIn(kube, 'config', configLabel);
-        const merged = mergeKubeconfig(existing, {
-          ...kc,
-          certPath: `../${layout.credentialsDir}/${CERT_FILE}`,
-          keyPath: `../${layout.credentialsDir}/${KEY_FILE}`,
-        });
-        if ('error' in merged)
-          throw new HomeError(`${configLabel} is left as it was: ${merged.error}`, 'unparsable');
-        const creds_ = await openOrCreateDir(
-          home,
-          layout.credentialsDir,
-          owner,
-          0o700,
-          posix.join(account.home, layout.credentialsDir),
-        );
-        try {
-          const label = (f: string): string => posix.join(account.home, layout.credentialsDir, f);
-          // Key before certificate: a reader pairing them by name may briefly see a new key with the
-          // old certificate, never a certificate without its key on disk.
-          await writeFileAtomic(creds_, KEY_FILE, creds.keyPem, {
-            owner,
-            mode: 0o600,
-            label: label(KEY_FILE),
-          });
-          point?.('key-written');
-          await writeFileAtomic(creds_, CERT_FILE, creds.certPem, {
-            owner,
-            mode: 0o644,
-            label: label(CERT_FILE),
-          });
-        } finally {
-          await creds_.close();
-        }
+        await this.#writeKeyAndCert(home, account, creds, point);
         point?.('cert-written');
-        await writeFileAtomic(kube, 'config', merged.ok, { owner, mode: 0o600, label: configLabel });
+        return 'left' in config ? [config.left] : await this.#replaceKubeconfig(config, account);
       } finally {
-        await kube.close();
+        if ('kube' in config) await config.kube.close();
       }
     } finally {
       await home.close();
+    }
+  }
+
+  async #planKubeconfig(
+    home: FileHandle,
+    account: Account,
+    kc: Omit<KubeconfigEntry, 'certPath' | 'keyPath'>,
+  ): Promise<ConfigPlan> {
+    const layout = this.#layouts[account.kind];
+    const owner = ownerOf(account);
+    const label = posix.join(account.home, '.kube', 'config');
+    let kube: FileHandle;
+    try {
+      kube = await openOrCreateDir(home, '.kube', this.#dir(owner, 0o700, posix.join(account.home, '.kube')));
+    } catch (err) {
+      if (err instanceof HomeError) return { left: err };
+      throw err;
+    }
+    try {
+      const existing = await readFileIn(kube, 'config', this.#file(account, label));
+      const merged = mergeKubeconfig(existing?.text, {
+        ...kc,
+        certPath: `../${layout.credentialsDir}/${CERT_FILE}`,
+        keyPath: `../${layout.credentialsDir}/${KEY_FILE}`,
+      });
+      if ('error' in merged) throw new HomeError(`${label} is left as it was: ${merged.error}`, 'unparsable');
+      return { kube, text: merged.ok, expect: existing?.facts ?? null };
+    } catch (err) {
+      await kube.close();
+      if (err instanceof HomeError) return { left: err };
+      throw err;
+    }
+  }
+
+  async #replaceKubeconfig(
+    config: Exclude<ConfigPlan, { left: HomeError }>,
+    account: Account,
+  ): Promise<HomeError[]> {
+    const label = posix.join(account.home, '.kube', 'config');
+    try {
+      await writeFileAtomic(config.kube, 'config', config.text, {
+        ...this.#file(account, label),
+        mode: 0o600,
+        expect: config.expect,
+      });
+      return [];
+    } catch (err) {
+      if (err instanceof HomeError) return [err];
+      throw err;
+    }
+  }
+
+  async #writeKeyAndCert(
+    home: FileHandle,
+    account: Account,
+    creds: Credentials,
+    point?: (name: string) => void,
+  ): Promise<void> {
+    const layout = this.#layouts[account.kind];
+    const label = (f?: string): string => posix.join(account.home, layout.credentialsDir, f ?? '');
+    const dir = await openOrCreateDir(
+      home,
+      layout.credentialsDir,
+      this.#dir(ownerOf(account), 0o700, label()),
+    );
+    try {
+      // Key before certificate: a reader pairing them by name may briefly see a new key with the
+      // old certificate, never a certificate without its key on disk.
+      await writeFileAtomic(dir, KEY_FILE, creds.keyPem, {
+        ...this.#file(account, label(KEY_FILE)),
+        mode: 0o600,
+      });
+      point?.('key-written');
+      await writeFileAtomic(dir, CERT_FILE, creds.certPem, {
+        ...this.#file(account, label(CERT_FILE)),
+        mode: 0o644,
+      });
+    } finally {
+      await dir.close();
     }
   }
 
@@ -176,15 +233,14 @@ export class SafeHomes implements Homes {
     const home = await this.#openHome(account, false);
     if (!home) return;
     try {
+      const label = posix.join(account.home, layout.disabledFlag);
       if (disabled) {
-        const owner = ownerOf(account);
         await writeFileAtomic(home, layout.disabledFlag, `${message}\n`, {
-          owner,
+          ...this.#file(account, label),
           mode: 0o644,
-          label: posix.join(account.home, layout.disabledFlag),
         });
       } else {
-        await removeFileIn(home, layout.disabledFlag);
+        await removeFileIn(home, layout.disabledFlag, this.#file(account, label));
       }
     } finally {
       await home.close();

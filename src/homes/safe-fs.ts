@@ -1,17 +1,28 @@
 // File operations anchored to directory handles, so that no path component is ever followed as a
 // symlink: each directory is opened with O_NOFOLLOW and its children are reached through
 // /proc/self/fd/<fd>/<name>, which Linux resolves to the opened directory itself (openat(2) for Node).
-import { constants as C } from 'node:fs';
-import { lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+// Every file read is checked on its open descriptor (fstat), every file replaced or removed is checked
+// just before, and every directory created is checked to be the one created before it is chowned
+// (ADR 6). What fails a check is left alone and reported as a HomeError with a reason code.
+import { constants as C, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 
 export type HomeProblem =
-  'symlink' | 'foreign-owner' | 'not-a-directory' | 'not-a-file' | 'too-large' | 'unparsable';
+  | 'symlink'
+  | 'foreign-owner'
+  | 'hard-link'
+  | 'not-a-directory'
+  | 'not-a-file'
+  | 'too-large'
+  | 'unparsable'
+  /** The entry changed between kubeusers' check and its act (someone raced it). */
+  | 'raced';
 
 export class HomeError extends Error {
   readonly reason: HomeProblem;
 
-  constructor(message: string, reason: HomeProblem) {
-    super(message);
+  constructor(message: string, reason: HomeProblem, options?: ErrorOptions) {
+    super(message, options);
     this.reason = reason;
   }
 }
@@ -26,6 +37,134 @@ export function at(dir: FileHandle, name: string): string {
 
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** What the checks need to know about an entry: from fstat on an open descriptor, or from lstat. */
+export interface Facts {
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  uid: number;
+  nlink: number;
+  size: number;
+  dev: number;
+  ino: number;
+  /** Birth and modification times (ms): inode numbers are reused at once, these tell a new file apart. */
+  born: number;
+  modified: number;
+}
+
+export function factsOf(st: Stats): Facts {
+  const type = st.isSymbolicLink()
+    ? 'symlink'
+    : st.isDirectory()
+      ? 'directory'
+      : st.isFile()
+        ? 'file'
+        : 'other';
+  return {
+    type,
+    uid: st.uid,
+    nlink: st.nlink,
+    size: st.size,
+    dev: st.dev,
+    ino: st.ino,
+    born: st.birthtimeMs,
+    modified: st.mtimeMs,
+  };
+}
+
+/**
+ * Why an existing file in a home may not be read or replaced, or undefined when it may: it must be
+ * a regular file with one name, owned by the account or by root. A file of someone else (moved in,
+ * or linked in) is someone else's business, however the account came to have a name for it.
+ */
+export function fileProblem(f: Facts, accountUid: number): HomeProblem | undefined {
+  if (f.type === 'symlink') return 'symlink';
+  if (f.type !== 'file') return 'not-a-file';
+  if (f.uid !== accountUid && f.uid !== 0) return 'foreign-owner';
+  if (f.nlink !== 1) return 'hard-link';
+  return undefined;
+}
+
+/** Why an existing directory may not be used: it must be a real directory of `ownerUid`. */
+export function dirProblem(f: Facts, ownerUid: number): HomeProblem | undefined {
+  if (f.type === 'symlink') return 'symlink';
+  if (f.type !== 'directory') return 'not-a-directory';
+  if (f.uid !== ownerUid) return 'foreign-owner';
+  return undefined;
+}
+
+/**
+ * Whether the directory opened after mkdir is the one kubeusers created: a directory owned by
+ * kubeusers itself (`self`), with the inode seen right after mkdir, and still empty. Anything else
+ * was swapped in by someone who can write the parent, and is not chowned to anybody.
+ */
+export function createdDirProblem(
+  f: Facts,
+  expected: Pick<Facts, 'dev' | 'ino'>,
+  self: number,
+  entries: number,
+): HomeProblem | undefined {
+  if (f.type !== 'directory') return 'not-a-directory';
+  if (f.uid !== self || f.dev !== expected.dev || f.ino !== expected.ino) return 'raced';
+  // Not nlink: some file systems (btrfs) count a directory's links differently.
+  if (entries !== 0) return 'raced';
+  return undefined;
+}
+
+/**
+ * Whether two looks at an entry saw the same thing: both nothing, or the same unmodified file. A
+ * file the account changed or replaced meanwhile is not overwritten with what was merged from the old.
+ */
+export function sameEntry(before: Facts | undefined, now: Facts | undefined): boolean {
+  if (!before || !now) return before === now;
+  const keys = ['type', 'dev', 'ino', 'born', 'modified'] as const;
+  return keys.every((k) => before[k] === now[k]);
+}
+
+const MESSAGES: Record<HomeProblem, (label: string, f: Partial<Facts>, owner: string) => string> = {
+  symlink: (l) => `${l} is a symlink; nothing is read or written through it, it is left alone`,
+  'foreign-owner': (l, f, owner) => `${l} belongs to uid ${f.uid}, not ${owner}; it is left alone`,
+  'hard-link': (l, f) => `${l} has ${f.nlink} names (hard links); it is left alone`,
+  'not-a-directory': (l) => `${l} is not a directory; it is left alone`,
+  'not-a-file': (l) => `${l} is not a regular file; it is left alone`,
+  'too-large': (l) => `${l} is larger than ${MAX_READ} bytes; it is left alone`,
+  unparsable: (l) => `${l} cannot be read as expected; it is left alone`,
+  raced: (l) => `${l} changed while kubeusers was checking it; it is left alone`,
+};
+
+export function problemMessage(
+  problem: HomeProblem,
+  label: string,
+  f: Partial<Facts> = {},
+  ownerUid?: number,
+): string {
+  return MESSAGES[problem](label, f, String(ownerUid ?? '?'));
+}
+
+function homeError(problem: HomeProblem, label: string, f?: Facts, ownerUid?: number): HomeError {
+  return new HomeError(problemMessage(problem, label, f, ownerUid), problem);
+}
+
+/** Named points between a check and the act it guards: tests race the code there. */
+export type RacePoint = 'dir-made' | 'dir-checked' | 'file-checked' | 'temp-written';
+
+export interface Hooks {
+  at?(point: RacePoint, name: string): void | Promise<void>;
+}
+
+/** lstat of `name` inside `dir`; undefined when absent. */
+export async function factsIn(dir: FileHandle, name: string): Promise<Facts | undefined> {
+  try {
+    return factsOf(await lstat(at(dir, name)));
+  } catch (err) {
+    if (code(err) === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** Opens a directory by absolute path; the last component must not be a symlink. */
@@ -47,52 +186,60 @@ async function dirError(err: unknown, path: string, label: string): Promise<Erro
         (st) => st.isSymbolicLink(),
         () => false,
       )));
-  if (link) return new HomeError(`${label} is a symlink; nothing is written through it`, 'symlink');
-  if (c === 'ENOTDIR') return new HomeError(`${label} is not a directory`, 'not-a-directory');
+  if (link) return homeError('symlink', label);
+  if (c === 'ENOTDIR') return homeError('not-a-directory', label);
   return err as Error;
 }
 
-export interface Owner {
-  uid: number;
-  gid: number;
+export interface DirOptions {
+  owner: Owner;
+  mode: number;
+  /** How the directory is named in errors. */
+  label: string;
+  hooks?: Hooks;
+}
+
+const self = (): number => process.geteuid?.() ?? 0;
+
+/** mkdir; the identity of what is there right after, or undefined when it existed already. */
+async function makeDir(parent: FileHandle, name: string, hooks?: Hooks): Promise<Facts | undefined> {
+  try {
+    await mkdir(at(parent, name), { mode: 0o700 });
+  } catch (err) {
+    if (code(err) === 'EEXIST') return undefined;
+    throw err;
+  }
+  await hooks?.at?.('dir-made', name);
+  const made = await factsIn(parent, name);
+  // Gone already: whatever appears there next is not the directory made, and is refused as raced.
+  return made ?? { type: 'other', uid: -1, nlink: 0, size: 0, dev: -1, ino: -1, born: 0, modified: 0 };
 }
 
 /**
  * Opens `name` inside `parent` as a directory, creating it with `mode` and `owner` if missing.
- * An existing one must belong to `owner.uid`: nothing is written into someone else's directory.
+ * An existing one must belong to `owner.uid`: nothing is written into someone else's directory. A
+ * created one is chowned only once it is known to be the directory just made (see createdDirProblem).
  */
-export async function openOrCreateDir(
-  parent: FileHandle,
-  name: string,
-  owner: Owner,
-  mode: number,
-  label: string,
-): Promise<FileHandle> {
-  let created = false;
-  try {
-    await mkdir(at(parent, name), { mode: 0o700 });
-    created = true;
-  } catch (err) {
-    if (code(err) !== 'EEXIST') throw err;
-  }
+export async function openOrCreateDir(parent: FileHandle, name: string, o: DirOptions): Promise<FileHandle> {
+  const made = await makeDir(parent, name, o.hooks);
+  await o.hooks?.at?.('dir-checked', name);
   let dir: FileHandle;
   try {
     dir = await open(at(parent, name), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
   } catch (err) {
-    throw await dirError(err, at(parent, name), label);
+    throw await dirError(err, at(parent, name), o.label);
   }
   try {
-    if (created) {
-      await dir.chown(owner.uid, owner.gid);
-      await dir.chmod(mode);
+    const f = factsOf(await dir.stat());
+    if (made) {
+      const entries = (await readdir(`/proc/self/fd/${dir.fd}`)).length;
+      const problem = createdDirProblem(f, made, self(), entries);
+      if (problem) throw homeError(problem, o.label, f, o.owner.uid);
+      await dir.chown(o.owner.uid, o.owner.gid);
+      await dir.chmod(o.mode);
     } else {
-      const st = await dir.stat();
-      if (st.uid !== owner.uid) {
-        throw new HomeError(
-          `${label} belongs to uid ${st.uid}, not ${owner.uid}; nothing is written into it`,
-          'foreign-owner',
-        );
-      }
+      const problem = dirProblem(f, o.owner.uid);
+      if (problem) throw homeError(problem, o.label, f, o.owner.uid);
     }
     return dir;
   } catch (err) {
@@ -101,76 +248,88 @@ export async function openOrCreateDir(
   }
 }
 
-/** Reads a regular file inside `dir`; undefined when absent. Symlinks, FIFOs and huge files are refused. */
-export async function readFileIn(dir: FileHandle, name: string, label: string): Promise<string | undefined> {
+export interface FileOptions {
+  /** The account the home belongs to: its files (or root's) are the only ones read or replaced. */
+  owner: Owner;
+  /** How the file is named in errors. */
+  label: string;
+  hooks?: Hooks;
+}
+
+export interface ReadResult {
+  text: string;
+  /** The file read, so that a later replacement can tell whether it is still the same one. */
+  facts: Facts;
+}
+
+/**
+ * Reads a regular file inside `dir`; undefined when absent. The checks run on the open descriptor,
+ * so what is read is exactly what was checked: a symlink, a FIFO, a file of someone else, a file with
+ * another name elsewhere, or a huge one is refused and left alone.
+ */
+export async function readFileIn(
+  dir: FileHandle,
+  name: string,
+  o: FileOptions,
+): Promise<ReadResult | undefined> {
   let fh: FileHandle;
   try {
-    fh = await open(at(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    fh = await open(at(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
   } catch (err) {
     if (code(err) === 'ENOENT') return undefined;
-    if (code(err) === 'ELOOP') throw new HomeError(`${label} is a symlink; it is left alone`, 'symlink');
+    if (code(err) === 'ELOOP') throw homeError('symlink', o.label);
     throw err;
   }
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new HomeError(`${label} is not a regular file; it is left alone`, 'not-a-file');
-    if (st.size > MAX_READ)
-      throw new HomeError(`${label} is larger than ${MAX_READ} bytes; it is left alone`, 'too-large');
-    return await fh.readFile('utf8');
+    const facts = factsOf(await fh.stat());
+    const problem = fileProblem(facts, o.owner.uid) ?? (facts.size > MAX_READ ? 'too-large' : undefined);
+    if (problem) throw homeError(problem, o.label, facts, o.owner.uid);
+    await o.hooks?.at?.('file-checked', name);
+    return { text: await fh.readFile('utf8'), facts };
   } finally {
     await fh.close();
   }
 }
 
-export type EntryType = 'absent' | 'directory' | 'file' | 'symlink' | 'other';
-
-export async function entryType(dir: FileHandle, name: string): Promise<EntryType> {
-  try {
-    const st = await lstat(at(dir, name));
-    if (st.isSymbolicLink()) return 'symlink';
-    if (st.isDirectory()) return 'directory';
-    return st.isFile() ? 'file' : 'other';
-  } catch (err) {
-    if (code(err) === 'ENOENT') return 'absent';
-    throw err;
-  }
+/** The entry `name` may be replaced or removed: absent, or a file fileProblem accepts. */
+async function checkReplaceable(dir: FileHandle, name: string, o: FileOptions): Promise<Facts | undefined> {
+  const f = await factsIn(dir, name);
+  if (!f) return undefined;
+  const problem = fileProblem(f, o.owner.uid);
+  if (problem) throw homeError(problem, o.label, f, o.owner.uid);
+  return f;
 }
 
-/** True when `name` inside `dir` is a symlink (which kubeusers never replaces or writes through). */
-export async function isSymlinkIn(dir: FileHandle, name: string): Promise<boolean> {
-  try {
-    return (await lstat(at(dir, name))).isSymbolicLink();
-  } catch (err) {
-    if (code(err) === 'ENOENT') return false;
-    throw err;
-  }
+export interface WriteOptions extends FileOptions {
+  mode: number;
+  /**
+   * What the entry must still be (the file read earlier, or null for "absent"): anything else means
+   * someone changed it meanwhile, and it is left alone.
+   */
+  expect?: Facts | null;
 }
 
 /**
  * Writes `name` inside `dir` atomically: a fresh temp file in the same directory, fsync,
  * chown/chmod, then rename over the old one. A reader sees the old file or the new, never a mix.
+ * The old entry is checked before and again right before the rename: only a file of the account (or
+ * root) with one name is replaced. Between that last check and the rename someone may still swap the
+ * entry; the rename then drops that name, never reading or writing the file behind it.
  */
-export interface WriteOptions {
-  owner: Owner;
-  mode: number;
-  /** How the file is named in errors. */
-  label: string;
-}
-
 export async function writeFileAtomic(
   dir: FileHandle,
   name: string,
   data: string,
-  { owner, mode, label }: WriteOptions,
+  o: WriteOptions,
 ): Promise<void> {
-  if (await isSymlinkIn(dir, name))
-    throw new HomeError(`${label} is a symlink; nothing is written through it`, 'symlink');
+  const before = await checkReplaceable(dir, name, o);
+  if (o.expect !== undefined && !sameEntry(o.expect ?? undefined, before)) throw homeError('raced', o.label);
   const tmp = `.${name}.kubeusers-${globalThis.crypto.randomUUID()}`;
   const fh = await open(at(dir, tmp), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
   try {
     await fh.writeFile(data, 'utf8');
-    await fh.chown(owner.uid, owner.gid);
-    await fh.chmod(mode);
+    await fh.chown(o.owner.uid, o.owner.gid);
+    await fh.chmod(o.mode);
     await fh.sync();
   } catch (err) {
     await fh.close();
@@ -179,6 +338,9 @@ export async function writeFileAtomic(
   }
   await fh.close();
   try {
+    await o.hooks?.at?.('temp-written', name);
+    const now = await checkReplaceable(dir, name, o);
+    if (!sameEntry(before, now)) throw homeError('raced', o.label);
     await rename(at(dir, tmp), at(dir, name));
   } catch (err) {
     await unlink(at(dir, tmp)).catch(() => undefined);
@@ -187,7 +349,10 @@ export async function writeFileAtomic(
   await dir.sync();
 }
 
-export async function removeFileIn(dir: FileHandle, name: string): Promise<boolean> {
+/** Removes `name` inside `dir` if it is a file the account (or root) owns with one name. */
+export async function removeFileIn(dir: FileHandle, name: string, o: FileOptions): Promise<boolean> {
+  if (!(await checkReplaceable(dir, name, o))) return false;
+  await o.hooks?.at?.('file-checked', name);
   try {
     await unlink(at(dir, name));
     return true;

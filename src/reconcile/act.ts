@@ -126,6 +126,7 @@ export class Actor {
       );
     } catch (err) {
       // The cut-off itself happened in the cluster; the flag only tells the user.
+      if (err instanceof HomeError) return this.#reportLeftAlone(account, [err]);
       this.#d.log.warn(
         { account: account.name, kind: account.kind, action: 'flag', err: (err as Error).message },
         'could not update the disabled flag',
@@ -163,7 +164,37 @@ export class Actor {
     const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide.renewal);
     if (reason) return this.issue(account, adopted, reason);
     // The interruption may have come before the kubeconfig was merged: rewrite it with the same files.
-    await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
+    const left = await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
+    if (left.length === 0) return;
+    await this.saveState({ ...adopted, ...leftAloneNote(left) });
+    this.#throwIfLeftAlone(account, left);
+  }
+
+  #throwIfLeftAlone(account: Account, left: HomeError[]): void {
+    if (left.length === 0) return;
+    this.#reportLeftAlone(account, left);
+    throw leftAloneError(left);
+  }
+
+  /** Files in the home kubeusers would have read or replaced, left alone: logged with their reason. */
+  #reportLeftAlone(account: Account, left: HomeError[]): void {
+    for (const err of left) {
+      this.#d.events?.failed?.(account, failureReason(err));
+      this.#logLeftAlone(account, err);
+    }
+  }
+
+  #logLeftAlone(account: Account, err: HomeError): void {
+    this.#d.log.warn(
+      {
+        account: account.name,
+        kind: account.kind,
+        action: 'home-left-alone',
+        reason: err.reason,
+        err: err.message,
+      },
+      'a file in the home is left alone',
+    );
   }
 
   #kubeconfigEntry(account: Account): Omit<KubeconfigEntry, 'certPath' | 'keyPath'> {
@@ -246,12 +277,13 @@ export class Actor {
     // A renewal marks the state first, so a crash is followed by a look at the home. A first issuance
     // needs no mark: a state without a serial already leads there.
     if (state.serial) await this.saveState({ ...state, issuing: started });
+    let left: HomeError[];
     try {
       const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, {
         now: () => d.clock.now(),
         ...(d.point ? { point: d.point } : {}),
       });
-      await d.homes.writeCredentials(
+      left = await d.homes.writeCredentials(
         account,
         { certPem: issued.certPem, keyPem: issued.keyPem },
         this.#kubeconfigEntry(account),
@@ -272,6 +304,8 @@ export class Actor {
         lastChange: now,
       };
       for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
+      // Delivered, but something in the home was left alone: `status` shows it until the next issuance.
+      Object.assign(next, leftAloneNote(left));
       if (state.legacyUser) await applyGrants(d.clients, account, subjectsOf(account, state.epoch), d.decide);
       await this.saveState(next);
       await accountEvent(
@@ -300,12 +334,15 @@ export class Actor {
     } finally {
       await cleanupCsr(d.clients, account).catch(() => undefined);
     }
+    // The account is reported (sync result, log, metric), but its credentials are in place: no backoff.
+    this.#throwIfLeftAlone(account, left);
   }
 
   async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {
     const now = this.#d.clock.now();
     const failures = state.failures + 1;
     const message = describeError(err);
+    if (err instanceof HomeError) this.#logLeftAlone(account, err);
     const failed: AccountState = {
       ...state,
       status: state.serial ? state.status : 'error',
@@ -318,6 +355,25 @@ export class Actor {
     this.#d.events?.failed?.(account, failureReason(err));
     await this.saveState(failed).catch(() => undefined);
   }
+}
+
+function leftAloneMessage(left: HomeError[]): string {
+  return left
+    .map((e) => e.message)
+    .join('; ')
+    .slice(0, 500);
+}
+
+/** What the state says about files left alone in the home, shown by `status` until the next issuance. */
+function leftAloneNote(left: HomeError[]): Pick<AccountState, 'lastError'> {
+  return left.length > 0 ? { lastError: leftAloneMessage(left) } : {};
+}
+
+/** One error for the sync's report; the first file's reason is its reason. */
+function leftAloneError(left: HomeError[]): HomeError {
+  return new HomeError(leftAloneMessage(left), left[0]!.reason, {
+    cause: left.length === 1 ? left[0] : new AggregateError(left),
+  });
 }
 
 /** A bounded label for metrics: the kind of failure, never its text. */
