@@ -94,6 +94,8 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
       adminHomesRoot: settings.homes.adminRoot,
       disabledPolicyDn: ldap.disabledPolicyDn,
       attributes: ldap.attributes,
+      minUidNumber: ldap.minUidNumber,
+      minGidNumber: ldap.minGidNumber,
     },
   });
   const h = settings.homes;

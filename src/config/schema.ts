@@ -69,6 +69,18 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('attribute names, for directories that differ from RFC 2307'),
+      minUidNumber: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('accounts with a lower uidNumber (root, system accounts) are skipped'),
+      minGidNumber: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('accounts with a lower gidNumber (root, system groups) are skipped'),
       pageSize: z.number().int().min(1).max(10_000).default(500).describe('paged search size'),
       timeoutSeconds: z.number().positive().default(30).describe('per operation'),
     })
