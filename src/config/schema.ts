@@ -187,6 +187,14 @@ export const configSchema = z.strictObject({
         .describe('spread renewals by up to this share of the lifetime, earlier'),
       keyType: z.enum(KEY_TYPES).default('ecdsa-p256'),
       signTimeoutSeconds: z.number().positive().default(60).describe('how long to wait for the signer'),
+      clockSkewToleranceSeconds: z
+        .number()
+        .min(0)
+        .max(600)
+        .default(60)
+        .describe(
+          'a certificate starting later than this ahead of our clock is not valid yet: never adopted or kept, refused from the signer',
+        ),
     })
     .prefault({}),
   sync: z
