@@ -184,6 +184,8 @@ describe('hostile tool entries written by the tool editor', () => {
     const kc = kubeconfigOf(home(spec.name));
     // Where a kubeconfig was written (the unfixed code writes one), it is the attacker's own means.
     if (!existsSync(kc)) return;
+    const who = await kubectl(kc, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+    expect(`user: ${who.stdout}`).toBe(`user: ${P}.${spec.name}`);
     for (const args of gains) {
       const r = await kubectl(kc, ['auth', 'can-i', ...args]);
       expect(`${args.join(' ')}: ${r.stdout.trim()}`).toBe(`${args.join(' ')}: no`);
@@ -203,6 +205,8 @@ describe('hostile tool entries written by the tool editor', () => {
     expect(result.done.filter((d) => d.startsWith('tool/honest-by-editor:'))).toContain(
       'tool/honest-by-editor: adopt the certificate in the home, or issue one',
     );
+    // The audit check above sees the CSRs this installation creates.
+    expect(csrs).toContain(csrName('tool', 'honest-by-editor'));
   });
 
   it('keeps a provisioned tool whose uidNumber the editor set to 0 as it was, and says why', async () => {
@@ -304,8 +308,8 @@ describe('a certificate that is not valid yet', () => {
     plantHome('early-home', 57_050, early);
     const r = await s.sync({ only: new Set(['tool/early-home']) });
     expect(r.failures).toEqual([]);
-    expect(servingSerial('early-home')).not.toBe(early.serial);
     expect(await whoami('early-home')).toBe(`${P}.early-home`);
+    expect(servingSerial('early-home')).not.toBe(early.serial);
     expect(
       s.logs.some(
         (l) =>
@@ -337,8 +341,8 @@ describe('a certificate that is not valid yet', () => {
     await s.dir.addTool({ name, uidNumber: 57_051 }); // setup: directory manager
     const r = await s.sync({ only: new Set([`tool/${name}`]) });
     expect(r.failures).toEqual([]);
-    expect(servingSerial(name)).not.toBe(early.serial);
     expect(await whoami(name)).toBe(`${P}.${name}`);
+    expect(servingSerial(name)).not.toBe(early.serial);
   });
 
   it('claimed by the state is reissued, and status shows the skew until then', async () => {
@@ -389,11 +393,17 @@ describe('a certificate that is not valid yet', () => {
 describe("the signer's answer, seen from a clock out of step", () => {
   // The daemon's clock is moved, not the signer's: an hour behind, the signer's real answer starts an
   // hour ahead of it; two hours ahead, the one-hour certificate has already ended.
-  const skews: [string, number, string][] = [
-    ['the signer an hour ahead', -HOUR, 'certificate-not-yet-valid'],
-    ['the signer two hours behind', 2 * HOUR, 'certificate-expired'],
+  const skews: [string, number, string, RegExp, RegExp][] = [
+    [
+      'the signer an hour ahead',
+      -HOUR,
+      'certificate-not-yet-valid',
+      /starts at .*, 3\d{3} s ahead of this clock/,
+      /"action":"not-yet-valid","source":"signer","skewSeconds":3\d{3}/,
+    ],
+    ['the signer two hours behind', 2 * HOUR, 'certificate-expired', /ended at .*, before /, /ended at/],
   ];
-  it.each(skews)('with %s, it is refused and no key is written', async (_, offsetMs, reason) => {
+  it.each(skews)('with %s, it is refused and no key is written', async (_, offsetMs, reason, error, log) => {
     const name = `skew-${offsetMs < 0 ? 'behind' : 'ahead'}`;
     await s.dir.addTool({ name, uidNumber: offsetMs < 0 ? 57_060 : 57_061 }); // setup: directory manager
     const clock: Clock = { now: () => new Date(Date.now() + offsetMs) };
@@ -406,11 +416,9 @@ describe("the signer's answer, seen from a clock out of step", () => {
     });
     const skewed = await buildApp(s.settings, { log: makeLogger('debug', sink), clock });
     const r = await runSync(skewed.sync, { mode: 'sync', only: new Set([`tool/${name}`]) });
-    expect(r.failures).toEqual([
-      { account: `tool/${name}`, error: expect.stringMatching(/not valid|expired/) },
-    ]);
+    expect(r.failures).toEqual([{ account: `tool/${name}`, error: expect.stringMatching(error) }]);
     expect(existsSync(join(home(name), '.toolskube', 'client.key'))).toBe(false);
-    expect(lines.join('')).toMatch(reason.endsWith('not-yet-valid') ? /skewSeconds/ : /expired/);
+    expect(lines.join('')).toMatch(log);
     const failures = await skewed.metrics.registry.getSingleMetric('kubeusers_failures_total')!.get();
     expect(failures.values.find((v) => v.labels.reason === reason)?.value).toBe(1);
     // With the right time, the same account gets a working credential.
