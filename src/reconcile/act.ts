@@ -1,6 +1,7 @@
 // act: carries out one account's steps, in order. Every step is idempotent, so a crash at any point
 // is repaired by the next sync.
 import type { Account } from '../directory/account.ts';
+import { isSafeUserName } from '../directory/mapping.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
@@ -227,7 +228,7 @@ export class Actor {
     ) {
       return { state: { ...base, certEpoch: state.epoch }, creds: { certPem, keyPem } };
     }
-    if (!state.serial && account.kind === 'tool' && (await this.#hasLegacyState(account))) {
+    if (await this.#isLegacy(account, state, info.commonName)) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
       const adopted = { ...base, legacyUser: info.commonName };
       delete adopted.certEpoch;
@@ -240,6 +241,12 @@ export class Actor {
       return { state: adopted, creds: { certPem, keyPem } };
     }
     return undefined;
+  }
+
+  /** A first look at a tool that maintain-kubeusers served; a `system:` or other odd name is never bound. */
+  async #isLegacy(account: Account, state: AccountState, user: string): Promise<boolean> {
+    if (state.serial || account.kind !== 'tool' || !isSafeUserName(user)) return false;
+    return this.#hasLegacyState(account);
   }
 
   async #hasLegacyState(account: Account): Promise<boolean> {
