@@ -63,6 +63,7 @@ export function decideSettings(settings: Settings): DecideSettings {
       renewFraction: settings.certificates.renewFraction,
       jitterFraction: settings.certificates.jitterFraction,
     },
+    clockSkewToleranceMs: settings.certificates.clockSkewToleranceSeconds * 1000,
   };
 }
 
@@ -94,6 +95,8 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
       adminHomesRoot: settings.homes.adminRoot,
       disabledPolicyDn: ldap.disabledPolicyDn,
       attributes: ldap.attributes,
+      minUidNumber: ldap.minUidNumber,
+      minGidNumber: ldap.minGidNumber,
     },
   });
   const h = settings.homes;
@@ -111,6 +114,10 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
       if (reason !== 'adopted') metrics.issuance.observe({ kind: account.kind }, seconds);
     },
     failed: (_account, reason) => metrics.failures.inc({ reason }),
+    notYetValid: (account, source, skewSeconds) => {
+      metrics.notYetValid.inc({ kind: account.kind, source });
+      metrics.clockSkew.set({ source }, skewSeconds);
+    },
     ...opts.events,
   };
   const c = settings.certificates;
@@ -120,6 +127,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     lifetimeSeconds: c.lifetimeSeconds,
     signTimeoutMs: c.signTimeoutSeconds * 1000,
     extraGroups: settings.rbac.extraGroups,
+    clockSkewToleranceMs: c.clockSkewToleranceSeconds * 1000,
   };
   const ownNamespace = settings.kubernetes.namespace;
   const actor = new Actor({

@@ -3,6 +3,7 @@ import { ConfigError, crashPointFromEnv, loadConfig, type Settings } from '../co
 import { buildApp, ensureOwnNamespaceCheaply, type App } from '../main.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
+import { describeValidity, recordedValidity } from '../pki/validity.ts';
 import { EXIT } from './exit-codes.ts';
 
 export interface Output {
@@ -79,11 +80,24 @@ export async function status(app: App, io: Output, name: string | undefined, jso
     io.err(`kubeusers: no account named ${name}`);
     return EXIT.error;
   }
+  // `active` says what kubeusers did; whether the certificate works now is told beside it.
+  const now = app.clock.now();
+  const tolerance = app.settings.certificates.clockSkewToleranceSeconds * 1000;
+  const validity = (s: (typeof rows)[number]): ReturnType<typeof recordedValidity> =>
+    recordedValidity(s, now, tolerance);
   if (json) {
-    io.out(JSON.stringify(rows, null, 2));
+    const out = rows.map((s) => {
+      const v = validity(s);
+      return {
+        ...s,
+        validity: v.validity,
+        ...('skewSeconds' in v ? { clockSkewSeconds: v.skewSeconds } : {}),
+      };
+    });
+    io.out(JSON.stringify(out, null, 2));
     return EXIT.ok;
   }
-  io.out(['KIND', 'NAME', 'STATUS', 'EPOCH', 'SERIAL', 'NOT AFTER', 'LAST ERROR'].join('\t'));
+  io.out(['KIND', 'NAME', 'STATUS', 'EPOCH', 'SERIAL', 'NOT AFTER', 'VALIDITY', 'LAST ERROR'].join('\t'));
   for (const s of rows) {
     io.out(
       [
@@ -93,6 +107,7 @@ export async function status(app: App, io: Output, name: string | undefined, jso
         s.epoch,
         s.serial ?? '-',
         s.notAfter?.toISOString() ?? '-',
+        describeValidity(validity(s)),
         s.lastError ?? '',
       ].join('\t'),
     );

@@ -14,6 +14,10 @@ export interface CsrRequest {
   labels?: Record<string, string>;
 }
 
+/** The lifetime a CSR asks for: the API refuses less than its floor. */
+export const expirationSecondsFor = (lifetimeSeconds: number): number =>
+  Math.max(MIN_EXPIRATION_SECONDS, Math.floor(lifetimeSeconds));
+
 export function csrObject(req: CsrRequest): k8s.V1CertificateSigningRequest {
   return {
     apiVersion: 'certificates.k8s.io/v1',
@@ -22,7 +26,7 @@ export function csrObject(req: CsrRequest): k8s.V1CertificateSigningRequest {
     spec: {
       signerName: CLIENT_SIGNER,
       request: Buffer.from(req.csrPem).toString('base64'),
-      expirationSeconds: Math.max(MIN_EXPIRATION_SECONDS, Math.floor(req.expirationSeconds)),
+      expirationSeconds: expirationSecondsFor(req.expirationSeconds),
       usages: ['client auth', 'digital signature'],
     },
   };

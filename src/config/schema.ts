@@ -69,6 +69,18 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('attribute names, for directories that differ from RFC 2307'),
+      minUidNumber: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('accounts with a lower uidNumber (root, system accounts) are skipped'),
+      minGidNumber: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('accounts with a lower gidNumber (root, system groups) are skipped'),
       pageSize: z.number().int().min(1).max(10_000).default(500).describe('paged search size'),
       timeoutSeconds: z.number().positive().default(30).describe('per operation'),
     })
@@ -175,6 +187,14 @@ export const configSchema = z.strictObject({
         .describe('spread renewals by up to this share of the lifetime, earlier'),
       keyType: z.enum(KEY_TYPES).default('ecdsa-p256'),
       signTimeoutSeconds: z.number().positive().default(60).describe('how long to wait for the signer'),
+      clockSkewToleranceSeconds: z
+        .number()
+        .min(0)
+        .max(600)
+        .default(60)
+        .describe(
+          'a certificate starting later than this ahead of our clock is not valid yet: never adopted or kept, refused from the signer',
+        ),
     })
     .prefault({}),
   sync: z

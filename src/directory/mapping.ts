@@ -11,9 +11,29 @@ export interface MappingRules {
   adminHomesRoot: string;
   disabledPolicyDn: string;
   attributes: { uid: string; uidNumber: string; gidNumber: string; homeDirectory: string };
+  /** Lower uid and gid numbers belong to the system (root is 0): such an account gets nothing. */
+  minUidNumber: number;
+  minGidNumber: number;
 }
 
+/** The default floor for uid and gid numbers: below it, Debian's system accounts. */
+export const DEFAULT_MIN_ID_NUMBER = 1000;
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const SAFE_USER_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/**
+ * A Kubernetes user name kubeusers may put in a certificate: lower-case letters, digits, `-` and `.`,
+ * so never `system:…` nor anything with a `:` (the apiserver's own identities all have one).
+ */
+export function isSafeUserName(name: string): boolean {
+  return name.length <= 253 && SAFE_USER_NAME.test(name);
+}
+
+/** The one user name an account may have: `<project>.<tool>` for a tool, the plain uid for an admin. */
+export function expectedUserName(kind: AccountKind, name: string, project: string): string {
+  return kind === 'tool' ? `${project}.${name}` : name;
+}
 /** `tool-<name>` must stay a 63-character DNS label, with room for kubeusers' own suffixes. */
 export const MAX_TOOL_NAME = 54;
 
@@ -81,6 +101,57 @@ function checkToolName(entry: RawEntry, rules: MappingRules, uid: string | undef
   return name;
 }
 
+/**
+ * The user name comes from the directory but is checked against the one derived from the account:
+ * whoever may edit an entry's `uid` must not choose whom its certificate names.
+ */
+function checkUserName(
+  kind: AccountKind,
+  entry: RawEntry,
+  name: string,
+  rules: MappingRules,
+): string | Skipped {
+  const expected = expectedUserName(kind, name, rules.project);
+  const uid = first(entry, rules.attributes.uid) ?? expected;
+  if (uid === expected && isSafeUserName(uid)) return uid;
+  return skip(
+    kind,
+    entry.dn,
+    'invalid-user-name',
+    `${kind} "${name}" has ${rules.attributes.uid} "${uid}"; its Kubernetes user name must be "${expected}"`,
+    name,
+  );
+}
+
+type Ids = { uidNumber: number; gidNumber: number };
+
+function checkIds(kind: AccountKind, entry: RawEntry, name: string, rules: MappingRules): Ids | Skipped {
+  const a = rules.attributes;
+  const uidNumber = intOf(first(entry, a.uidNumber));
+  if (uidNumber === undefined)
+    return skip(kind, entry.dn, 'missing-uid-number', `${kind} "${name}" has no valid ${a.uidNumber}`, name);
+  const gidNumber = intOf(first(entry, a.gidNumber));
+  if (gidNumber === undefined)
+    return skip(kind, entry.dn, 'missing-gid-number', `${kind} "${name}" has no valid ${a.gidNumber}`, name);
+  if (uidNumber < rules.minUidNumber)
+    return skip(
+      kind,
+      entry.dn,
+      'uid-number-too-low',
+      `${kind} "${name}" has ${a.uidNumber} ${uidNumber}, below the minimum ${rules.minUidNumber}`,
+      name,
+    );
+  if (gidNumber < rules.minGidNumber)
+    return skip(
+      kind,
+      entry.dn,
+      'gid-number-too-low',
+      `${kind} "${name}" has ${a.gidNumber} ${gidNumber}, below the minimum ${rules.minGidNumber}`,
+      name,
+    );
+  return { uidNumber, gidNumber };
+}
+
 function checkPosix(
   kind: AccountKind,
   entry: RawEntry,
@@ -89,19 +160,11 @@ function checkPosix(
   root: string,
 ): Checked {
   const a = rules.attributes;
-  const uid = first(entry, a.uid) ?? name;
-  const uidNumber = intOf(first(entry, a.uidNumber));
-  if (uidNumber === undefined) {
-    return {
-      skip: skip(kind, entry.dn, 'missing-uid-number', `${kind} "${name}" has no valid ${a.uidNumber}`, name),
-    };
-  }
-  const gidNumber = intOf(first(entry, a.gidNumber));
-  if (gidNumber === undefined) {
-    return {
-      skip: skip(kind, entry.dn, 'missing-gid-number', `${kind} "${name}" has no valid ${a.gidNumber}`, name),
-    };
-  }
+  const uid = checkUserName(kind, entry, name, rules);
+  if (typeof uid !== 'string') return { skip: uid };
+  const ids = checkIds(kind, entry, name, rules);
+  if ('reason' in ids) return { skip: ids };
+  const { uidNumber, gidNumber } = ids;
   const home = first(entry, a.homeDirectory);
   if (home === undefined) {
     return {

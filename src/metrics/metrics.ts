@@ -61,6 +61,18 @@ export class Metrics {
     labelNames: ['kind', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly notYetValid = new Counter({
+    name: 'kubeusers_certificate_not_yet_valid_total',
+    help: 'Certificates found not valid yet (starting after now), by where: home, state or signer. Each was replaced or refused.',
+    labelNames: ['kind', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly clockSkew = new Gauge({
+    name: 'kubeusers_certificate_clock_skew_seconds',
+    help: 'How far the start of the last not-yet-valid certificate was ahead of this clock, by where it was found.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   readonly guardTrips = new Counter({
     name: 'kubeusers_removal_guard_trips_total',
     help: 'Syncs whose removals the guard held back.',

@@ -7,6 +7,8 @@ export interface CertInfo {
   notBefore: Date;
   notAfter: Date;
   commonName: string;
+  /** Every CN of the subject: a certificate with more than one is ambiguous about its user. */
+  commonNames: string[];
   groups: string[];
 }
 
@@ -20,12 +22,14 @@ export function parseCertificatePem(pem: string): x509.X509Certificate {
 export async function certInfo(pem: string): Promise<CertInfo> {
   const cert = parseCertificatePem(pem);
   const digest = await subtle.digest('SHA-256', cert.rawData);
+  const commonNames = cert.subjectName.getField(CN);
   return {
     serial: cert.serialNumber.toLowerCase(),
     fingerprint: Buffer.from(digest).toString('hex'),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
-    commonName: cert.subjectName.getField(CN)[0] ?? '',
+    commonName: commonNames[0] ?? '',
+    commonNames,
     groups: cert.subjectName.getField(O),
   };
 }

@@ -1,6 +1,7 @@
 // act: carries out one account's steps, in order. Every step is idempotent, so a crash at any point
 // is repaired by the next sync.
 import type { Account } from '../directory/account.ts';
+import { isSafeUserName } from '../directory/mapping.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
@@ -17,6 +18,7 @@ import type { KubeconfigEntry } from '../homes/kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { certInfo, certMatchesKey, parseCertificatePem } from '../pki/cert.ts';
 import { backoffMs } from '../pki/renewal.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
 import { applyGrants } from './grants.ts';
 import { accountEvent } from './revoke.ts';
@@ -42,7 +44,12 @@ export interface ActEvents {
   removed?(kind: Account['kind'], name: string): void;
   issued?(account: Account, state: AccountState, reason: IssueReason | 'adopted', signSeconds: number): void;
   failed?(account: Account, reason: string): void;
+  /** A certificate that starts after now: clock skew between this host and the signer, or a forgery. */
+  notYetValid?(account: Account, source: NotYetValidSource, skewSeconds: number): void;
 }
+
+/** Where a not-yet-valid certificate was found. */
+export type NotYetValidSource = 'home' | 'state' | 'signer';
 
 export class Actor {
   readonly #d: ActDeps;
@@ -161,7 +168,13 @@ export class Actor {
       'adopted the certificate already in the home',
     );
     await cleanupCsr(this.#d.clients, account).catch(() => undefined);
-    const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide.renewal);
+    const reason = issueReason(
+      adopted,
+      account,
+      this.#d.clock.now(),
+      this.#d.decide.renewal,
+      this.#d.decide.clockSkewToleranceMs,
+    );
     if (reason) return this.issue(account, adopted, reason);
     // The interruption may have come before the kubeconfig was merged: rewrite it with the same files.
     const left = await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
@@ -223,7 +236,10 @@ export class Actor {
       return undefined;
     const info = await certInfo(certPem);
     const now = this.#d.clock.now();
-    if (info.notAfter <= now) return undefined;
+    const validity = validityAt(info, now, this.#tolerance);
+    if (validity.validity === 'not-yet-valid') this.#notYetValid(account, 'home', validity.skewSeconds);
+    // Only a certificate that works now is adopted; any other is replaced.
+    if (validity.validity !== 'valid') return undefined;
     const base: AccountState = {
       ...state,
       status: 'active',
@@ -243,7 +259,7 @@ export class Actor {
     ) {
       return { state: { ...base, certEpoch: state.epoch }, creds: { certPem, keyPem } };
     }
-    if (!state.serial && account.kind === 'tool' && (await this.#hasLegacyState(account))) {
+    if (await this.#isLegacy(account, state, info.commonName)) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
       const adopted = { ...base, legacyUser: info.commonName };
       delete adopted.certEpoch;
@@ -256,6 +272,12 @@ export class Actor {
       return { state: adopted, creds: { certPem, keyPem } };
     }
     return undefined;
+  }
+
+  /** A first look at a tool that maintain-kubeusers served; a `system:` or other odd name is never bound. */
+  async #isLegacy(account: Account, state: AccountState, user: string): Promise<boolean> {
+    if (state.serial || account.kind !== 'tool' || !isSafeUserName(user)) return false;
+    return this.#hasLegacyState(account);
   }
 
   async #hasLegacyState(account: Account): Promise<boolean> {
@@ -271,9 +293,28 @@ export class Actor {
     return false;
   }
 
+  get #tolerance(): number {
+    return this.#d.decide.clockSkewToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
+  }
+
+  #notYetValid(account: Account, source: NotYetValidSource, skewSeconds: number): void {
+    this.#d.events?.notYetValid?.(account, source, skewSeconds);
+    this.#d.log.warn(
+      { account: account.name, kind: account.kind, action: 'not-yet-valid', source, skewSeconds },
+      `a certificate from the ${source} starts ${skewSeconds} s ahead of this clock: it does not work yet, so it is not used (clock skew between this host and the signer?)`,
+    );
+  }
+
+  /** A reissue because the recorded certificate does not work yet: the skew is told. */
+  #reportStateSkew(account: Account, state: AccountState, reason: IssueReason, now: Date): void {
+    if (reason !== 'not-yet-valid' || !state.notBefore) return;
+    this.#notYetValid(account, 'state', Math.ceil((state.notBefore.getTime() - now.getTime()) / 1000));
+  }
+
   async issue(account: Account, state: AccountState, reason: IssueReason): Promise<void> {
     const d = this.#d;
     const started = d.clock.now();
+    this.#reportStateSkew(account, state, reason, started);
     // A renewal marks the state first, so a crash is followed by a look at the home. A first issuance
     // needs no mark: a state without a serial already leads there.
     if (state.serial) await this.saveState({ ...state, issuing: started });
@@ -339,6 +380,8 @@ export class Actor {
   }
 
   async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {
+    if (err instanceof IssueError && err.reason === 'not-yet-valid')
+      this.#notYetValid(account, 'signer', err.skewSeconds ?? 0);
     const now = this.#d.clock.now();
     const failures = state.failures + 1;
     const message = describeError(err);
@@ -380,7 +423,7 @@ function leftAloneError(left: HomeError[]): HomeError {
 export function failureReason(err: unknown): string {
   if (err instanceof HomeError) return `home-${err.reason}`;
   if (err instanceof CsrFailedError) return 'csr-denied';
-  if (err instanceof IssueError) return 'certificate-mismatch';
+  if (err instanceof IssueError) return `certificate-${err.reason}`;
   const status = statusOf(err);
   if (status !== undefined) return `api-${status}`;
   if (err instanceof Error && /not signed within/.test(err.message)) return 'sign-timeout';

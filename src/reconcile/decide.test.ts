@@ -135,6 +135,11 @@ describe('decide', () => {
       ['issue expired'],
     ],
     [
+      'a certificate that is not valid yet is replaced',
+      input({ state: state({ notBefore: new Date(NOW.getTime() + HOUR) }) }),
+      ['issue not-yet-valid'],
+    ],
+    [
       'a certificate of an old epoch is replaced',
       input({ state: state({ certEpoch: 2 }) }),
       ['issue old-epoch'],
@@ -229,6 +234,17 @@ describe('issueReason', () => {
     ['no certificate', { serial: undefined }, 'new'],
     ['fresh', {}, undefined],
     ['changed user name', { uid: 'old.name' }, 'subject-changed'],
+    ['starts an hour from now', { notBefore: new Date(NOW.getTime() + HOUR) }, 'not-yet-valid'],
+    [
+      'starts 30 s from now, within the tolerance',
+      { notBefore: new Date(NOW.getTime() + 30_000) },
+      undefined,
+    ],
+    [
+      'not valid yet and of an old epoch',
+      { notBefore: new Date(NOW.getTime() + HOUR), certEpoch: 2 },
+      'not-yet-valid',
+    ],
   ];
   it.each(cases)('%s', (_, mods, reason) =>
     expect(issueReason(state(mods), account(), NOW, settings.renewal)).toBe(reason),

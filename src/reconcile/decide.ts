@@ -15,9 +15,11 @@ import {
 import { adminBindingName, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
 import { initialState, type AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 
-export type IssueReason = 'new' | 'expired' | 'due' | 'old-epoch' | 'subject-changed' | 'forced';
+export type IssueReason =
+  'new' | 'expired' | 'not-yet-valid' | 'due' | 'old-epoch' | 'subject-changed' | 'forced';
 
 export interface ObjectRef {
   kind: string;
@@ -51,6 +53,8 @@ export interface DecideSettings extends ManifestSettings {
     { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }
   >;
   renewal: RenewalPolicy;
+  /** A certificate starting later than this ahead of our clock does not work yet. */
+  clockSkewToleranceMs?: number;
 }
 
 export interface AccountInput {
@@ -104,9 +108,16 @@ export function issueReason(
   account: Account,
   now: Date,
   policy: RenewalPolicy,
+  toleranceMs = DEFAULT_CLOCK_TOLERANCE_MS,
 ): IssueReason | undefined {
   if (!state.serial || !state.notBefore || !state.notAfter) return 'new';
-  if (state.notAfter <= now) return 'expired';
+  const validity = validityAt(
+    { notBefore: state.notBefore, notAfter: state.notAfter },
+    now,
+    toleranceMs,
+  ).validity;
+  // A certificate that does not work now is replaced now, whatever else is true of it.
+  if (validity !== 'valid') return validity;
   const current =
     state.certEpoch === state.epoch || (state.legacyUser !== undefined && state.certEpoch === undefined);
   if (!current) return 'old-epoch';
@@ -160,7 +171,7 @@ function certificateStep(
   // Never issued, or interrupted mid-issuance: a usable certificate may already be in the home.
   if (state.issuing || !state.serial)
     return backingOff ? nextLook(state, s) : { step: { do: 'adopt-or-issue', state } };
-  const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal);
+  const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal, s.clockSkewToleranceMs);
   if (reason && !backingOff) return { step: { do: 'issue', state, reason } };
   return nextLook(state, s);
 }

@@ -1,14 +1,25 @@
 // Changes to the directory during a test, made over LDAP as the directory's manager, the way
-// Toolforge's own tooling makes them.
+// Toolforge's own tooling makes them; or, for the attacker tests, as the tool editor, whose ACL lets
+// it write tool entries and nothing else.
+import { readFileSync } from 'node:fs';
 import { Attribute, Change, Client } from 'ldapts';
 import { dn, lockTime, toolAttributes, userAttributes, type AdminSpec, type ToolSpec } from './ldif.ts';
 import type { LdapInfo } from './slapd.ts';
 
+export type DirectoryRole = 'manager' | 'editor';
+
 export class DirectoryFixture {
   readonly #info: LdapInfo;
+  readonly #role: DirectoryRole;
 
-  constructor(info: LdapInfo) {
+  constructor(info: LdapInfo, role: DirectoryRole = 'manager') {
     this.#info = info;
+    this.#role = role;
+  }
+
+  /** The same directory, written as the tool editor: an attacker who may edit tool entries only. */
+  asEditor(): DirectoryFixture {
+    return new DirectoryFixture(this.#info, 'editor');
   }
 
   get shape() {
@@ -18,7 +29,9 @@ export class DirectoryFixture {
   async #withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const client = new Client({ url: this.#info.url, timeout: 10_000 });
     try {
-      await client.bind(this.#info.rootDn, this.#info.rootPassword);
+      if (this.#role === 'editor')
+        await client.bind(this.#info.editorDn, readFileSync(this.#info.editorPasswordFile, 'utf8'));
+      else await client.bind(this.#info.rootDn, this.#info.rootPassword);
       return await fn(client);
     } finally {
       await client.unbind().catch(() => undefined);

@@ -10,6 +10,7 @@ function scanLogs(env: Environment): string[] {
   const dir = env.info.dir;
   const secrets = [
     readFileSync(env.info.ldap.servicePasswordFile, 'utf8').trim(),
+    readFileSync(env.info.ldap.editorPasswordFile, 'utf8').trim(),
     env.info.ldap.rootPassword,
   ];
   const files: string[] = [];

@@ -15,6 +15,10 @@ export interface ToolSpec {
   /** Another project's tools share the OU but are not the daemon's (the bulk fixture uses this). */
   project?: string;
   uidNumber: number;
+  /** Default the uid number. */
+  gidNumber?: number;
+  /** The Unix account name; default `<project>.<name>`. */
+  uid?: string;
   /** Overrides for malformed-entry tests; `null` leaves the attribute out. */
   homeDirectory?: string | null;
   uidNumberAttr?: string | null;
@@ -28,6 +32,8 @@ export interface AdminSpec {
 }
 
 export const SERVICE_CN = 'kubeusers';
+/** An account whose ACL lets it write tool entries and nothing else: the attacker tests' LDAP editor. */
+export const EDITOR_CN = 'tool-editor';
 
 export const dn = {
   people: (s: DirectoryShape) => `ou=people,${s.baseDn}`,
@@ -39,6 +45,7 @@ export const dn = {
   adminGroup: (s: DirectoryShape) => `cn=${s.project}.admin,ou=servicegroups,${s.baseDn}`,
   disabledPolicy: (s: DirectoryShape) => `cn=disabled,ou=ppolicies,${s.baseDn}`,
   service: (s: DirectoryShape) => `cn=${SERVICE_CN},ou=profile,${s.baseDn}`,
+  editor: (s: DirectoryShape) => `cn=${EDITOR_CN},ou=profile,${s.baseDn}`,
 };
 
 /** `pwdAccountLockedTime` as Toolforge writes it: now for disabled, the epoch-like marker for deletion. */
@@ -54,7 +61,7 @@ function entry(lines: (string | undefined)[]): string {
   return lines.filter((l): l is string => l !== undefined).join('\n') + '\n\n';
 }
 
-export function baseLdif(s: DirectoryShape, servicePassword: string): string {
+export function baseLdif(s: DirectoryShape, servicePassword: string, editorPassword: string): string {
   const dc = /^dc=([^,]+)/.exec(s.baseDn)?.[1] ?? 'example';
   const ou = (d: string, name: string) =>
     entry([`dn: ${d}`, 'objectClass: organizationalUnit', `ou: ${name}`]);
@@ -80,6 +87,13 @@ export function baseLdif(s: DirectoryShape, servicePassword: string): string {
       `cn: ${SERVICE_CN}`,
       `userPassword: ${servicePassword}`,
     ]),
+    entry([
+      `dn: ${dn.editor(s)}`,
+      'objectClass: organizationalRole',
+      'objectClass: simpleSecurityObject',
+      `cn: ${EDITOR_CN}`,
+      `userPassword: ${editorPassword}`,
+    ]),
   ].join('');
 }
 
@@ -92,8 +106,8 @@ export function toolAttributes(s: DirectoryShape, t: ToolSpec): Record<string, s
   const attrs: Record<string, string[]> = {
     objectClass: ['account', 'posixAccount'],
     cn: [`${t.project ?? s.project}.${t.name}`],
-    uid: [`${t.project ?? s.project}.${t.name}`],
-    gidNumber: [String(t.uidNumber)],
+    uid: [t.uid ?? `${t.project ?? s.project}.${t.name}`],
+    gidNumber: [String(t.gidNumber ?? t.uidNumber)],
     loginShell: ['/bin/false'],
   };
   if (t.uidNumberAttr !== null) attrs.uidNumber = [t.uidNumberAttr ?? String(t.uidNumber)];
