@@ -142,23 +142,18 @@ export class LdapDirectory implements Directory {
         connectTimeout: this.#o.timeoutMs,
         ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
       });
-      let step = transport === 'ldaps' ? 'TLS or bind' : 'bind';
+      let step = '';
       try {
         if (transport === 'starttls') {
-          step = 'StartTLS';
+          step = 'StartTLS: ';
           await within(client.startTLS(tls), this.#o.timeoutMs, 'StartTLS handshake timed out');
-          step = 'bind';
+          step = '';
         }
         await client.bind(this.#o.bindDn, this.#o.bindPassword);
         return client;
       } catch (err) {
-        const code = certificateErrorCode(err);
-        if (code !== undefined) refused.push(err);
-        failures.push(
-          code !== undefined
-            ? `${url}: TLS: the server's certificate is refused (${code}: ${messageOf(err)}); nothing was sent`
-            : `${url}: ${step}: ${describe(err)}`,
-        );
+        if (certificateErrorCode(err) !== undefined) refused.push(err);
+        failures.push(`${url}: ${step}${describeConnect(err)}`);
         await client.unbind().catch(() => undefined);
       }
     }
@@ -229,7 +224,13 @@ function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message.split('\n')[0]! : '');
+/** A certificate that failed verification is said as such, with Node's code; the bind was not sent. */
+function describeConnect(err: unknown): string {
+  const code = certificateErrorCode(err);
+  if (code === undefined) return describe(err);
+  const message = err instanceof Error ? err.message.split(';')[0]!.trim() : '';
+  return `TLS: the server's certificate is refused (${code}: ${message}); no bind was sent`;
+}
 
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.constructor.name}: ${err.message}`.trim();
