@@ -4,12 +4,14 @@
 //   plain    — a relay of the plaintext protocol (what anyone on the path sees without TLS);
 //   ldaps    — TLS from the first byte, with the attacker's certificate;
 //   starttls — plaintext until the client's StartTLS request, which it answers "success" itself,
-//              then TLS with the attacker's certificate.
+//              then TLS with the attacker's certificate;
+//   strip    — answers StartTLS with "unavailable" and relays whatever follows in plaintext (the
+//              downgrade a client that falls back to plaintext would accept).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Pair } from './pki.ts';
 
-export type InterceptMode = 'plain' | 'ldaps' | 'starttls';
+export type InterceptMode = 'plain' | 'ldaps' | 'starttls' | 'strip';
 
 export interface Interceptor {
   url: string;
@@ -23,15 +25,18 @@ export interface Interceptor {
 const STARTTLS_OID = '1.3.6.1.4.1.1466.20037';
 
 /**
- * The ExtendedResponse (success, responseName = the StartTLS OID) for the request's message id.
- * BER by hand: a test double, small enough not to need an encoder.
+ * The ExtendedResponse (`resultCode`, responseName = the StartTLS OID) for the request's message
+ * id: 0 success, 52 unavailable. BER by hand: a test double, small enough not to need an encoder.
  */
-export function startTlsSuccess(request: Buffer): Buffer {
+export function startTlsResponse(request: Buffer, resultCode: number): Buffer {
   // LDAPMessage ::= SEQUENCE (0x30, short length) { messageID INTEGER (0x02 len bytes) … }
   if (request[0] !== 0x30 || request[2] !== 0x02) throw new Error('not an LDAP message');
   const idTlv = request.subarray(2, 4 + request[3]!);
   const oid = Buffer.from(STARTTLS_OID, 'latin1');
-  const op = Buffer.concat([Buffer.from([0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00, 0x8a, oid.length]), oid]);
+  const op = Buffer.concat([
+    Buffer.from([0x0a, 0x01, resultCode, 0x04, 0x00, 0x04, 0x00, 0x8a, oid.length]),
+    oid,
+  ]);
   const body = Buffer.concat([idTlv, Buffer.from([0x78, op.length]), op]);
   return Buffer.concat([Buffer.from([0x30, body.length]), body]);
 }
@@ -77,7 +82,8 @@ export async function startInterceptor(
         chunks.push(Buffer.from(request));
         return socket.destroy();
       }
-      socket.write(startTlsSuccess(request), () => overTls(socket));
+      if (mode === 'strip') socket.write(startTlsResponse(request, 52), () => relay(socket));
+      else socket.write(startTlsResponse(request, 0), () => overTls(socket));
     });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));

@@ -114,6 +114,17 @@ const cases: Case[] = [
     expect: { code: 5, stderr: REFUSED_TLS, issued: false, passwordSeen: false },
   },
   {
+    name: '(d) StartTLS answered "unavailable" by a man in the middle is refused, not downgraded',
+    transport: ({ url, caFile }) => ({ servers: [url], startTls: true, caFile }),
+    mitm: { mode: 'strip', cert: () => otherCa.server },
+    expect: {
+      code: 5,
+      stderr: /directory unreachable, nothing removed or locked: .*StartTLS/,
+      issued: false,
+      passwordSeen: false,
+    },
+  },
+  {
     name: '(f) ldap:// with allowPlaintext: true works, and says so in the log',
     transport: ({ url }) => ({ servers: [url], allowPlaintext: true }),
     // What allowPlaintext means: anyone on the path reads the bind password.
