@@ -8,8 +8,9 @@ import { applyObject } from './cluster/objects.ts';
 import { podIdentityPolicy } from './cluster/pod-identity.ts';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
 import { TokenBucket } from './cluster/rate-limit.ts';
-import { readSecret, type Settings } from './config/load.ts';
+import { readCaBundle, readSecret, type Settings } from './config/load.ts';
 import { LdapDirectory } from './directory/ldap.ts';
+import { plaintextServers } from './directory/transport.ts';
 import { SafeHomes } from './homes/homes.ts';
 import { makeLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics/metrics.ts';
@@ -67,22 +68,26 @@ export function decideSettings(settings: Settings): DecideSettings {
   };
 }
 
-export async function buildApp(settings: Settings, opts: AppOptions = {}): Promise<App> {
-  const log = opts.log ?? makeLogger(settings.log.level);
-  const clock = opts.clock ?? systemClock;
-  const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
-  const fence: Fence = { canWrite: () => true };
-  const clients = makeClients(loadKubeConfig(settings), limiter, {
-    userAgent: `kubeusers/${settings.kubernetes.namespace}/${settings.leaderElection.identity ?? 'local'}`,
-    canWrite: () => fence.canWrite(),
-    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
-  });
-  const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
+/**
+ * The directory reader, with its secrets read now (a missing file is a ConfigError before anything
+ * else starts); plaintext LDAP, when the operator allowed it, is said once in the log.
+ */
+export async function ldapDirectory(settings: Settings, log: Logger): Promise<LdapDirectory> {
   const ldap = settings.ldap;
-  const directory = new LdapDirectory({
+  const bindPassword = await readSecret(ldap.bindPassword);
+  const ca = ldap.caFile !== undefined ? await readCaBundle(ldap.caFile, 'ldap.caFile') : undefined;
+  const plain = plaintextServers(ldap.servers, ldap.startTls);
+  if (plain.length > 0) {
+    log.warn(
+      { servers: plain, setting: 'ldap.allowPlaintext' },
+      'LDAP in plaintext (ldap.allowPlaintext: true): whoever can read or change this traffic can take the bind password and add admins; use ldaps:// or ldap.startTls',
+    );
+  }
+  return new LdapDirectory({
     servers: ldap.servers,
+    tls: { startTls: ldap.startTls, ...(ca !== undefined ? { ca } : {}) },
     bindDn: ldap.bindDn,
-    bindPassword: await readSecret(ldap.bindPassword),
+    bindPassword,
     toolsBase: ldap.toolsBase,
     usersBase: ldap.usersBase,
     adminGroupDn: ldap.adminGroupDn,
@@ -99,6 +104,20 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
       minGidNumber: ldap.minGidNumber,
     },
   });
+}
+
+export async function buildApp(settings: Settings, opts: AppOptions = {}): Promise<App> {
+  const log = opts.log ?? makeLogger(settings.log.level);
+  const clock = opts.clock ?? systemClock;
+  const directory = await ldapDirectory(settings, log);
+  const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
+  const fence: Fence = { canWrite: () => true };
+  const clients = makeClients(loadKubeConfig(settings), limiter, {
+    userAgent: `kubeusers/${settings.kubernetes.namespace}/${settings.leaderElection.identity ?? 'local'}`,
+    canWrite: () => fence.canWrite(),
+    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+  });
+  const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
   const h = settings.homes;
   const homes = new SafeHomes({
     tool: { root: h.root, credentialsDir: h.toolCredentialsDir, disabledFlag: h.disabledFlag },

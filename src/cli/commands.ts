@@ -1,5 +1,5 @@
 // What each subcommand does, given the composition root.
-import { ConfigError, crashPointFromEnv, loadConfig, type Settings } from '../config/load.ts';
+import { ConfigError, crashPointFromEnv, loadConfig } from '../config/load.ts';
 import { buildApp, ensureOwnNamespaceCheaply, type App } from '../main.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
@@ -21,9 +21,12 @@ export async function withApp(
   io: Output,
   fn: (app: App) => Promise<number>,
 ): Promise<number> {
-  let settings: Settings;
+  let app: App;
   try {
-    settings = await loadConfig(configFile);
+    const settings = await loadConfig(configFile);
+    const point = crashPointFromEnv();
+    // buildApp reads the files the configuration names (bind password, CA bundle): ConfigError too.
+    app = await buildApp(settings, point ? { point } : {});
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`kubeusers: ${err.message}`);
@@ -31,8 +34,7 @@ export async function withApp(
     }
     throw err;
   }
-  const point = crashPointFromEnv();
-  return fn(await buildApp(settings, point ? { point } : {}));
+  return fn(app);
 }
 
 export function exitCodeOf(result: SyncResult): number {

@@ -1,9 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, parseConfig, readSecret } from './load.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { x509 } from '../pki/crypto.ts';
+import { generateKey, signingAlgorithm } from '../pki/keys.ts';
+import { ConfigError, parseConfig, readCaBundle, readSecret } from './load.ts';
 
 const minimal = {
   ldap: {
-    servers: ['ldap://127.0.0.1:389'],
+    servers: ['ldaps://127.0.0.1:636'],
     bindDn: 'cn=x',
     bindPassword: { env: 'PW' },
     baseDn: 'dc=x',
@@ -42,15 +47,65 @@ describe('parseConfig', () => {
     ],
     ['an unknown key type', { ...minimal, certificates: { keyType: 'dsa' } }, /certificates\.keyType/],
     ['nothing at all', undefined, /ldap/],
+    [
+      'plaintext LDAP without allowPlaintext',
+      { ...minimal, ldap: { ...minimal.ldap, servers: ['ldap://127.0.0.1:389'] } },
+      /ldap\.allowPlaintext: ldap:\/\/127\.0\.0\.1:389 would carry the bind password/,
+    ],
+    [
+      'one plaintext server among ldaps ones',
+      { ...minimal, ldap: { ...minimal.ldap, servers: ['ldaps://a:636', 'ldap://b:389'] } },
+      /ldap\.allowPlaintext: ldap:\/\/b:389 /,
+    ],
+    [
+      'a URL that is not LDAP',
+      { ...minimal, ldap: { ...minimal.ldap, servers: ['https://ldap.example.org'] } },
+      /ldap\.servers\.0: must be an ldap:\/\/ or ldaps:\/\/ URL/,
+    ],
+    [
+      'credentials in a URL',
+      { ...minimal, ldap: { ...minimal.ldap, servers: ['ldaps://cn=x:hunter2@ldap.example.org'] } },
+      /ldap\.servers\.0: no credentials in the URL/,
+    ],
+    [
+      'an insecure-skip option',
+      { ...minimal, ldap: { ...minimal.ldap, startTls: true, rejectUnauthorized: false } },
+      /Unrecognized key: "rejectUnauthorized"/,
+    ],
   ];
   it.each(bad)('rejects %s with a message naming the key', (_, value, message) => {
     expect(() => parseConfig('kubeusers.yaml', value)).toThrow(ConfigError);
     expect(() => parseConfig('kubeusers.yaml', value)).toThrow(message);
   });
 
+  const transports: [string, Record<string, unknown>][] = [
+    ['ldaps://', { servers: ['ldaps://ldap.example.org'] }],
+    [
+      'ldap:// with StartTLS and a CA',
+      { servers: ['ldap://ldap.example.org'], startTls: true, caFile: '/etc/kubeusers/ldap/ca.crt' },
+    ],
+    ['ldap:// with allowPlaintext', { servers: ['ldap://ldap.example.org'], allowPlaintext: true }],
+  ];
+  it.each(transports)('accepts %s', (_, ldap) => {
+    const s = parseConfig('t', { ...minimal, ldap: { ...minimal.ldap, ...ldap } });
+    expect(s.ldap.servers).toHaveLength(1);
+  });
+
+  it("defaults to no StartTLS, no plaintext and Node's CAs", () => {
+    const s = parseConfig('t', { ...minimal, ldap: { ...minimal.ldap, servers: ['ldaps://l'] } });
+    expect(s.ldap).toMatchObject({ startTls: false, allowPlaintext: false });
+    expect(s.ldap.caFile).toBeUndefined();
+  });
+
   it('never echoes a secret value in its error', () => {
     expect(() =>
       parseConfig('k', { ...minimal, ldap: { ...minimal.ldap, bindPassword: 'hunter2' } }),
+    ).not.toThrow(/hunter2/);
+    expect(() =>
+      parseConfig('k', {
+        ...minimal,
+        ldap: { ...minimal.ldap, servers: ['ldap://cn=x:hunter2@ldap.example.org'] },
+      }),
     ).not.toThrow(/hunter2/);
   });
 });
@@ -65,5 +120,48 @@ describe('readSecret', () => {
     await expect(readSecret({ file: '/nonexistent/pw' })).rejects.toThrow(
       'cannot read secret file /nonexistent/pw: ENOENT',
     );
+  });
+});
+
+describe('readCaBundle', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeusers-ca-'));
+  const file = (name: string, text: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const selfSigned = async (cn: string): Promise<string> => {
+    const keys = await generateKey('ecdsa-p256');
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      name: `CN=${cn}`,
+      keys,
+      signingAlgorithm: signingAlgorithm('ecdsa-p256'),
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+    });
+    return cert.toString('pem');
+  };
+  // Base64 that decodes, but to no certificate.
+  const BROKEN = '-----BEGIN CERTIFICATE-----\nMIIBfTCCASOgAwIBAgIU\n-----END CERTIFICATE-----\n';
+
+  it('returns every certificate of a bundle, and nothing else of the file', async () => {
+    const [a, b] = [await selfSigned('ca-a'), await selfSigned('ca-b')];
+    const bundle = await readCaBundle(file('bundle.crt', `# our CAs\n${a}\n\n${b}\n`), 'ldap.caFile');
+    expect(bundle).toBe(`${a.trim()}\n${b.trim()}`);
+  });
+
+  const bad: [string, () => string, RegExp][] = [
+    ['a missing file', () => join(dir, 'nope.crt'), /^cannot read ldap\.caFile .*nope\.crt: ENOENT$/],
+    ['a file without a certificate', () => file('empty.crt', 'hello\n'), /: no PEM certificate in it$/],
+    [
+      'a key instead',
+      () => file('key.crt', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'),
+      /no PEM certificate/,
+    ],
+    ['a block that does not parse', () => file('broken.crt', BROKEN), /certificate 1 of 1 does not parse/],
+  ];
+  it.each(bad)('refuses %s as a ConfigError naming the key', async (_, path, message) => {
+    const p = path();
+    await expect(readCaBundle(p, 'ldap.caFile')).rejects.toThrow(ConfigError);
+    await expect(readCaBundle(p, 'ldap.caFile')).rejects.toThrow(message);
   });
 });

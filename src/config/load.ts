@@ -1,4 +1,5 @@
 // The only code that reads the environment or config files. main.ts calls it once.
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
@@ -93,4 +94,30 @@ export async function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = proces
       `cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g;
+
+/**
+ * Reads a PEM bundle of CA certificates (`key` names the setting in errors). A missing or unreadable
+ * file, one without a certificate, or a block that does not parse is a configuration error: a TLS
+ * setting that silently trusts nothing, or the wrong thing, would only fail later and less clearly.
+ */
+export async function readCaBundle(file: string, key: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new ConfigError(`${key} ${file}: no PEM certificate in it`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ConfigError(`${key} ${file}: certificate ${i + 1} of ${blocks.length} does not parse`);
+    }
+  }
+  return blocks.join('\n');
 }

@@ -1,6 +1,7 @@
 // The configuration schema: every key, its type, default and meaning. docs/configuration.md is
 // generated from it. Secrets are named by file or environment variable, never written inline.
 import { z } from 'zod';
+import { plaintextServers } from '../directory/transport.ts';
 import { KEY_TYPES } from '../pki/keys.ts';
 
 const secretRef = z
@@ -33,10 +34,35 @@ const override = z.strictObject({
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+const ldapUrl = z.url({ protocol: /^ldaps?$/, error: 'must be an ldap:// or ldaps:// URL' }).refine((u) => {
+  const url = new URL(u);
+  return url.username === '' && url.password === '';
+}, 'no credentials in the URL: the password comes from ldap.bindPassword');
+
 export const configSchema = z.strictObject({
   ldap: z
     .strictObject({
-      servers: z.array(z.url()).min(1).describe('LDAP URLs, tried in order (ldap:// or ldaps://)'),
+      servers: z
+        .array(ldapUrl)
+        .min(1)
+        .describe('LDAP URLs, tried in order: ldaps://, or ldap:// with startTls (see allowPlaintext)'),
+      startTls: z
+        .boolean()
+        .default(false)
+        .describe('upgrade ldap:// connections with StartTLS before anything is sent; no fallback'),
+      caFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "PEM bundle of the CAs trusted for the directory's certificate; default Node's built-in CAs",
+        ),
+      allowPlaintext: z
+        .boolean()
+        .default(false)
+        .describe(
+          'accept ldap:// without StartTLS (password and answers unprotected; warned about at start)',
+        ),
       bindDn: z.string().min(1).describe('DN of the read-only service account'),
       bindPassword: secretRef.describe("the service account's password"),
       baseDn: z.string().min(1).describe('directory base, e.g. dc=wikimedia,dc=org'),
@@ -83,6 +109,15 @@ export const configSchema = z.strictObject({
         .describe('accounts with a lower gidNumber (root, system groups) are skipped'),
       pageSize: z.number().int().min(1).max(10_000).default(500).describe('paged search size'),
       timeoutSeconds: z.number().positive().default(30).describe('per operation'),
+    })
+    .superRefine((l, ctx) => {
+      const plain = plaintextServers(l.servers, l.startTls);
+      if (plain.length > 0 && !l.allowPlaintext)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allowPlaintext'],
+          message: `${plain.join(', ')} would carry the bind password and every answer in plaintext: use ldaps://, or set ldap.startTls: true (with ldap.caFile), or accept it with ldap.allowPlaintext: true`,
+        });
     })
     .describe('the directory'),
   homes: z

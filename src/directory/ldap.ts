@@ -3,9 +3,12 @@
 import { Client, escapeFilter } from 'ldapts';
 import type { Directory, DirectorySnapshot, Skipped } from './account.ts';
 import { mapEntries, type MappingRules, type RawEntry } from './mapping.ts';
+import { certificateErrorCode, tlsOptionsFor, transportOf } from './transport.ts';
 
 export interface LdapDirectoryOptions {
   servers: string[];
+  /** StartTLS on ldap:// URLs; `ca` (PEM) replaces Node's built-in CAs when given. */
+  tls: { startTls: boolean; ca?: string };
   bindDn: string;
   bindPassword: string;
   toolsBase: string;
@@ -17,7 +20,20 @@ export interface LdapDirectoryOptions {
   rules: MappingRules;
 }
 
-export class DirectoryError extends Error {}
+/**
+ * Why the directory could not be read: no server answered, every server that answered showed a
+ * certificate that failed verification, or a read failed after the bind.
+ */
+export type DirectoryErrorReason = 'unreachable' | 'certificate' | 'read-failed';
+
+export class DirectoryError extends Error {
+  readonly reason: DirectoryErrorReason;
+
+  constructor(message: string, reason: DirectoryErrorReason, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
 
 const PPOLICY = ['pwdAccountLockedTime', 'pwdPolicySubentry'];
 
@@ -58,7 +74,7 @@ export class LdapDirectory implements Directory {
       };
     } catch (err) {
       if (err instanceof DirectoryError) throw err;
-      throw new DirectoryError(`LDAP read failed: ${describe(err)}`);
+      throw new DirectoryError(`LDAP read failed: ${describe(err)}`, 'read-failed', { cause: err });
     } finally {
       await client.unbind().catch(() => undefined);
     }
@@ -110,19 +126,43 @@ export class LdapDirectory implements Directory {
     await client.unbind().catch(() => undefined);
   }
 
+  /**
+   * The first server that proves its identity and accepts our bind. With StartTLS the upgrade comes
+   * first and must succeed: the bind password is never sent before the certificate was verified.
+   */
   async #connect(): Promise<Client> {
     const failures: string[] = [];
+    const refused: unknown[] = [];
     for (const url of this.#o.servers) {
-      const client = new Client({ url, timeout: this.#o.timeoutMs, connectTimeout: this.#o.timeoutMs });
+      const transport = transportOf(url, this.#o.tls.startTls);
+      const tls = tlsOptionsFor(url, this.#o.tls.ca);
+      const client = new Client({
+        url,
+        timeout: this.#o.timeoutMs,
+        connectTimeout: this.#o.timeoutMs,
+        ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
+      });
+      let step = '';
       try {
+        if (transport === 'starttls') {
+          step = 'StartTLS: ';
+          await within(client.startTLS(tls), this.#o.timeoutMs, 'StartTLS handshake timed out');
+          step = '';
+        }
         await client.bind(this.#o.bindDn, this.#o.bindPassword);
         return client;
       } catch (err) {
-        failures.push(`${url}: ${describe(err)}`);
+        if (certificateErrorCode(err) !== undefined) refused.push(err);
+        failures.push(`${url}: ${step}${describeConnect(err)}`);
         await client.unbind().catch(() => undefined);
       }
     }
-    throw new DirectoryError(`no LDAP server answered (${failures.join('; ')})`);
+    const allRefused = refused.length === this.#o.servers.length;
+    throw new DirectoryError(
+      `no LDAP server answered (${failures.join('; ')})`,
+      allRefused ? 'certificate' : 'unreachable',
+      { cause: refused[0] },
+    );
   }
 
   async #search(client: Client, base: string, filter: string): Promise<RawEntry[]> {
@@ -174,6 +214,22 @@ export class LdapDirectory implements Directory {
 export function uidOfDn(dn: string): string | undefined {
   const m = /^uid=((?:[^,\\]|\\.)+),/i.exec(dn);
   return m?.[1]?.replace(/\\(.)/g, '$1');
+}
+
+function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** A certificate that failed verification is said as such, with Node's code; the bind was not sent. */
+function describeConnect(err: unknown): string {
+  const code = certificateErrorCode(err);
+  if (code === undefined) return describe(err);
+  const message = err instanceof Error ? err.message.split(';')[0]!.trim() : '';
+  return `TLS: the server's certificate is refused (${code}: ${message}); no bind was sent`;
 }
 
 function describe(err: unknown): string {

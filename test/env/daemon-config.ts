@@ -36,7 +36,8 @@ export function daemonSettings(
 ): Record<string, unknown> {
   return {
     ldap: {
-      servers: [env.ldap.url],
+      servers: [env.ldap.ldapsUrl],
+      caFile: env.ldap.caFile,
       bindDn: env.ldap.serviceDn,
       bindPassword: { file: env.ldap.servicePasswordFile },
       baseDn: env.ldap.shape.baseDn,

@@ -98,7 +98,12 @@ async function readPrevious(dir: string): Promise<EnvInfo | undefined> {
 async function startBoth(dir: string, shape: DirectoryShape, opts: EnvOptions) {
   const reuse = opts.reuse ?? false;
   const previous = reuse ? await readPrevious(dir) : undefined;
-  const ldapPort = previous ? { port: Number(new URL(previous.ldap.url).port) } : {};
+  const ldapPort = previous
+    ? {
+        port: Number(new URL(previous.ldap.url).port),
+        ...(previous.ldap.ldapsUrl ? { tlsPort: Number(new URL(previous.ldap.ldapsUrl).port) } : {}),
+      }
+    : {};
   const kubePorts = previous?.kube.ports ? { ports: previous.kube.ports } : {};
   return Promise.allSettled([
     startSlapd(join(dir, 'ldap'), shape, opts.seed, { reuse, ...ldapPort }),

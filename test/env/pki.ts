@@ -114,12 +114,23 @@ export async function servingPairFrom(
   caKeyPem: string,
   ips: string[],
   dns: string[],
+  subject = 'CN=kubeusers-api',
 ): Promise<Pair> {
   const { importPrivateKeyPem } = await import('../../src/pki/keys.ts');
   const cert = new x509.X509Certificate(caCertPem);
   const privateKey = await importPrivateKeyPem(caKeyPem, 'ecdsa-p256');
   return leaf(
     { cert, keys: { privateKey, publicKey: await cert.publicKey.export() } },
-    { subject: 'CN=kubeusers-api', server: { dns, ips } },
+    { subject, server: { dns, ips } },
   );
+}
+
+/** A CA of its own (slapd's, or a man in the middle's) and a serving certificate it signed. */
+export async function caWithServer(
+  caName: string,
+  server: { subject: string; dns: string[]; ips: string[] },
+): Promise<{ ca: Pair; server: Pair }> {
+  const ca = await caPair(caName);
+  const pair = await leaf(ca, { subject: server.subject, server: { dns: server.dns, ips: server.ips } });
+  return { ca: ca.pair, server: pair };
 }

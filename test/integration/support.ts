@@ -37,7 +37,10 @@ const repo = join(import.meta.dirname, '..', '..');
 export function scenarioInput(env: EnvInfo, project: string, extra: Partial<ConfigInput> = {}): ConfigInput {
   const base: ConfigInput = {
     ldap: {
+      // What operators should run: StartTLS, verified against the directory's own CA.
       servers: [env.ldap.url],
+      startTls: true,
+      caFile: env.ldap.caFile,
       bindDn: env.ldap.serviceDn,
       bindPassword: { file: env.ldap.servicePasswordFile },
       baseDn: env.ldap.shape.baseDn,

@@ -152,7 +152,7 @@ function editDeployedConfig(w: Walk): void {
   const cm = parseDocument(readFileSync(file, 'utf8'));
   const cfg = parseDocument(String(cm.getIn(['data', 'kubeusers.yaml'])));
   const { ldap } = w.env;
-  cfg.setIn(['ldap', 'servers'], [ldap.url]);
+  cfg.setIn(['ldap', 'servers'], [ldap.ldapsUrl]);
   cfg.setIn(['ldap', 'bindDn'], ldap.serviceDn);
   cfg.setIn(['ldap', 'baseDn'], ldap.shape.baseDn);
   cfg.setIn(['ldap', 'project'], ldap.shape.project);
@@ -172,6 +172,7 @@ function editLocalConfig(w: Walk): void {
   const cfg = parseDocument(readFileSync(file, 'utf8'));
   cfg.setIn(['kubernetes', 'kubeconfig'], join(w.work, 'kubeusers.kubeconfig'));
   cfg.setIn(['ldap', 'bindPassword', 'file'], join(w.work, 'ldap-password'));
+  cfg.setIn(['ldap', 'caFile'], join(w.work, 'ldap-ca.crt'));
   cfg.setIn(['api', 'certFile'], join(w.work, 'api.crt'));
   cfg.setIn(['api', 'keyFile'], join(w.work, 'api.key'));
   cfg.setIn(['api', 'address'], '127.0.0.1');
@@ -275,7 +276,7 @@ const RULES: Rule[] = [
   },
   {
     match: /^kubectl create --dry-run=client -f deploy\/base\/config\.yaml/,
-    after: (w) => expect(readFileSync(join(w.work, 'kubeusers.yaml'), 'utf8')).toContain(w.env.ldap.url),
+    after: (w) => expect(readFileSync(join(w.work, 'kubeusers.yaml'), 'utf8')).toContain(w.env.ldap.ldapsUrl),
   },
   { match: /^kubectl config /, expect: /./ },
   {
@@ -359,6 +360,7 @@ beforeAll(async () => {
   symlinkSync(env.kube.kubectl, join(bin, 'kubectl'));
   cpSync(join(repo, 'deploy'), join(work, 'deploy'), { recursive: true });
   copyFileSync(env.ldap.servicePasswordFile, join(work, 'ldap-password'));
+  copyFileSync(env.ldap.caFile, join(work, 'ldap-ca.crt'));
   copyFileSync(env.kube.caFile, join(work, 'ca.crt'));
   await writeApiServingPair(env, work);
   const apiPort = await freePort();

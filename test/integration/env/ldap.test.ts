@@ -90,6 +90,29 @@ describe('the LDAP directory (real slapd)', () => {
     check(found);
   });
 
+  const ca = readFileSync(env.ldap.caFile, 'utf8');
+  const transports: [string, string, boolean, string | undefined, boolean][] = [
+    ['ldaps:// with its CA', env.ldap.ldapsUrl, false, ca, true],
+    ['StartTLS with its CA', env.ldap.url, true, ca, true],
+    ["ldaps:// trusting only Node's built-in CAs", env.ldap.ldapsUrl, false, undefined, false],
+    ["StartTLS trusting only Node's built-in CAs", env.ldap.url, true, undefined, false],
+  ];
+  it.each(transports)('speaks TLS: %s', async (_, url, startTls, trusted, works) => {
+    const tls = { ...(trusted ? { ca: trusted } : {}), host: '127.0.0.1', rejectUnauthorized: true };
+    const client = new Client({ url, timeout: 10_000, ...(startTls ? {} : { tlsOptions: tls }) });
+    const bind = async () => {
+      if (startTls) await client.startTLS(tls);
+      await client.bind(env.ldap.serviceDn, readFileSync(env.ldap.servicePasswordFile, 'utf8'));
+      return 'bound';
+    };
+    try {
+      if (works) await expect(bind()).resolves.toBe('bound');
+      else await expect(bind()).rejects.toMatchObject({ code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  });
+
   it('adds a user to the admin group and removes them', async () => {
     const user = `admin-${suffix}`;
     const userDn = await fixture.addUser({ user, uidNumber: 71_000 });

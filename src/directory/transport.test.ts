@@ -1,0 +1,62 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  certificateErrorCode,
+  plaintextServers,
+  tlsOptionsFor,
+  transportOf,
+  type Transport,
+} from './transport.ts';
+
+describe('transportOf', () => {
+  const cases: [string, string, boolean, Transport][] = [
+    ['ldaps:// is TLS from the first byte', 'ldaps://ldap.example.org', false, 'ldaps'],
+    ['ldaps:// stays ldaps with startTls set', 'ldaps://ldap.example.org:636', true, 'ldaps'],
+    ['ldap:// with startTls upgrades', 'ldap://ldap.example.org', true, 'starttls'],
+    ['ldap:// without startTls is plaintext', 'ldap://ldap.example.org:389', false, 'plaintext'],
+    ['the scheme is case-insensitive', 'LDAPS://ldap.example.org', false, 'ldaps'],
+  ];
+  it.each(cases)('%s', (_, url, startTls, transport) => expect(transportOf(url, startTls)).toBe(transport));
+});
+
+describe('plaintextServers', () => {
+  it('names only the plaintext ones, without user info', () => {
+    expect(
+      plaintextServers(['ldaps://a.example:636', 'ldap://u:p@b.example:389', 'ldap://c.example'], false),
+    ).toEqual(['ldap://b.example:389', 'ldap://c.example']);
+  });
+  it('is empty with StartTLS', () => expect(plaintextServers(['ldap://b.example'], true)).toEqual([]));
+});
+
+describe('tlsOptionsFor', () => {
+  const cases: [string, string, string | undefined, Record<string, unknown>][] = [
+    [
+      'a host name is checked and sent as SNI',
+      'ldaps://ldap.example.org:636',
+      undefined,
+      { host: 'ldap.example.org', servername: 'ldap.example.org', rejectUnauthorized: true },
+    ],
+    ['an IPv4 address is checked, no SNI', 'ldap://127.0.0.1:389', 'CA', { host: '127.0.0.1', ca: 'CA' }],
+    ['an IPv6 address loses its brackets', 'ldaps://[::1]:636', undefined, { host: '::1' }],
+  ];
+  it.each(cases)('%s', (_, url, ca, expected) => {
+    const o = tlsOptionsFor(url, ca);
+    expect(o).toMatchObject(expected);
+    expect(o.rejectUnauthorized).toBe(true);
+    if (!('servername' in expected)) expect(o.servername).toBeUndefined();
+    if (ca === undefined) expect('ca' in o).toBe(false);
+  });
+});
+
+describe('certificateErrorCode', () => {
+  const err = (code: unknown): Error => Object.assign(new Error('x'), { code });
+  const cases: [string, unknown, string | undefined][] = [
+    ['another CA', err('SELF_SIGNED_CERT_IN_CHAIN'), 'SELF_SIGNED_CERT_IN_CHAIN'],
+    ['an unknown issuer', err('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ['another host name', err('ERR_TLS_CERT_ALTNAME_INVALID'), 'ERR_TLS_CERT_ALTNAME_INVALID'],
+    ['an expired certificate', err('CERT_HAS_EXPIRED'), 'CERT_HAS_EXPIRED'],
+    ['a refused connection', err('ECONNREFUSED'), undefined],
+    ['an LDAP result code', err(49), undefined],
+    ['not an error', 'SELF_SIGNED_CERT_IN_CHAIN', undefined],
+  ];
+  it.each(cases)('%s', (_, e, code) => expect(certificateErrorCode(e)).toBe(code));
+});
