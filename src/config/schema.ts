@@ -31,6 +31,9 @@ const override = z.strictObject({
   limitRange: z.array(limitRangeItem).optional().describe('replaces the default limit range'),
 });
 
+// The tool namespace carries the list as one comma-separated annotation, which the policy splits.
+const hostPath = z.string().regex(/^\/[^,]*$/, 'an absolute path without commas');
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export const configSchema = z.strictObject({
@@ -241,11 +244,11 @@ export const configSchema = z.strictObject({
         .default(true)
         .describe('apply the ValidatingAdmissionPolicy and its binding at start (also shipped in deploy/)'),
       allowedHostPaths: z
-        .array(z.string().startsWith('/'))
+        .array(hostPath)
         .default(['/data/project', '/public/dumps', '/etc/wmcs-project'])
         .describe('hostPath volumes must be under one of these'),
       readOnlyHostPaths: z
-        .array(z.string().startsWith('/'))
+        .array(hostPath)
         .default(['/public/dumps', '/etc/wmcs-project'])
         .describe('hostPath volumes under these must be mounted read-only'),
     })
