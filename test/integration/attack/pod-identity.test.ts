@@ -218,6 +218,28 @@ describe('the pod-identity policy refuses what would let a tool act as someone e
   });
 });
 
+describe('an admitted workload cannot be updated into what is refused', () => {
+  it("denies an update of a Deployment's template to b's gid", async () => {
+    const file = join(tmp, 'deployment.json');
+    writeFileSync(file, JSON.stringify(workload('Deployment', podSpec())));
+    expect((await kubectl(toolA, ['-n', NS, 'create', '-f', file])).code).toBe(0);
+    const patch = { spec: { template: { spec: { securityContext: { supplementalGroups: [B] } } } } };
+    const r = await kubectl(toolA, [
+      '-n',
+      NS,
+      'patch',
+      'deployment',
+      'w-deployment',
+      '--type=merge',
+      '-p',
+      JSON.stringify(patch),
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/kubeusers-pod-identity.*supplementalGroups may only contain 52301/);
+    expect((await kubectl(toolA, ['-n', NS, 'delete', 'deployment', 'w-deployment'])).code).toBe(0);
+  });
+});
+
 describe("ordinary workloads, created with the tool's own kubeconfig, are admitted", () => {
   const kinds: Kind[] = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'CronJob'];
   it.each(kinds)("a %s with the tool's ids, its home and the dumps read-only", async (kind) => {
