@@ -32,6 +32,15 @@ describe('podIdentityMetadata', () => {
       },
     ],
     [
+      'Strict supplemental groups when asked for',
+      { ...paths, strictSupplementalGroups: true },
+      {
+        'kubeusers.io/allowed-host-paths': '/data/project,/public/dumps',
+        'kubeusers.io/read-only-host-paths': '/public/dumps',
+        'kubeusers.io/supplemental-groups-policy': 'Strict',
+      },
+    ],
+    [
       'no host paths without settings (the policy then admits none)',
       undefined,
       { 'kubeusers.io/allowed-host-paths': '', 'kubeusers.io/read-only-host-paths': '' },

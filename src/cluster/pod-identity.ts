@@ -14,10 +14,13 @@ export const UID_LABEL = 'kubeusers.io/uid';
 export const GID_LABEL = 'kubeusers.io/gid';
 export const ALLOWED_HOST_PATHS_ANNOTATION = 'kubeusers.io/allowed-host-paths';
 export const READ_ONLY_HOST_PATHS_ANNOTATION = 'kubeusers.io/read-only-host-paths';
+/** `Strict`: pods must set supplementalGroupsPolicy Strict (no groups from the image's /etc/group). */
+export const SUPPLEMENTAL_GROUPS_POLICY_ANNOTATION = 'kubeusers.io/supplemental-groups-policy';
 
 export interface PodIdentitySettings {
   allowedHostPaths: string[];
   readOnlyHostPaths: string[];
+  strictSupplementalGroups?: boolean;
 }
 
 /** The labels and annotations of a tool's Namespace that the policy reads. Without settings, no
@@ -32,6 +35,7 @@ export function podIdentityMetadata(
     annotations: {
       [ALLOWED_HOST_PATHS_ANNOTATION]: (s?.allowedHostPaths ?? []).join(','),
       [READ_ONLY_HOST_PATHS_ANNOTATION]: (s?.readOnlyHostPaths ?? []).join(','),
+      ...(s?.strictSupplementalGroups ? { [SUPPLEMENTAL_GROUPS_POLICY_ANNOTATION]: 'Strict' } : {}),
     },
   };
 }
@@ -142,6 +146,13 @@ const validations: { expression: string; messageExpression: string; reason: stri
   {
     expression: 'variables.spec.?securityContext.?supplementalGroups.orValue([]).all(g, g == variables.gid)',
     messageExpression: `"spec.securityContext.supplementalGroups may only contain " + string(variables.gid) + ${whoGid}`,
+    reason: FORBIDDEN,
+  },
+  {
+    // With the default policy (Merge) the runtime adds the groups the image's /etc/group gives the uid.
+    expression: `${annotation(SUPPLEMENTAL_GROUPS_POLICY_ANNOTATION)} != 'Strict' || variables.spec.?securityContext.?supplementalGroupsPolicy.orValue('') == 'Strict'`,
+    messageExpression:
+      '"spec.securityContext.supplementalGroupsPolicy must be Strict in this namespace (no groups from the image\'s /etc/group)"',
     reason: FORBIDDEN,
   },
   {

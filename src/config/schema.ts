@@ -251,6 +251,12 @@ export const configSchema = z.strictObject({
         .array(hostPath)
         .default(['/public/dumps', '/etc/wmcs-project'])
         .describe('hostPath volumes under these must be mounted read-only'),
+      strictSupplementalGroups: z
+        .boolean()
+        .default(false)
+        .describe(
+          "pods must set supplementalGroupsPolicy: Strict, so that the runtime adds no groups from the image's /etc/group (every node's runtime must support it: node status.features.supplementalGroupsPolicy)",
+        ),
     })
     .prefault({})
     .describe('pod identity: what pods in tool namespaces may run as and mount'),

@@ -276,3 +276,47 @@ describe('the pod identity policy', () => {
     }
   });
 });
+
+describe('with podIdentity.strictSupplementalGroups', () => {
+  const C = 52_103;
+  let strict: Scenario;
+  beforeAll(async () => {
+    strict = await scenario('ps', { podIdentity: { strictSupplementalGroups: true } });
+    await strict.dir.addTool({ name: 'c', uidNumber: C });
+    expect((await strict.sync()).failures).toEqual([]);
+  });
+  /** Tool c creates a pod with its own kubeconfig. */
+  const createAsC = (spec: k8s.V1PodSpec): Promise<Outcome> => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(kubeconfigOf(join(strict.homesRoot, 'c')));
+    return outcome(() =>
+      kc.makeApiClient(k8s.CoreV1Api).createNamespacedPod({
+        namespace: 'ps-c',
+        body: { metadata: { name: `p${n++}` }, spec },
+        dryRun: 'All',
+      }),
+    );
+  };
+  const denied = (m: RegExp): Outcome => ({
+    ok: false,
+    message: expect.stringMatching(m) as unknown as string,
+  });
+  const cases: [string, string | undefined, Outcome][] = [
+    ['admits a pod that sets supplementalGroupsPolicy Strict', 'Strict', { ok: true, message: '' }],
+    [
+      "denies Merge (the image's /etc/group groups)",
+      'Merge',
+      denied(/kubeusers-pod-identity.*supplementalGroupsPolicy must be Strict in this namespace/),
+    ],
+    [
+      'denies a pod that leaves it to the default (Merge)',
+      undefined,
+      denied(/kubeusers-pod-identity.*supplementalGroupsPolicy must be Strict/),
+    ],
+  ];
+  it.each(cases)('%s', async (_, policy, expected) => {
+    const spec = podSpec(C);
+    if (policy) spec.securityContext!.supplementalGroupsPolicy = policy;
+    expect(await createAsC(spec)).toEqual(expected);
+  });
+});
