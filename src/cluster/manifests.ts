@@ -2,7 +2,7 @@
 // no-op sync can tell "already right" from a list, without a request per object.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { PARAMS_NAME, paramsData, type PodIdentitySettings } from './pod-identity.ts';
+import { podIdentityMetadata, type PodIdentitySettings } from './pod-identity.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Account } from '../directory/account.ts';
 import {
@@ -29,7 +29,7 @@ export interface Resources {
 }
 
 export interface ManifestSettings {
-  /** Present: each tool namespace gets the pod-identity policy's parameter object. */
+  /** The host paths the pod-identity policy allows; absent, none (the uid and gid are always set). */
   podIdentity?: PodIdentitySettings;
   /** kubeusers' own namespace, which names this installation in every label. */
   instance: string;
@@ -73,13 +73,21 @@ function rbacSubjects(subjects: Subject[]): { apiGroup: string; kind: string; na
   return subjects.map((s) => ({ apiGroup: RBAC, kind: s.kind, name: s.name }));
 }
 
+/** The tool's Namespace. It also carries what the pod-identity policy trusts about the tool (uid,
+ * gid, host paths): a tool has no rights on namespaces, so it cannot change them (ADR 8). */
 export function toolNamespaceObject(account: Account, s: ManifestSettings): Desired {
+  const identity = podIdentityMetadata(account.uidNumber, account.gidNumber, s.podIdentity);
   return withHash({
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name: toolNamespace(s.namespacePrefix, account.name),
-      labels: { ...labels(s.instance, 'tool', account.name, 'namespace'), tenancy: 'tool' },
+      labels: {
+        ...labels(s.instance, 'tool', account.name, 'namespace'),
+        tenancy: 'tool',
+        ...identity.labels,
+      },
+      annotations: identity.annotations,
     },
   });
 }
@@ -119,16 +127,6 @@ export function toolObjects(
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: s.toolClusterRole },
       subjects: rbacSubjects(subjects),
     }),
-    ...(s.podIdentity
-      ? [
-          withHash({
-            apiVersion: 'v1',
-            kind: 'ConfigMap',
-            metadata: { ...meta(PARAMS_NAME, 'pod-identity'), annotations: {} },
-            data: paramsData(account.name, account.uidNumber, account.gidNumber, s.podIdentity),
-          }),
-        ]
-      : []),
   ];
 }
 

@@ -46,6 +46,11 @@ describe('parseConfig', () => {
       /certificates\.lifetimeSeconds/,
     ],
     ['an unknown key type', { ...minimal, certificates: { keyType: 'dsa' } }, /certificates\.keyType/],
+    [
+      'a host path with a comma (the namespace annotation is a comma-separated list)',
+      { ...minimal, podIdentity: { allowedHostPaths: ['/data/a,b'] } },
+      /podIdentity\.allowedHostPaths/,
+    ],
     ['nothing at all', undefined, /ldap/],
     [
       'plaintext LDAP without allowPlaintext',

@@ -32,6 +32,9 @@ const override = z.strictObject({
   limitRange: z.array(limitRangeItem).optional().describe('replaces the default limit range'),
 });
 
+// The tool namespace carries the list as one comma-separated annotation, which the policy splits.
+const hostPath = z.string().regex(/^\/[^,]*$/, 'an absolute path without commas');
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const ldapUrl = z.url({ protocol: /^ldaps?$/, error: 'must be an ldap:// or ldaps:// URL' }).refine((u) => {
@@ -296,13 +299,19 @@ export const configSchema = z.strictObject({
         .default(true)
         .describe('apply the ValidatingAdmissionPolicy and its binding at start (also shipped in deploy/)'),
       allowedHostPaths: z
-        .array(z.string().startsWith('/'))
+        .array(hostPath)
         .default(['/data/project', '/public/dumps', '/etc/wmcs-project'])
         .describe('hostPath volumes must be under one of these'),
       readOnlyHostPaths: z
-        .array(z.string().startsWith('/'))
+        .array(hostPath)
         .default(['/public/dumps', '/etc/wmcs-project'])
         .describe('hostPath volumes under these must be mounted read-only'),
+      strictSupplementalGroups: z
+        .boolean()
+        .default(false)
+        .describe(
+          "pods must set supplementalGroupsPolicy: Strict, so that the runtime adds no groups from the image's /etc/group (every node's runtime must support it: node status.features.supplementalGroupsPolicy)",
+        ),
     })
     .prefault({})
     .describe('pod identity: what pods in tool namespaces may run as and mount'),

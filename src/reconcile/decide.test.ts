@@ -88,6 +88,18 @@ const input = (mods: Partial<AccountInput> = {}): AccountInput => ({
   observed: healthy(),
   ...mods,
 });
+/** What an earlier release kept in every tool namespace: the pod-identity policy's parameters. */
+function withLegacyParams(m: Map<string, ObservedObject>): Map<string, ObservedObject> {
+  const legacy: ObservedObject = {
+    kind: 'ConfigMap',
+    name: 'kubeusers-pod-identity',
+    namespace: 'tool-foo',
+    hash: 'old',
+    foreign: false,
+    terminating: false,
+  };
+  return new Map([...m, [observedKey(legacy.kind, legacy.namespace, legacy.name), legacy]]);
+}
 const kinds = (steps: Step[]) =>
   steps.map((s) =>
     s.do === 'apply'
@@ -181,6 +193,16 @@ describe('decide', () => {
       ['delete RoleBinding', 'delete Namespace', 'remove-state'],
     ],
     ['a skipped entry is left alone', input({ account: undefined, skipped: true }), []],
+    [
+      "an earlier release's pod-identity ConfigMap is deleted (the policy reads the namespace now)",
+      input({ observed: withLegacyParams(healthy()) }),
+      ['delete ConfigMap'],
+    ],
+    [
+      'a new uid relabels the namespace the pod-identity policy reads',
+      input({ account: account({ uidNumber: 52_001 }) }),
+      ['save-state', 'apply Namespace'],
+    ],
   ];
   it.each(cases)('%s', (_, i, expected) => {
     expect(kinds(decide(i, NOW, settings).steps)).toEqual(expected);

@@ -13,6 +13,7 @@ import {
   type Resources,
 } from '../cluster/manifests.ts';
 import { adminBindingName, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
+import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
 import { initialState, type AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
@@ -96,11 +97,24 @@ function allRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRe
   return [...grantRefs(kind, name, s), { kind: 'Namespace', name: namespace }];
 }
 
+/** Objects earlier releases created that kubeusers no longer keeps: removed where found. */
+function retiredRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRef[] {
+  if (kind === 'admin') return [];
+  // The pod-identity parameters moved to the namespace's labels; the tool could write this one.
+  return [{ kind: 'ConfigMap', name: LEGACY_PARAMS_NAME, namespace: toolNamespace(s.namespacePrefix, name) }];
+}
+
 /** Present and not already being deleted. */
 const isObserved = (input: AccountInput, r: ObjectRef): boolean => {
   const o = input.observed.get(observedKey(r.kind, r.namespace, r.name));
   return o !== undefined && !o.terminating;
 };
+
+/** Deletes of the retired objects an earlier release left for this account. */
+const retiredSteps = (input: AccountInput, kind: AccountKind, name: string, s: ManifestSettings): Step[] =>
+  retiredRefs(kind, name, s)
+    .filter((ref) => isObserved(input, ref))
+    .map((ref) => ({ do: 'delete' as const, ref }));
 
 /** Why the account needs a new certificate now, if it does. */
 export function issueReason(
@@ -203,6 +217,7 @@ function decideActive(input: AccountInput, account: Account, now: Date, s: Decid
   for (const object of desiredObjects(account, state, s)) {
     if (needsApply(input.observed.get(objectKey(object)), object)) plan.steps.push({ do: 'apply', object });
   }
+  plan.steps.push(...retiredSteps(input, account.kind, account.name, s));
   const cert = certificateStep(input, account, state, now, s);
   if (cert.step) plan.steps.push(cert.step);
   if (cert.nextDue) plan.nextDue = cert.nextDue;

@@ -51,13 +51,17 @@ describe('the cost of a sync', () => {
     for (const l of lists) expect(decodeURIComponent(l.uri)).toContain('kubeusers.io/account=c-00500');
   });
 
-  it(`adds one small parameter object per tool namespace for ${N} tools, and nothing cluster-wide`, async () => {
+  it(`labels each of ${N} tool namespaces with its pod identity, keeps no parameter objects, and adds nothing cluster-wide`, async () => {
     const kc = adminKubeConfig();
-    const params = await kc.makeApiClient(k8s.CoreV1Api).listConfigMapForAllNamespaces({
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const labelled = await core.listNamespace({
+      labelSelector: 'kubeusers.io/instance=kubeusers-co,kubeusers.io/uid,kubeusers.io/gid',
+    });
+    expect(labelled.items).toHaveLength(N);
+    const params = await core.listConfigMapForAllNamespaces({
       labelSelector: 'kubeusers.io/instance=kubeusers-co,kubeusers.io/role=pod-identity',
     });
-    expect(params.items).toHaveLength(N);
-    expect(Math.max(...params.items.map((c) => JSON.stringify(c.data).length))).toBeLessThan(200);
+    expect(params.items).toEqual([]);
     const adm = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     expect(
       (await adm.listValidatingAdmissionPolicy()).items.filter((p) =>

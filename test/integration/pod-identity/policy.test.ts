@@ -1,13 +1,25 @@
+// The pod-identity policy against the real apiserver. Every workload is created with the tool's own
+// kubeconfig, the one kubeusers wrote into its home; only the setup and the namespace edits that
+// simulate an earlier release or an operator use the cluster admin's.
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig } from '../../env/index.ts';
-import { scenario, type Scenario } from '../support.ts';
+import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
 
 let s: Scenario;
 const A = 52_101;
 const B = 52_102;
-const core = () => adminKubeConfig().makeApiClient(k8s.CoreV1Api);
-const apps = () => adminKubeConfig().makeApiClient(k8s.AppsV1Api);
+/** The cluster admin: setup and operator actions only, never a tool's workload. */
+const operator = () => adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+/** A tool's own kubeconfig, from its home. */
+function toolKubeConfig(tool: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigOf(join(s.homesRoot, tool)));
+  return kc;
+}
+const core = (tool: string) => toolKubeConfig(tool).makeApiClient(k8s.CoreV1Api);
+const apps = (tool: string) => toolKubeConfig(tool).makeApiClient(k8s.AppsV1Api);
 
 type Mod = (p: k8s.V1PodSpec) => void;
 
@@ -36,15 +48,24 @@ function podSpec(uid: number, ...mods: Mod[]): k8s.V1PodSpec {
 
 const c0 = (p: k8s.V1PodSpec) => p.containers[0]!;
 let n = 0;
-async function createPod(ns: string, spec: k8s.V1PodSpec): Promise<{ ok: boolean; message: string }> {
+type Outcome = { ok: boolean; message: string };
+async function outcome(create: () => Promise<unknown>): Promise<Outcome> {
   try {
-    await core().createNamespacedPod({ namespace: ns, body: { metadata: { name: `p${n++}` }, spec } });
+    await create();
     return { ok: true, message: '' };
   } catch (err) {
     const body = (err as { body?: string }).body ?? '';
     return { ok: false, message: (JSON.parse(body) as { message: string }).message };
   }
 }
+/** Tool `tool` creates a pod in its own namespace, with its own kubeconfig. */
+const createPod = (tool: string, spec: k8s.V1PodSpec): Promise<Outcome> =>
+  outcome(() =>
+    core(tool).createNamespacedPod({
+      namespace: `pi-${tool}`,
+      body: { metadata: { name: `p${n++}` }, spec },
+    }),
+  );
 
 beforeAll(async () => {
   s = await scenario('pi');
@@ -55,8 +76,8 @@ beforeAll(async () => {
 
 describe('the pod identity policy', () => {
   it('admits a pod that keeps every rule, and a Deployment whose template does', async () => {
-    expect(await createPod('pi-a', podSpec(A))).toEqual({ ok: true, message: '' });
-    await apps().createNamespacedDeployment({
+    expect(await createPod('a', podSpec(A))).toEqual({ ok: true, message: '' });
+    await apps('a').createNamespacedDeployment({
       namespace: 'pi-a',
       body: {
         metadata: { name: 'web' },
@@ -124,7 +145,7 @@ describe('the pod identity policy', () => {
     ],
   ];
   it.each(violations)('denies %s, naming the field and the expected value', async (_, mod, message) => {
-    const r = await createPod('pi-a', podSpec(A, mod));
+    const r = await createPod('a', podSpec(A, mod));
     expect(r.ok).toBe(false);
     expect(r.message).toMatch(/kubeusers-pod-identity/);
     expect(r.message).toMatch(message);
@@ -132,7 +153,7 @@ describe('the pod identity policy', () => {
 
   it('denies a Deployment whose template violates, at apply time', async () => {
     await expect(
-      apps().createNamespacedDeployment({
+      apps('a').createNamespacedDeployment({
         namespace: 'pi-a',
         body: {
           metadata: { name: 'bad' },
@@ -152,40 +173,82 @@ describe('the pod identity policy', () => {
   });
 
   it('leaves namespaces that are not tool namespaces alone', async () => {
-    await core().createNamespace({ body: { metadata: { name: 'pi-plain' } } });
-    expect(
-      (
-        await createPod(
-          'pi-plain',
-          podSpec(0, (p) => (p.hostNetwork = true)),
-        )
-      ).ok,
-    ).toBe(true);
+    // An operator's namespace and pod (no tool can create either): the binding must not select it.
+    await operator().createNamespace({ body: { metadata: { name: 'pi-plain' } } });
+    const r = await outcome(() =>
+      operator().createNamespacedPod({
+        namespace: 'pi-plain',
+        body: { metadata: { name: 'plain' }, spec: podSpec(0, (p) => (p.hostNetwork = true)) },
+      }),
+    );
+    expect(r).toEqual({ ok: true, message: '' });
   });
 
-  it('denies clearly when the parameter object is missing, and the next sync restores it', async () => {
-    await core().deleteNamespacedConfigMap({ namespace: 'pi-b', name: 'kubeusers-pod-identity' });
-    const denied = await createPod('pi-b', podSpec(B));
-    expect(denied.ok).toBe(false);
-    expect(denied.message).toMatch(/kubeusers-pod-identity/);
-    expect(denied.message).toMatch(/param|not found/i);
-    const result = await s.sync();
-    expect(result.done).toContain('tool/b: apply ConfigMap pi-b/kubeusers-pod-identity');
-    expect((await createPod('pi-b', podSpec(B))).ok).toBe(true);
-  });
-
-  it('puts an edited parameter object right on the next sync', async () => {
-    await core().patchNamespacedConfigMap({
-      namespace: 'pi-b',
-      name: 'kubeusers-pod-identity',
-      body: [{ op: 'replace', path: '/data/uid', value: '0' }],
+  it('denies every pod, clearly, in a namespace an earlier release labelled, until the next sync labels it', async () => {
+    // As an earlier release left the namespace: no identity labels or annotations, an older hash.
+    const esc = (key: string) => key.replace('/', '~1');
+    await operator().patchNamespace({
+      name: 'pi-b',
+      body: [
+        ...['kubeusers.io/uid', 'kubeusers.io/gid'].map((k) => ({
+          op: 'remove',
+          path: `/metadata/labels/${esc(k)}`,
+        })),
+        ...['kubeusers.io/allowed-host-paths', 'kubeusers.io/read-only-host-paths'].map((k) => ({
+          op: 'remove',
+          path: `/metadata/annotations/${esc(k)}`,
+        })),
+        {
+          op: 'replace',
+          path: `/metadata/annotations/${esc('kubeusers.io/spec-hash')}`,
+          value: 'earlier-release',
+        },
+      ],
     });
-    await s.sync();
-    const cm = await core().readNamespacedConfigMap({ namespace: 'pi-b', name: 'kubeusers-pod-identity' });
-    expect(cm.data?.uid).toBe(String(B));
+    const denied = await createPod('b', podSpec(B));
+    expect(denied.ok).toBe(false);
+    expect(denied.message).toMatch(
+      /kubeusers-pod-identity.*namespace pi-b lacks valid pod identity labels \(kubeusers\.io\/uid, kubeusers\.io\/gid\)/,
+    );
+    const result = await s.sync();
+    expect(result.done).toContain('tool/b: apply Namespace pi-b');
+    expect((await createPod('b', podSpec(B))).ok).toBe(true);
   });
 
-  it('is one policy and one binding, with one small parameter object per tool namespace', async () => {
+  it('deletes the parameter ConfigMap an earlier release kept in each tool namespace', async () => {
+    // What the earlier release applied (setup as the cluster admin stands for that release).
+    await operator().createNamespacedConfigMap({
+      namespace: 'pi-b',
+      body: {
+        metadata: {
+          name: 'kubeusers-pod-identity',
+          labels: {
+            'app.kubernetes.io/managed-by': 'kubeusers',
+            'kubeusers.io/instance': 'kubeusers-pi',
+            'kubeusers.io/kind': 'tool',
+            'kubeusers.io/account': 'b',
+            'kubeusers.io/role': 'pod-identity',
+          },
+        },
+        data: {
+          tool: 'b',
+          uid: String(B),
+          gid: String(B),
+          allowedHostPaths: '/data/project',
+          readOnlyHostPaths: '',
+        },
+      },
+    });
+    const result = await s.sync();
+    expect(result.done).toContain('tool/b: delete ConfigMap pi-b/kubeusers-pod-identity');
+    const left = await operator().listNamespacedConfigMap({
+      namespace: 'pi-b',
+      labelSelector: 'kubeusers.io/role=pod-identity',
+    });
+    expect(left.items).toEqual([]);
+  });
+
+  it('is one policy and one binding without parameters; each tool namespace carries its ids', async () => {
     const adm = adminKubeConfig().makeApiClient(k8s.AdmissionregistrationV1Api);
     const policies = (await adm.listValidatingAdmissionPolicy()).items.filter((p) =>
       p.metadata?.name?.startsWith('kubeusers'),
@@ -194,11 +257,66 @@ describe('the pod identity policy', () => {
       p.metadata?.name?.startsWith('kubeusers'),
     );
     expect(policies).toHaveLength(1);
+    expect(policies[0]?.spec?.paramKind).toBeUndefined();
     expect(bindings).toHaveLength(1);
-    const params = await core().listConfigMapForAllNamespaces({
-      labelSelector: 'kubeusers.io/instance=kubeusers-pi,kubeusers.io/role=pod-identity',
-    });
-    expect(params.items.map((c) => c.metadata?.namespace).sort()).toEqual(['pi-a', 'pi-b']);
-    expect(JSON.stringify(params.items[0]?.data).length).toBeLessThan(200);
+    expect(bindings[0]?.spec?.paramRef).toBeUndefined();
+    for (const [tool, id] of [
+      ['a', A],
+      ['b', B],
+    ] as const) {
+      const ns = await operator().readNamespace({ name: `pi-${tool}` });
+      expect(ns.metadata?.labels).toMatchObject({
+        'kubeusers.io/uid': String(id),
+        'kubeusers.io/gid': String(id),
+      });
+      expect(ns.metadata?.annotations).toMatchObject({
+        'kubeusers.io/allowed-host-paths': '/data/project,/public/dumps,/etc/wmcs-project',
+        'kubeusers.io/read-only-host-paths': '/public/dumps,/etc/wmcs-project',
+      });
+    }
+  });
+});
+
+describe('with podIdentity.strictSupplementalGroups', () => {
+  const C = 52_103;
+  let strict: Scenario;
+  beforeAll(async () => {
+    strict = await scenario('ps', { podIdentity: { strictSupplementalGroups: true } });
+    await strict.dir.addTool({ name: 'c', uidNumber: C });
+    expect((await strict.sync()).failures).toEqual([]);
+  });
+  /** Tool c creates a pod with its own kubeconfig. */
+  const createAsC = (spec: k8s.V1PodSpec): Promise<Outcome> => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(kubeconfigOf(join(strict.homesRoot, 'c')));
+    return outcome(() =>
+      kc.makeApiClient(k8s.CoreV1Api).createNamespacedPod({
+        namespace: 'ps-c',
+        body: { metadata: { name: `p${n++}` }, spec },
+        dryRun: 'All',
+      }),
+    );
+  };
+  const denied = (m: RegExp): Outcome => ({
+    ok: false,
+    message: expect.stringMatching(m) as unknown as string,
+  });
+  const cases: [string, string | undefined, Outcome][] = [
+    ['admits a pod that sets supplementalGroupsPolicy Strict', 'Strict', { ok: true, message: '' }],
+    [
+      "denies Merge (the image's /etc/group groups)",
+      'Merge',
+      denied(/kubeusers-pod-identity.*supplementalGroupsPolicy must be Strict in this namespace/),
+    ],
+    [
+      'denies a pod that leaves it to the default (Merge)',
+      undefined,
+      denied(/kubeusers-pod-identity.*supplementalGroupsPolicy must be Strict/),
+    ],
+  ];
+  it.each(cases)('%s', async (_, policy, expected) => {
+    const spec = podSpec(C);
+    if (policy) spec.securityContext!.supplementalGroupsPolicy = policy;
+    expect(await createAsC(spec)).toEqual(expected);
   });
 });
