@@ -103,21 +103,17 @@ export function createApiApp(d: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  const limits = callerLimits(d.limits);
-  app.get('/api/v1/openapi.json', limits.unauthenticated, (_req, res) => {
+  const limits = callerLimits(d.limits, d.auth.clock);
+  app.get('/api/v1/openapi.json', limits.document, (_req, res) => {
     res.json(openApiDocument);
   });
   app.use('/api', (req: Request, res: Response, next: NextFunction) => {
-    authenticate(req, d.auth, () => limits.refuseSpentAddress(req)).then(
+    authenticate(req, d.auth, limits.gate(req)).then(
       (identity) => {
         res.locals.identity = identity;
-        limits.authenticated(req, res, next);
+        void limits.authenticated(req, res, next);
       },
-      (err: unknown) => {
-        // Refused for its address's spent allowance: already counted, and no review was made.
-        if (err instanceof HttpError && err.code === 'rate-limited') next(err);
-        else limits.unauthenticated(req, res, () => next(err));
-      },
+      (err: unknown) => next(limits.failed(req, err)),
     );
   });
   const json = jsonBody(d.bodyLimitBytes);

@@ -9,7 +9,7 @@ import type { AccountKind } from '../directory/account.ts';
 import type { AccountState } from '../cluster/state.ts';
 import { HttpError } from './errors.ts';
 import { identityFromPeer, peerOf } from './peer-certificate.ts';
-import type { TokenReviewer } from './token-review.ts';
+import { openGate, type ReviewGate, type TokenReviewer } from './token-review.ts';
 
 export interface Identity {
   user: string;
@@ -48,28 +48,24 @@ async function fromCertificate(req: Request, deps: AuthDeps): Promise<Identity |
   return identity;
 }
 
-async function fromToken(
-  req: Request,
-  deps: AuthDeps,
-  beforeReview: () => Promise<void>,
-): Promise<Identity | undefined> {
+async function fromToken(req: Request, deps: AuthDeps, gate: ReviewGate): Promise<Identity | undefined> {
   const header = req.get('authorization');
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m) throw new HttpError(401, 'bad-authorization', 'the Authorization header must be "Bearer <token>"');
-  return deps.tokens.identify(m[1]!, beforeReview);
+  return deps.tokens.identify(m[1]!, gate);
 }
 
 /**
- * The caller, or a 401. `beforeReview` runs before the cluster is asked about a token (the per-address
+ * The caller, or a 401. The gate is asked before the cluster reviews a token (the per-address
  * allowance of failed authentications); a certificate or a remembered token never needs it.
  */
 export async function authenticate(
   req: Request,
   deps: AuthDeps,
-  beforeReview: () => Promise<void> = () => Promise.resolve(),
+  gate: ReviewGate = openGate,
 ): Promise<Identity> {
-  const identity = (await fromCertificate(req, deps)) ?? (await fromToken(req, deps, beforeReview));
+  const identity = (await fromCertificate(req, deps)) ?? (await fromToken(req, deps, gate));
   if (!identity)
     throw new HttpError(401, 'unauthenticated', 'present a client certificate or a bearer token');
   return identity;

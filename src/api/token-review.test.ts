@@ -87,25 +87,31 @@ describe('TokenReviewer', () => {
   it('asks once per token within the cache time, with the audiences, and calls the gate only then', async () => {
     const { sent, reviewer } = fake((t) => (t === 'good' ? good : { authenticated: false }));
     let gated = 0;
-    const gate = () => Promise.resolve(void gated++);
+    let released = 0;
+    const gate = { reserve: () => void gated++, release: () => void released++ };
     expect(await code(reviewer.identify('good', gate))).toBe('ok');
     expect(await code(reviewer.identify('good', gate))).toBe('ok');
     expect(await code(reviewer.identify('bad', gate))).toBe('401 invalid-token');
     expect(await code(reviewer.identify('bad', gate))).toBe('401 invalid-token');
     expect(await code(reviewer.identify('"x"', gate))).toBe('401 invalid-token');
     expect(sent.map((b) => b.spec.audiences)).toEqual([['kubeusers'], ['kubeusers']]);
-    expect(gated).toBe(2);
+    expect([gated, released]).toEqual([2, 2]);
   });
 
   it('refuses without a review when the gate says so', async () => {
     const { sent, reviewer } = fake(() => good);
-    const gate = () => Promise.reject(new HttpError(429, 'rate-limited', 'spent'));
+    const gate = {
+      reserve: () => {
+        throw new HttpError(429, 'rate-limited', 'spent');
+      },
+      release: () => undefined,
+    };
     expect(await code(reviewer.identify('good', gate))).toBe('429 rate-limited');
     expect(sent).toEqual([]);
   });
 
   it('answers 503 when the review budget is exhausted', async () => {
     const { reviewer } = fake(() => new BudgetExhausted(100));
-    expect(await code(reviewer.identify('good', () => Promise.resolve()))).toBe('503 busy');
+    expect(await code(reviewer.identify('good'))).toBe('503 busy');
   });
 });

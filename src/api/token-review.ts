@@ -60,6 +60,14 @@ export const busy = (cause: unknown): HttpError =>
     },
   );
 
+/** Asked before the cluster reviews a token (may throw to refuse at once), and told when it is done. */
+export interface ReviewGate {
+  reserve(): void;
+  release(): void;
+}
+
+export const openGate: ReviewGate = { reserve: () => undefined, release: () => undefined };
+
 export class TokenReviewer {
   readonly #d: TokenReviewerDeps;
 
@@ -68,18 +76,22 @@ export class TokenReviewer {
   }
 
   /**
-   * The caller the token names. `beforeReview` runs only when the cluster must be asked (not for a
-   * remembered answer, nor for a token refused by its shape); it may throw to refuse at once.
+   * The caller the token names. The gate is asked only when the cluster must be (not for a
+   * remembered answer, nor for a token refused by its shape).
    */
-  async identify(token: string, beforeReview: () => Promise<void>): Promise<Identity> {
+  async identify(token: string, gate: ReviewGate = openGate): Promise<Identity> {
     const shape = tokenShapeProblem(token);
     if (shape) throw new HttpError(401, 'invalid-token', shape);
     const { audiences, cache } = this.#d;
     const key = digestKey('token', ...audiences, '', token);
     let outcome = cache.get(key);
     if (outcome === undefined) {
-      await beforeReview();
-      outcome = identityFromReview(await this.#review(token), audiences) ?? null;
+      gate.reserve();
+      try {
+        outcome = identityFromReview(await this.#review(token), audiences) ?? null;
+      } finally {
+        gate.release();
+      }
       cache.set(key, outcome);
     }
     if (!outcome) throw new HttpError(401, 'invalid-token', 'the token was not accepted');
