@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { Authorizer, Target, Verb } from './access-review.ts';
 import { authenticate, type AuthDeps, type Identity } from './auth.ts';
 import { jsonBody } from './body.ts';
+import { claimedByCertificate } from './peer-certificate.ts';
 import { HttpError, problemHandler } from './errors.ts';
 import { callerLimits, type LimitSettings } from './limits.ts';
 import { openApiDocument } from './openapi.ts';
@@ -108,13 +109,22 @@ export function createApiApp(d: ApiDeps): Express {
     res.json(openApiDocument);
   });
   app.use('/api', (req: Request, res: Response, next: NextFunction) => {
-    authenticate(req, d.auth, limits.gate(req)).then(
-      (identity) => {
-        res.locals.identity = identity;
-        void limits.authenticated(req, res, next);
-      },
-      (err: unknown) => next(limits.failed(req, err)),
-    );
+    const run = async (): Promise<void> => {
+      // A certificate names its holder before anything is read for it: one that has spent its
+      // allowance is refused here, at no cost to the cluster (and not as a failed authentication).
+      const claimed = claimedByCertificate(req, d.auth.clock.now());
+      if (claimed && (await limits.spent(claimed)))
+        throw new HttpError(429, 'rate-limited', 'too many requests; slow down');
+      let identity: Identity;
+      try {
+        identity = await authenticate(req, d.auth, limits.gate(req));
+      } catch (err) {
+        throw limits.failed(req, err);
+      }
+      res.locals.identity = identity;
+      await limits.authenticated(req, res, next);
+    };
+    run().catch(next);
   });
   const json = jsonBody(d.bodyLimitBytes);
   const guarded =

@@ -90,6 +90,8 @@ export class FailureAllowance {
 export interface CallerLimits {
   /** Counts a request of an authenticated caller; 429 beyond their allowance. */
   authenticated: RequestHandler;
+  /** Whether this identity has spent its allowance (checked before the reads authentication makes). */
+  spent(who: Identity): Promise<boolean>;
   /** For the unauthenticated OpenAPI document: the per-identity rate, per address. */
   document: RequestHandler;
   /** Before and after a token review of this request. */
@@ -105,13 +107,16 @@ const tooMany = (detail: string) => (_req: Request, _res: Response, next: NextFu
 export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
   const common = { windowMs: WINDOW_MS, standardHeaders: 'draft-8', legacyHeaders: false } as const;
   const allowance = new FailureAllowance(s.unauthenticatedRequestsPerMinute, WINDOW_MS, clock);
+  const authenticated = rateLimit({
+    ...common,
+    limit: s.requestsPerMinute,
+    keyGenerator: (_req, res) => identityKey(res.locals.identity as Identity),
+    handler: tooMany('too many requests; slow down'),
+  });
   return {
-    authenticated: rateLimit({
-      ...common,
-      limit: s.requestsPerMinute,
-      keyGenerator: (_req, res) => identityKey(res.locals.identity as Identity),
-      handler: tooMany('too many requests; slow down'),
-    }),
+    authenticated,
+    spent: async (who) =>
+      ((await authenticated.getKey(identityKey(who)))?.totalHits ?? 0) >= s.requestsPerMinute,
     document: rateLimit({
       ...common,
       limit: s.requestsPerMinute,

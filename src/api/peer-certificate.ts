@@ -89,3 +89,14 @@ export function peerOf(socket: TLSSocket): PeerView | undefined {
     serialNumber: cert.serialNumber,
   };
 }
+
+/** The identity a connection's certificate establishes, or undefined (none, or one that is refused). */
+export function claimedByCertificate(req: { socket: unknown }, now: Date): CertificateIdentity | undefined {
+  const peer = peerOf(req.socket as TLSSocket);
+  if (!peer) return undefined;
+  try {
+    return identityFromPeer(peer, now);
+  } catch {
+    return undefined;
+  }
+}

@@ -294,11 +294,11 @@ export const configSchema = z.strictObject({
           qps: z
             .number()
             .positive()
-            .default(20)
+            .default(50)
             .describe(
               "TokenReviews and SubjectAccessReviews per second, on a client of their own (never the sync's)",
             ),
-          burst: z.number().int().min(1).default(40).describe('reviews allowed at once above the rate'),
+          burst: z.number().int().min(1).default(100).describe('reviews allowed at once above the rate'),
           maxWaiting: z
             .number()
             .int()
