@@ -300,7 +300,12 @@ describe('point 10: token audiences', () => {
       'kubeusers-api-admin',
       audiences,
     );
-    const r = await a.call('GET', '/api/v1/accounts', { token });
+    // RBAC reaches the authorizer through an informer: a fresh binding may answer 403 for a moment.
+    let r = await a.call('GET', '/api/v1/accounts', { token });
+    await until(
+      async () => (r = await a.call('GET', '/api/v1/accounts', { token })).status !== 403,
+      10_000,
+    ).catch(() => undefined);
     expect(r.status).toBe(status);
   });
 });
