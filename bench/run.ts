@@ -275,7 +275,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
       token_reviews: flooded.tokenReviews,
     });
     console.log(
-      `noop under a flood of ${FLOOD.perSecond} bad tokens/s: ${flooded.result.wall_s} s, ${flooded.result.api_requests} requests; ${flooded.tokenReviews} TokenReviews; answers ${JSON.stringify(flooded.flood.statuses)}`,
+      `noop under a flood of ${FLOOD.perSecond} bad tokens/s: ${flooded.result.wall_s} s, ${flooded.result.api_requests} requests; ${flooded.tokenReviews} TokenReviews; ${flooded.flood.sent} sent in ${flooded.flood.seconds.toFixed(1)} s, ${flooded.flood.skipped} skipped (${FLOOD.perSecond}/s wanted), answers ${JSON.stringify(flooded.flood.statuses)}`,
     );
     if (floodOnly) return;
     const baseline = await timed(process.execPath, [
