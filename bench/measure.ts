@@ -61,7 +61,9 @@ function objectOf(ref: ObjectRef | undefined): { resource: string; name: string 
 
 export function auditEvents(file: string, offset: number): AuditEvent[] {
   const out: AuditEvent[] = [];
-  for (const line of readFileSync(file).subarray(offset).toString('utf8').split('\n')) {
+  const text = readFileSync(file).subarray(offset).toString('utf8');
+  // The apiserver may be writing a line this moment: only complete lines count.
+  for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
     if (!line) continue;
     const e = JSON.parse(line) as {
       stage: string;

@@ -18,6 +18,7 @@ import { freePort, waitUntil } from '../test/env/proc.ts';
 import { apiTarget, callApi } from '../src/cli/api-client.ts';
 import { parseConfig, type Settings } from '../src/config/load.ts';
 import { signerFloor } from './floor.ts';
+import { underFlood } from './flood.ts';
 import { cpuTicks } from './profile-report.ts';
 import { audited, auditOffset, peakRate, percentile, round, timed } from './measure.ts';
 
@@ -32,8 +33,13 @@ const { values } = parseArgs({
     repeats: { type: 'string' },
     // One size only, for trying the benchmark itself; results then go to bench/results/try-<n>.*.
     n: { type: 'string' },
+    // With --n: only the syncs up to the flood scenario (to measure the admin API's effect on a sync).
+    'flood-only': { type: 'boolean', default: false },
   },
 });
+const floodOnly = values['flood-only'] === true;
+/** A stranger's flood of the admin API: bad tokens a second, from this many loopback addresses. */
+const FLOOD = { perSecond: 1_000, addresses: 100 };
 const sizes = values.n ? [Number(values.n)] : values.quick ? [100, 1_000] : [1_000, 10_000];
 const repeats = Number(values.repeats ?? (values.quick ? 20 : 50));
 
@@ -53,6 +59,9 @@ interface Scenario {
   allowed_peak_rps?: number;
   /** RSS of Node with kubeusers' modules loaded and nothing else done. */
   baseline_rss_mb?: number;
+  /** The flood's achieved rate of bad-token requests, and the TokenReviews (by any client) made meanwhile. */
+  flood_rps?: number;
+  token_reviews?: number;
 }
 
 const scenarios: Scenario[] = [];
@@ -199,7 +208,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   const agent = 'kubeusers/kubeusers/';
   const audit = env.kube.auditLog;
 
-  const floor = await signerFloor(admin, n);
+  const floor = floodOnly ? NaN : await signerFloor(admin, n);
   scenarios.push({ name: 'signer-floor', n, wall_s: round(floor), floor_s: round(floor) });
   console.log(`signer-floor: ${floor.toFixed(1)} s`);
 
@@ -251,6 +260,24 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     const sync = await daemonSync(daemon.pid!, ports.ops, audit, env);
     scenarios.push({ name: 'noop', n, ...sync });
     console.log(`noop (daemon): ${sync.wall_s} s, ${sync.cpu_s} s CPU, ${sync.api_requests} requests`);
+    // The same sync while strangers send the admin API bad tokens: its duration must not move, and
+    // its requests (the reconciler's client only) must not include a single TokenReview.
+    const caPem = readFileSync(env.kube.caFile, 'utf8');
+    const url = `https://127.0.0.1:${ports.api}`;
+    const flooded = await underFlood({ url, caPem, ...FLOOD }, audit, () =>
+      daemonSync(daemon.pid!, ports.ops, audit, env),
+    );
+    scenarios.push({
+      name: 'noop-under-flood',
+      n,
+      ...flooded.result,
+      flood_rps: round(flooded.flood.sent / flooded.flood.seconds, 0),
+      token_reviews: flooded.tokenReviews,
+    });
+    console.log(
+      `noop under a flood of ${FLOOD.perSecond} bad tokens/s: ${flooded.result.wall_s} s, ${flooded.result.api_requests} requests; ${flooded.tokenReviews} TokenReviews; ${flooded.flood.sent} sent in ${flooded.flood.seconds.toFixed(1)} s, ${flooded.flood.skipped} skipped (${FLOOD.perSecond}/s wanted), answers ${JSON.stringify(flooded.flood.statuses)}`,
+    );
+    if (floodOnly) return;
     const baseline = await timed(process.execPath, [
       ...shippedNodeFlags(),
       '--input-type=module',
@@ -371,6 +398,8 @@ function table(): string {
     'peak_rps',
     'allowed_peak_rps',
     'baseline_rss_mb',
+    'flood_rps',
+    'token_reviews',
   ];
   const rows = scenarios.map(
     (s) => `| ${cols.map((c) => (s[c] === undefined ? '' : String(s[c]))).join(' | ')} |`,

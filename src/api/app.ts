@@ -1,14 +1,16 @@
 // The admin API: an express 5 app built from its dependencies. Served over HTTPS by server.ts.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { AccountKind } from '../directory/account.ts';
 import type { AccountState } from '../cluster/state.ts';
 import type { Revocation } from '../cluster/ledger.ts';
-import type { Clients } from '../cluster/client.ts';
 import type { Logger } from '../log.ts';
-import { authenticate, authorize, type AuthDeps, type Identity, type Verb } from './auth.ts';
+import type { Authorizer, Target, Verb } from './access-review.ts';
+import { authenticate, type AuthDeps, type Identity } from './auth.ts';
+import { jsonBody } from './body.ts';
+import { claimedByCertificate } from './peer-certificate.ts';
 import { HttpError, problemHandler } from './errors.ts';
+import { callerLimits, type LimitSettings } from './limits.ts';
 import { openApiDocument } from './openapi.ts';
 
 export interface AuditEntry {
@@ -18,9 +20,9 @@ export interface AuditEntry {
 }
 
 export interface ApiDeps {
-  clients: Clients;
   log: Logger;
   auth: AuthDeps;
+  authorizer: Authorizer;
   accounts: {
     list(): Promise<AccountState[]>;
     get(kind: AccountKind, name: string): Promise<AccountState | undefined>;
@@ -39,7 +41,7 @@ export interface ApiDeps {
   /** Only the leader writes; followers answer 503 naming it. */
   writable(): { ok: true } | { ok: false; leader?: string };
   bodyLimitBytes: number;
-  requestsPerMinute: number;
+  limits: LimitSettings;
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -102,30 +104,36 @@ export function createApiApp(d: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(
-    rateLimit({
-      windowMs: 60_000,
-      limit: d.requestsPerMinute,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      handler: (_req, _res, next) => next(new HttpError(429, 'rate-limited', 'too many requests; slow down')),
-    }),
-  );
-  app.get('/api/v1/openapi.json', (_req, res) => {
+  const limits = callerLimits(d.limits, d.auth.clock);
+  app.get('/api/v1/openapi.json', limits.document, (_req, res) => {
     res.json(openApiDocument);
   });
   app.use('/api', (req: Request, res: Response, next: NextFunction) => {
-    authenticate(req, d.auth).then((identity) => {
+    const run = async (): Promise<void> => {
+      // A certificate names its holder before anything is read for it: one that has spent its
+      // allowance is refused here, at no cost to the cluster (and not as a failed authentication).
+      const claimed = claimedByCertificate(req, d.auth.clock.now());
+      if (claimed && (await limits.spent(claimed)))
+        throw new HttpError(429, 'rate-limited', 'too many requests; slow down');
+      let identity: Identity;
+      try {
+        identity = await authenticate(req, d.auth, limits.gate(req));
+      } catch (err) {
+        throw limits.failed(req, err);
+      }
       res.locals.identity = identity;
-      next();
-    }, next);
+      await limits.authenticated(req, res, next);
+    };
+    run().catch(next);
   });
-  const json = express.json({ limit: d.bodyLimitBytes, strict: true, type: () => true });
+  const json = jsonBody(d.bodyLimitBytes);
   const guarded =
     (verb: Verb, withName: boolean, fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
       const run = async (): Promise<void> => {
-        const name = withName ? nameOf(req) : undefined;
-        await authorize(d.clients, who(res), verb, name);
+        const target: Target | undefined = withName
+          ? { name: nameOf(req), kind: parse(kindQuery, req.query, 'query').kind }
+          : undefined;
+        await d.authorizer.authorize(who(res), verb, target);
         if ((verb === 'revoke' || verb === 'renew') && !d.writable().ok) {
           const w = d.writable();
           throw new HttpError(
@@ -175,7 +183,7 @@ export function createApiApp(d: ApiDeps): Express {
 
   app.post(
     '/api/v1/accounts/:name/revoke',
-    json,
+    ...json,
     guarded('revoke', true, async (req, res) => {
       const { kind } = parse(kindQuery, req.query, 'query');
       const name = nameOf(req);
@@ -198,7 +206,7 @@ export function createApiApp(d: ApiDeps): Express {
 
   app.post(
     '/api/v1/accounts/:name/renew',
-    json,
+    ...json,
     guarded('renew', true, async (req, res) => {
       const { kind } = parse(kindQuery, req.query, 'query');
       const name = nameOf(req);

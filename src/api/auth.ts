@@ -1,47 +1,42 @@
-// Who is calling, and may they? A client certificate that chains to the cluster CA (admins'
-// kubeusers-issued credentials), or a bearer token checked with a TokenReview. The cluster's own
-// RBAC then decides, through a SubjectAccessReview on kubeusers.io/accounts.
+// Who is calling? A client certificate that chains to the cluster CA (admins' kubeusers-issued
+// credentials), or a bearer token checked with a TokenReview. What they may do is decided in
+// access-review.ts, by the cluster's own RBAC.
 import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import type { Clients } from '../cluster/client.ts';
+import type { Clock } from '../clock.ts';
 import type { AccountKind } from '../directory/account.ts';
 import type { AccountState } from '../cluster/state.ts';
 import { HttpError } from './errors.ts';
+import { identityFromPeer, peerOf } from './peer-certificate.ts';
+import { openGate, type ReviewGate, type TokenReviewer } from './token-review.ts';
 
 export interface Identity {
   user: string;
   groups: string[];
   via: 'certificate' | 'token';
   serial?: string;
+  /** From a TokenReview: the user's uid and extra, passed on to the SubjectAccessReview. */
+  uid?: string;
+  extra?: Record<string, string[]>;
 }
 
 export interface AuthDeps {
+  /** The API's own client set (reviews and the reads authentication needs), never the reconciler's. */
   clients: Clients;
+  clock: Clock;
+  tokens: TokenReviewer;
   /** The state of a kubeusers account, to refuse credentials it has revoked. */
   stateOf: (kind: AccountKind, name: string) => Promise<AccountState | undefined>;
 }
 
 const EPOCH_GROUP = /^kubeusers:(tool|admin):([a-z0-9-]+):(\d+)$/;
 
-function asList(v: string | string[] | undefined): string[] {
-  if (v === undefined) return [];
-  return Array.isArray(v) ? v : [v];
-}
-
 async function fromCertificate(req: Request, deps: AuthDeps): Promise<Identity | undefined> {
-  const socket = req.socket as TLSSocket;
-  if (typeof socket.getPeerCertificate !== 'function') return undefined;
-  const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return undefined;
-  if (!socket.authorized)
-    throw new HttpError(
-      401,
-      'untrusted-certificate',
-      'the client certificate is not signed by the cluster CA',
-    );
-  const user = asList(cert.subject.CN)[0];
-  if (!user) throw new HttpError(401, 'untrusted-certificate', 'the client certificate has no common name');
-  const groups = asList(cert.subject.O);
+  const peer = peerOf(req.socket as TLSSocket);
+  if (!peer) return undefined;
+  const identity = identityFromPeer(peer, deps.clock.now());
+  const { groups } = identity;
   for (const g of groups) {
     const m = EPOCH_GROUP.exec(g);
     if (!m) continue;
@@ -50,49 +45,28 @@ async function fromCertificate(req: Request, deps: AuthDeps): Promise<Identity |
       throw new HttpError(401, 'credential-revoked', 'this credential has been revoked');
     }
   }
-  return { user, groups, via: 'certificate', serial: cert.serialNumber.toLowerCase() };
+  return identity;
 }
 
-async function fromToken(req: Request, deps: AuthDeps): Promise<Identity | undefined> {
+async function fromToken(req: Request, deps: AuthDeps, gate: ReviewGate): Promise<Identity | undefined> {
   const header = req.get('authorization');
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m) throw new HttpError(401, 'bad-authorization', 'the Authorization header must be "Bearer <token>"');
-  const review = await deps.clients.authentication.createTokenReview({
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: m[1]! } },
-  });
-  const status = review.status;
-  if (!status?.authenticated || !status.user?.username)
-    throw new HttpError(401, 'invalid-token', 'the token was not accepted');
-  return { user: status.user.username, groups: status.user.groups ?? [], via: 'token' };
+  return deps.tokens.identify(m[1]!, gate);
 }
 
-export async function authenticate(req: Request, deps: AuthDeps): Promise<Identity> {
-  const identity = (await fromCertificate(req, deps)) ?? (await fromToken(req, deps));
+/**
+ * The caller, or a 401. The gate is asked before the cluster reviews a token (the per-address
+ * allowance of failed authentications); a certificate or a remembered token never needs it.
+ */
+export async function authenticate(
+  req: Request,
+  deps: AuthDeps,
+  gate: ReviewGate = openGate,
+): Promise<Identity> {
+  const identity = (await fromCertificate(req, deps)) ?? (await fromToken(req, deps, gate));
   if (!identity)
     throw new HttpError(401, 'unauthenticated', 'present a client certificate or a bearer token');
   return identity;
-}
-
-export type Verb = 'get' | 'list' | 'revoke' | 'renew';
-
-export async function authorize(clients: Clients, who: Identity, verb: Verb, name?: string): Promise<void> {
-  const review = await clients.authorization.createSubjectAccessReview({
-    body: {
-      apiVersion: 'authorization.k8s.io/v1',
-      kind: 'SubjectAccessReview',
-      spec: {
-        user: who.user,
-        groups: who.groups,
-        resourceAttributes: { group: 'kubeusers.io', resource: 'accounts', verb, ...(name ? { name } : {}) },
-      },
-    },
-  });
-  if (review.status?.allowed !== true) {
-    throw new HttpError(
-      403,
-      'forbidden',
-      `${who.user} may not ${verb} kubeusers.io/accounts${name ? ` ${name}` : ''}`,
-    );
-  }
 }

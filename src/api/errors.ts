@@ -7,8 +7,8 @@ export class HttpError extends Error {
   /** Stable, machine-readable. */
   readonly code: string;
 
-  constructor(status: number, code: string, message: string) {
-    super(message);
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.status = status;
     this.code = code;
   }
@@ -33,7 +33,16 @@ function fromFramework(err: unknown): HttpError | undefined {
   if (e.type === 'entity.too.large')
     return new HttpError(400, 'body-too-large', 'the request body is too large');
   if (e.type === 'entity.parse.failed')
-    return new HttpError(400, 'invalid-json', 'the request body is not valid JSON');
+    return new HttpError(400, 'invalid-json', 'the request body is not valid JSON', { cause: err });
+  if (e.status === 415)
+    return new HttpError(
+      415,
+      'unsupported-media-type',
+      'the request body is in an encoding that is not accepted',
+      {
+        cause: err,
+      },
+    );
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
     return new HttpError(400, 'bad-request', 'the request could not be read');
   return undefined;

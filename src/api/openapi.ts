@@ -12,7 +12,10 @@ const nameParam = {
   required: true,
   schema: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
 };
-const errors = { '400': problem, '401': problem, '403': problem, '429': problem };
+// 503 also answers when too many requests wait for the cluster to check their callers.
+const errors = { '400': problem, '401': problem, '403': problem, '429': problem, '503': problem };
+/** Bodies are application/json in UTF-8 only; anything else is 415 (a browser sends other types cross-site). */
+const bodyErrors = { ...errors, '415': problem };
 
 export const openApiDocument = {
   openapi: '3.0.3',
@@ -20,7 +23,7 @@ export const openApiDocument = {
     title: 'kubeusers admin API',
     version: '1',
     description:
-      'Inspect, revoke and reissue the Kubernetes credentials kubeusers manages. Authenticate with a client certificate issued by the cluster (an admin kubeconfig) or a bearer token; the cluster RBAC decides through kubeusers.io/accounts.',
+      "Inspect, revoke and reissue the Kubernetes credentials kubeusers manages. Authenticate with a client certificate issued by the cluster (an admin kubeconfig) or a bearer token; the cluster RBAC decides through kubeusers.io/accounts, whose resource names are the accounts' Kubernetes user names (<project>.<tool> for a tool, the uid for an admin). Request bodies are application/json in UTF-8.",
   },
   servers: [{ url: '/' }],
   security: [{ clientCertificate: [] }, { bearer: [] }],
@@ -85,8 +88,7 @@ export const openApiDocument = {
           },
           '404': problem,
           '409': problem,
-          '503': problem,
-          ...errors,
+          ...bodyErrors,
         },
       },
     },
@@ -102,8 +104,7 @@ export const openApiDocument = {
           },
           '404': problem,
           '409': problem,
-          '503': problem,
-          ...errors,
+          ...bodyErrors,
         },
       },
     },

@@ -1,15 +1,20 @@
 // Builds the admin API's dependencies from the composition root.
 import { readFile } from 'node:fs/promises';
 import type { AccountKind } from '../directory/account.ts';
+import { makeClients, type Clients } from '../cluster/client.ts';
 import { Ledger } from '../cluster/ledger.ts';
+import { TokenBucket, realTicker } from '../cluster/rate-limit.ts';
 import { managedSelector, ROLE_LABEL, stateName, toolNamespace } from '../cluster/names.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
 import type { App } from '../main.ts';
 import { decideSettings } from '../main.ts';
 import { readState, revoke, RevokeError } from '../reconcile/revoke.ts';
 import { runSync } from '../reconcile/sync.ts';
+import { Authorizer } from './access-review.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
+import { ReviewCache } from './review-cache.ts';
+import { TokenReviewer, type TokenOutcome } from './token-review.ts';
 
 export interface Leadership {
   writable(): { ok: true } | { ok: false; leader?: string };
@@ -43,8 +48,29 @@ async function audit(app: App, kind: AccountKind, name: string): Promise<AuditEn
     .slice(0, 20);
 }
 
+/**
+ * The API's own client set: TokenReviews, SubjectAccessReviews and the reads authentication needs go
+ * through a rate limiter of their own with a bounded queue, under a user agent of their own, so that
+ * callers of the API (strangers included) never spend the reconciler's budget.
+ */
+export function authClients(app: App): Clients {
+  const r = app.settings.api.reviews;
+  const limiter = new TokenBucket(r.qps, r.burst, realTicker, { maxWaiting: r.maxWaiting });
+  const ns = app.settings.kubernetes.namespace;
+  return makeClients(app.clients.kc, limiter, {
+    userAgent: `kubeusers-auth/${ns}/${app.settings.leaderElection.identity ?? 'local'}`,
+  });
+}
+
 export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
+  const api = app.settings.api;
+  const auth = authClients(app);
+  const ttl = {
+    positiveMs: api.reviews.cacheSeconds * 1000,
+    negativeMs: api.reviews.negativeCacheSeconds * 1000,
+    maxEntries: api.reviews.cacheEntries,
+  };
   const ledger = new Ledger(app.clients, ns);
   const revokeDeps = {
     clients: app.clients,
@@ -58,9 +84,22 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     onRevoked: (r: { kind: AccountKind }) => app.metrics.revocations.inc({ kind: r.kind }),
   };
   return {
-    clients: app.clients,
     log: app.log,
-    auth: { clients: app.clients, stateOf: (kind, name) => readState(app.clients, ns, kind, name) },
+    auth: {
+      clients: auth,
+      clock: app.clock,
+      tokens: new TokenReviewer({
+        clients: auth,
+        audiences: api.audiences,
+        cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
+      }),
+      stateOf: (kind, name) => readState(auth, ns, kind, name),
+    },
+    authorizer: new Authorizer({
+      clients: auth,
+      project: app.settings.ldap.project,
+      cache: new ReviewCache<boolean>(ttl, app.clock, (allowed) => allowed),
+    }),
     accounts: {
       list: () => listStates(app),
       get: (kind, name) => readState(app.clients, ns, kind, name),
@@ -86,8 +125,11 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
       );
     },
     writable: () => leadership.writable(),
-    bodyLimitBytes: app.settings.api.bodyLimitBytes,
-    requestsPerMinute: app.settings.api.requestsPerMinute,
+    bodyLimitBytes: api.bodyLimitBytes,
+    limits: {
+      requestsPerMinute: api.requestsPerMinute,
+      unauthenticatedRequestsPerMinute: api.unauthenticatedRequestsPerMinute,
+    },
   };
 }
 

@@ -333,7 +333,56 @@ export const configSchema = z.strictObject({
         .max(1_048_576)
         .default(16_384)
         .describe('largest request body'),
-      requestsPerMinute: z.number().int().min(1).default(600).describe('per client address'),
+      requestsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .default(600)
+        .describe('per authenticated caller (user name and uid); nobody else spends it'),
+      unauthenticatedRequestsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .default(60)
+        .describe(
+          'per client address, counting only requests that fail to authenticate; beyond it the address gets 429 before another token is reviewed (a client certificate still works)',
+        ),
+      audiences: z
+        .array(z.string().min(1))
+        .default([])
+        .describe(
+          "audiences a bearer token must be minted for (TokenReview spec.audiences), e.g. [kubeusers]; empty: the API server's own",
+        ),
+      reviews: z
+        .strictObject({
+          qps: z
+            .number()
+            .positive()
+            .default(50)
+            .describe(
+              "TokenReviews and SubjectAccessReviews per second, on a client of their own (never the sync's)",
+            ),
+          burst: z.number().int().min(1).default(100).describe('reviews allowed at once above the rate'),
+          maxWaiting: z
+            .number()
+            .int()
+            .min(1)
+            .default(100)
+            .describe('reviews that may wait for the rate; beyond it a request gets 503 at once'),
+          cacheSeconds: z
+            .number()
+            .min(0)
+            .default(10)
+            .describe('how long an accepted token or an allowed request is remembered (by SHA-256 digest)'),
+          negativeCacheSeconds: z
+            .number()
+            .min(0)
+            .default(2)
+            .describe('how long a refused token or a denied request is remembered'),
+          cacheEntries: z.number().int().min(0).default(10_000).describe('most answers remembered'),
+        })
+        .prefault({})
+        .describe("the API's own budget for asking the cluster who a caller is and what they may do"),
     })
     .prefault({})
     .refine(

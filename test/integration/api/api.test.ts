@@ -290,7 +290,7 @@ describe('bad requests', () => {
   });
 
   it('rate-limits a client with 429', async () => {
-    const tight = await startApi(s, 5);
+    const tight = await startApi(s, { requestsPerMinute: 5 });
     try {
       const replies = await Promise.all(
         Array.from({ length: 8 }, () => tight.call('GET', '/api/v1/accounts', boss)),

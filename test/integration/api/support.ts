@@ -31,12 +31,18 @@ export interface RunningApi {
     method: string,
     path: string,
     who: Caller,
-    body?: string | object,
+    body?: string | Buffer | object,
     headers?: Record<string, string>,
   ): Promise<Reply>;
 }
 
-export async function startApi(s: Scenario, requestsPerMinute = 100_000): Promise<RunningApi> {
+/** The API's settings for a test: the scenario's, with these keys replaced. */
+export type ApiOverrides = Record<string, unknown>;
+
+export async function startApi(
+  s: Scenario,
+  overrides: ApiOverrides = { requestsPerMinute: 100_000 },
+): Promise<RunningApi> {
   const env = testEnv();
   const caPem = readFileSync(env.kube.caFile, 'utf8');
   const pair = await servingPairFrom(
@@ -48,7 +54,8 @@ export async function startApi(s: Scenario, requestsPerMinute = 100_000): Promis
   const dir = mkdtempSync(join(env.dir, 'api-'));
   writeFileSync(join(dir, 'tls.crt'), pair.cert);
   writeFileSync(join(dir, 'tls.key'), pair.key, { mode: 0o600 });
-  const deps = { ...apiDeps(s.app), requestsPerMinute };
+  const settings = { ...s.app.settings, api: { ...s.app.settings.api, ...overrides } };
+  const deps = apiDeps({ ...s.app, settings });
   const server = await serveHttps(
     createApiApp(deps),
     { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), clientCaPem: await clientCaPem(s.app) },
@@ -60,7 +67,8 @@ export async function startApi(s: Scenario, requestsPerMinute = 100_000): Promis
   const url = `https://127.0.0.1:${port}`;
   const call: RunningApi['call'] = (method, path, who, body, headers = {}) =>
     new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+      const payload =
+        body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       const req = request(
         `${url}${path}`,
         {

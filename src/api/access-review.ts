@@ -1,0 +1,84 @@
+// May this caller do this to that account? The cluster's RBAC decides, through a
+// SubjectAccessReview on kubeusers.io/accounts that carries everything the caller authenticated
+// with (user, uid, groups, extra). The resource name is the target account's Kubernetes user name,
+// `<project>.<tool>` for a tool and the uid for an admin, so a grant on one never reaches the other.
+import type { V1SubjectAccessReviewSpec } from '@kubernetes/client-node';
+import type { Clients } from '../cluster/client.ts';
+import { BudgetExhausted } from '../cluster/rate-limit.ts';
+import type { AccountKind } from '../directory/account.ts';
+import type { Identity } from './auth.ts';
+import { HttpError } from './errors.ts';
+import { digestKey, type ReviewCache } from './review-cache.ts';
+import { busy } from './token-review.ts';
+
+export type Verb = 'get' | 'list' | 'revoke' | 'renew';
+
+export interface Target {
+  kind: AccountKind;
+  name: string;
+}
+
+/** The name RBAC rules use for an account (resourceNames): its Kubernetes user name. */
+export const accountResourceName = (project: string, t: Target): string =>
+  t.kind === 'tool' ? `${project}.${t.name}` : t.name;
+
+export function accessReviewSpec(
+  who: Identity,
+  verb: Verb,
+  resourceName?: string,
+): V1SubjectAccessReviewSpec {
+  return {
+    user: who.user,
+    groups: who.groups,
+    ...(who.uid ? { uid: who.uid } : {}),
+    ...(who.extra ? { extra: who.extra } : {}),
+    resourceAttributes: {
+      group: 'kubeusers.io',
+      resource: 'accounts',
+      verb,
+      ...(resourceName ? { name: resourceName } : {}),
+    },
+  };
+}
+
+export interface AuthorizerDeps {
+  clients: Pick<Clients, 'authorization'>;
+  /** Tool accounts' user names are `<project>.<tool>`. */
+  project: string;
+  cache: ReviewCache<boolean>;
+}
+
+export class Authorizer {
+  readonly #d: AuthorizerDeps;
+
+  constructor(d: AuthorizerDeps) {
+    this.#d = d;
+  }
+
+  /** Resolves when the cluster allows it; throws 403 otherwise. */
+  async authorize(who: Identity, verb: Verb, target?: Target): Promise<void> {
+    const name = target ? accountResourceName(this.#d.project, target) : undefined;
+    const spec = accessReviewSpec(who, verb, name);
+    const allowed = await this.#d.cache.through(digestKey('sar', JSON.stringify(spec)), () =>
+      this.#review(spec),
+    );
+    if (!allowed)
+      throw new HttpError(
+        403,
+        'forbidden',
+        `${who.user} may not ${verb} kubeusers.io/accounts${name ? ` ${name}` : ''}`,
+      );
+  }
+
+  async #review(spec: V1SubjectAccessReviewSpec): Promise<boolean> {
+    try {
+      const review = await this.#d.clients.authorization.createSubjectAccessReview({
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec },
+      });
+      return review.status?.allowed === true;
+    } catch (err) {
+      if (err instanceof BudgetExhausted) throw busy(err);
+      throw err;
+    }
+  }
+}
