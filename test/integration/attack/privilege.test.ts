@@ -388,6 +388,8 @@ describe("kubeusers' stolen ServiceAccount token", () => {
     const attempt = args();
     const r = Array.isArray(attempt) ? await kubectl(stolen, attempt) : await attempt;
     refusals.push(r.stderr.replace(/\s+/g, ' '));
+    // A rule that fails to evaluate refuses too (failurePolicy: Fail), but proves nothing.
+    expect(r.stderr).not.toMatch(/resulted in error/);
     expect({ code: r.code === 0 ? 0 : 'refused', stderr: r.stderr.trim().split('\n')[0] }).toEqual({
       code: 'refused',
       stderr: expect.stringMatching(/forbidden|denied/i),
