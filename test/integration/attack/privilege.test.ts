@@ -71,6 +71,8 @@ beforeAll(async () => {
     }),
     { mode: 0o600 },
   );
+  // setup: cluster-admin applies kubeusers' configuration as `kubectl apply -k deploy/base` does.
+  await must(setup(['apply', '--server-side', '-f', join(repo, 'deploy', 'base', 'config.yaml')]));
   // setup: cluster-admin creates the victims: a namespace with a ConfigMap, an unrelated binding, a policy.
   await must(setup(['create', 'namespace', victimNs]));
   await must(setup(['create', 'namespace', doomedNs]));
@@ -325,6 +327,19 @@ const attacks: Attack[] = [
     () => ['-n', victimNs, 'get', 'configmap', 'private'],
   ],
   ['lists every ConfigMap', () => ['get', 'configmaps', '--all-namespaces']],
+  [
+    "rewrites kubeusers' own configuration",
+    () => [
+      '-n',
+      'kubeusers',
+      'patch',
+      'configmap',
+      'kubeusers-config',
+      '--type=merge',
+      '-p',
+      '{"data":{"kubeusers.yaml":"rbac: { extraGroups: [evil] }"}}',
+    ],
+  ],
   [
     'writes a ConfigMap in a namespace it does not manage',
     () => ['-n', victimNs, 'create', 'configmap', 'evil'],

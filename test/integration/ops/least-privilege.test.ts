@@ -1,6 +1,6 @@
 // kubeusers runs here as the deploy/ ServiceAccount, with the deploy/ ClusterRole and nothing else.
 // Every rule is needed: with any one removed, some part of a full sync, revocation and clean-up fails.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -10,6 +10,9 @@ import { Ledger } from '../../../src/cluster/ledger.ts';
 import { LeaderElector } from '../../../src/cluster/leader.ts';
 import { readClusterInfo } from '../../../src/cluster/cluster-info.ts';
 import { ensureOwnNamespace } from '../../../src/main.ts';
+import { approveCsr, submitCsr, waitForCertificate } from '../../../src/cluster/csr.ts';
+import { buildCsrPem } from '../../../src/pki/csr.ts';
+import { generateKey, privateKeyPem } from '../../../src/pki/keys.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
 
@@ -181,5 +184,82 @@ describe('the deploy/ ClusterRole and Roles', () => {
     const spare: string[] = [];
     for (const [r, role] of roles.entries()) spare.push(...(await spareRules(role, `r${r}`)));
     expect(spare).toEqual([]);
+  });
+});
+
+/**
+ * What maintain-kubeusers leaves for a tool (as test/integration/core/migration.test.ts seeds it):
+ * an unlabelled namespace with its ConfigMap, a binding of the user, a certificate CN=<tool> in the
+ * home. All made with cluster-admin credentials, as the old daemon had them.
+ */
+async function seedLegacy(tool: string, uid: number): Promise<string> {
+  const admin = adminKubeConfig();
+  const ns = `tool-lp-${tool}`;
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { name: ns, tenancy: 'tool' } } } });
+  await core.createNamespacedConfigMap({
+    namespace: ns,
+    body: {
+      metadata: { name: 'maintain-kubeusers' },
+      data: { status: 'user created: True', expires: new Date(Date.now() + 200 * 86_400_000).toISOString() },
+    },
+  });
+  const keys = await generateKey('ecdsa-p256');
+  const csrPem = await buildCsrPem({ commonName: tool, groups: ['toolforge'] }, keys, 'ecdsa-p256');
+  const api = admin.makeApiClient(k8s.CertificatesV1Api);
+  const csr = await submitCsr(api, { name: `legacy-lp-${tool}`, csrPem, expirationSeconds: 86_400 });
+  const certPem = await waitForCertificate(
+    admin,
+    await approveCsr(api, csr, 'maintain-kubeusers', new Date()),
+    60_000,
+  );
+  await api.deleteCertificateSigningRequest({ name: `legacy-lp-${tool}` });
+  const home = join(s.homesRoot, tool);
+  for (const d of [home, join(home, '.toolskube')]) {
+    mkdirSync(d, { recursive: true });
+    chownSync(d, uid, uid);
+  }
+  writeFileSync(join(home, '.toolskube', 'client.crt'), certPem);
+  writeFileSync(join(home, '.toolskube', 'client.key'), await privateKeyPem(keys.privateKey), {
+    mode: 0o600,
+  });
+  await s.dir.addTool({ name: tool, uidNumber: uid });
+  return certPem;
+}
+
+describe('deploy/migration', () => {
+  const certIn = (tool: string) => readFileSync(join(s.homesRoot, tool, '.toolskube', 'client.crt'), 'utf8');
+  const migration = (verb: 'apply' | 'delete') =>
+    kubectl(testEnv().kube.adminKubeconfig, [
+      verb,
+      ...(verb === 'apply' ? ['--server-side'] : ['--ignore-not-found']),
+      '-k',
+      join(repo, 'deploy', 'migration'),
+    ]);
+
+  it("is what lets the ServiceAccount adopt maintain-kubeusers' certificates, under the guard", async () => {
+    expect((await migration('apply')).code).toBe(0);
+    try {
+      const legacy = await seedLegacy('mgadopt', 66_000 + Math.floor(Math.random() * 999));
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await s.sync();
+      expect(r.failures).toEqual([]);
+      expect(certIn('mgadopt')).toBe(legacy);
+      const binding = await adminKubeConfig()
+        .makeApiClient(k8s.RbacAuthorizationV1Api)
+        .readNamespacedRoleBinding({ name: 'kubeusers-tool', namespace: 'tool-lp-mgadopt' });
+      expect(binding.subjects?.map((x) => `${x.kind}/${x.name}`)).toContain('User/mgadopt');
+    } finally {
+      await migration('delete');
+    }
+  });
+
+  it('without it, a fresh certificate replaces the old one', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const legacy = await seedLegacy('mgissue', 67_000 + Math.floor(Math.random() * 999));
+    const r = await s.sync();
+    expect(r.failures).toEqual([]);
+    expect(certIn('mgissue')).not.toBe(legacy);
+    expect(s.logs.some((l) => /deploy\/migration is not applied/.test(l))).toBe(true);
   });
 });
