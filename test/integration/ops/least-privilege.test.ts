@@ -59,6 +59,17 @@ async function workload(tag: string): Promise<string[]> {
     for (const f of r.failures) problems.push(`${what}: ${f.account}: ${f.error}`);
   };
   await attempt('sync', () => syncOk('sync'));
+  await attempt('csr cleanup', async () => {
+    // kubeusers deletes its CSR once the certificate is written (errors there are only logged).
+    const left = await adminKubeConfig()
+      .makeApiClient(k8s.CertificatesV1Api)
+      .readCertificateSigningRequest({ name: `kubeusers-tool-${tag}b` })
+      .then(
+        () => true,
+        () => false,
+      );
+    if (left) throw new Error(`CSR kubeusers-tool-${tag}b was not deleted`);
+  });
   const deps = apiDeps(s.app);
   await attempt('revoke', () =>
     deps.revoke({ kind: 'tool', name: `${tag}a`, actor: 'test', reason: 'least privilege', reissue: false }),
