@@ -5,7 +5,7 @@ import { isSafeUserName } from '../directory/mapping.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
-import { describeError, isNotFound, statusOf } from '../cluster/errors.ts';
+import { describeError, isForbidden, isNotFound, statusOf } from '../cluster/errors.ts';
 import { CsrFailedError } from '../cluster/csr.ts';
 import { HomeError } from '../homes/safe-fs.ts';
 import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
@@ -287,6 +287,15 @@ export class Actor {
         const cm = await this.#d.clients.core.readNamespacedConfigMap({ namespace, name });
         if (cm.data?.expires) return true;
       } catch (err) {
+        if (isForbidden(err)) {
+          // Reading them takes deploy/migration's ClusterRole, bound only while migrating: without
+          // it, a fresh certificate replaces the old one (safe, only not lazy).
+          this.#d.log.warn(
+            { account: account.name, action: 'adopt' },
+            "kubeusers may not read maintain-kubeusers' ConfigMaps (deploy/migration is not applied): issuing instead of adopting",
+          );
+          return false;
+        }
         if (!isNotFound(err)) throw err;
       }
     }

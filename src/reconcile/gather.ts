@@ -1,6 +1,7 @@
 // gather: the cluster's side, with one labelled list per kind (never a request per namespace).
 import type { V1ConfigMap, V1ObjectMeta } from '@kubernetes/client-node';
 import type { Clients } from '../cluster/client.ts';
+import { PARAMS_NAME } from '../cluster/pod-identity.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../cluster/names.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
@@ -20,8 +21,18 @@ const METADATA = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=
 
 // Lists are parsed JSON, never client-node models: at 10,000 accounts a list is read, summarised and
 // dropped before the next arrives, so one copy of one list is the peak (ADR 9).
-async function list(clients: Clients, path: string, selector: string, accept?: string): Promise<Item[]> {
-  const q = new URLSearchParams({ labelSelector: selector });
+async function list(
+  clients: Clients,
+  path: string,
+  selector: string,
+  accept?: string,
+  name?: string,
+): Promise<Item[]> {
+  // A metadata.name field selector lets RBAC authorise the list by that name (resourceNames).
+  const q = new URLSearchParams({
+    labelSelector: selector,
+    ...(name ? { fieldSelector: `metadata.name=${name}` } : {}),
+  });
   const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as Listed;
   return listed.items ?? [];
 }
@@ -31,8 +42,9 @@ async function observed(
   kind: string,
   path: string,
   selector: string,
+  name?: string,
 ): Promise<ObservedObject[]> {
-  return (await list(clients, path, selector, METADATA)).map((item) => observe({ ...item, kind }));
+  return (await list(clients, path, selector, METADATA, name)).map((item) => observe({ ...item, kind }));
 }
 
 /**
@@ -61,7 +73,14 @@ export async function gatherCluster(
     ...(await observed(clients, 'LimitRange', '/api/v1/limitranges', selector)),
     ...(await observed(clients, 'RoleBinding', `${rbac}/rolebindings`, selector)),
     ...(await observed(clients, 'ClusterRoleBinding', `${rbac}/clusterrolebindings`, selector)),
-    ...(await observed(clients, 'ConfigMap', '/api/v1/configmaps', `${selector},${ROLE_LABEL}=pod-identity`)),
+    // kubeusers may read no other ConfigMap outside its own namespace.
+    ...(await observed(
+      clients,
+      'ConfigMap',
+      '/api/v1/configmaps',
+      `${selector},${ROLE_LABEL}=pod-identity`,
+      PARAMS_NAME,
+    )),
   ];
   const csrs = (
     await list(clients, '/apis/certificates.k8s.io/v1/certificatesigningrequests', selector, METADATA)

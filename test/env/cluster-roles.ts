@@ -1,4 +1,5 @@
-// The ClusterRoles kubeusers binds and the API's RBAC, from deploy/, installed as an operator would.
+// The ClusterRoles kubeusers binds, the API's RBAC and the guard on kubeusers' own ServiceAccount,
+// from deploy/, installed as an operator would: every test acting as that ServiceAccount runs under it.
 import { join } from 'node:path';
 import type { EnvInfo } from './environment.ts';
 import { kubectl } from './index.ts';
@@ -8,6 +9,7 @@ export const BOUND_ROLES = [
   'clusterrole-tool.yaml',
   'clusterrole-admin-impersonate.yaml',
   'clusterrole-api-admin.yaml',
+  'kubeusers-guard.yaml',
 ];
 
 export async function installClusterRoles(env: EnvInfo, files: string[] = BOUND_ROLES): Promise<void> {

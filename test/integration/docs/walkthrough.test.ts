@@ -325,6 +325,14 @@ const RULES: Rule[] = [
     after: async (w) => expectRemoved(w),
   },
   { match: /^kubectl -n kubeusers get lease kubeusers-leader -o yaml$/, expect: /holderIdentity: \S+/ },
+  {
+    match: /^kubectl apply --server-side -k deploy\/migration$/,
+    expect: /clusterrolebinding\.rbac\.authorization\.k8s\.io\/kubeusers-migration serverside-applied/,
+  },
+  {
+    match: /^kubectl delete -k deploy\/migration$/,
+    expect: /clusterrolebinding\.rbac\.authorization\.k8s\.io "kubeusers-migration" deleted/,
+  },
   { match: /^kubeusers revoke /, expect: /^revoked tool\// },
   { match: /^kubeusers (renew|status) \S+ --api /, expect: /./ },
   {

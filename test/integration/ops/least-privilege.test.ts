@@ -1,6 +1,6 @@
 // kubeusers runs here as the deploy/ ServiceAccount, with the deploy/ ClusterRole and nothing else.
 // Every rule is needed: with any one removed, some part of a full sync, revocation and clean-up fails.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -8,20 +8,32 @@ import { parseAllDocuments } from 'yaml';
 import { apiDeps } from '../../../src/api/wire.ts';
 import { Ledger } from '../../../src/cluster/ledger.ts';
 import { LeaderElector } from '../../../src/cluster/leader.ts';
+import { readClusterInfo } from '../../../src/cluster/cluster-info.ts';
 import { ensureOwnNamespace } from '../../../src/main.ts';
+import { approveCsr, submitCsr, waitForCertificate } from '../../../src/cluster/csr.ts';
+import { buildCsrPem } from '../../../src/pki/csr.ts';
+import { generateKey, privateKeyPem } from '../../../src/pki/keys.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 const rbacFile = join(repo, 'deploy', 'base', 'rbac.yaml');
 let s: Scenario;
-let role: k8s.V1ClusterRole;
+/** The ClusterRole and the Roles deploy/ gives kubeusers' ServiceAccount. */
+let roles: k8s.V1Role[];
 let token = '';
 
-async function applyRole(rules: k8s.V1PolicyRule[]): Promise<void> {
+async function applyRole(role: k8s.V1Role, rules: k8s.V1PolicyRule[]): Promise<void> {
   const api = adminKubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
-  const current = await api.readClusterRole({ name: 'kubeusers' });
-  await api.replaceClusterRole({ name: 'kubeusers', body: { ...current, rules } });
+  const name = role.metadata!.name!;
+  const namespace = role.metadata?.namespace;
+  if (namespace) {
+    const current = await api.readNamespacedRole({ name, namespace });
+    await api.replaceNamespacedRole({ name, namespace, body: { ...current, rules } });
+  } else {
+    const current = await api.readClusterRole({ name });
+    await api.replaceClusterRole({ name, body: { ...current, rules } });
+  }
   await new Promise((r) => setTimeout(r, 300));
 }
 
@@ -37,6 +49,7 @@ async function workload(tag: string): Promise<string[]> {
   };
   const logsBefore = s.logs.length;
   await attempt('setup', () => ensureOwnNamespace(s.app));
+  await attempt('cluster-info', () => readClusterInfo(s.app.clients));
   await s.dir.addTool({ name: `${tag}a`, uidNumber: 65_000 + Math.floor(Math.random() * 9000) });
   await s.dir.addTool({ name: `${tag}b`, uidNumber: 65_000 + Math.floor(Math.random() * 9000) });
   await s.dir.addUser({ user: `${tag}adm`, uidNumber: 74_000 + Math.floor(Math.random() * 9000) });
@@ -46,6 +59,17 @@ async function workload(tag: string): Promise<string[]> {
     for (const f of r.failures) problems.push(`${what}: ${f.account}: ${f.error}`);
   };
   await attempt('sync', () => syncOk('sync'));
+  await attempt('csr cleanup', async () => {
+    // kubeusers deletes its CSR once the certificate is written (errors there are only logged).
+    const left = await adminKubeConfig()
+      .makeApiClient(k8s.CertificatesV1Api)
+      .readCertificateSigningRequest({ name: `kubeusers-tool-${tag}b` })
+      .then(
+        () => true,
+        () => false,
+      );
+    if (left) throw new Error(`CSR kubeusers-tool-${tag}b was not deleted`);
+  });
   const deps = apiDeps(s.app);
   await attempt('revoke', () =>
     deps.revoke({ kind: 'tool', name: `${tag}a`, actor: 'test', reason: 'least privilege', reissue: false }),
@@ -98,6 +122,9 @@ beforeAll(async () => {
     'clusterrole-tool.yaml',
     'clusterrole-admin-impersonate.yaml',
     'clusterrole-api-admin.yaml',
+    // As `kubectl apply -k deploy/base` does before the daemon starts: creating a policy with a
+    // paramKind takes `get` on every object of that kind, which kubeusers does not hold.
+    'pod-identity.yaml',
   ]) {
     const r = await kubectl(admin, [
       'apply',
@@ -108,9 +135,9 @@ beforeAll(async () => {
     ]);
     if (r.code !== 0) throw new Error(r.stderr);
   }
-  role = parseAllDocuments(readFileSync(rbacFile, 'utf8'))
-    .map((d) => d.toJS() as k8s.V1ClusterRole)
-    .find((d) => d.kind === 'ClusterRole')!;
+  roles = parseAllDocuments(readFileSync(rbacFile, 'utf8'))
+    .map((d) => d.toJS() as k8s.V1Role)
+    .filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role');
   const tr = await adminKubeConfig()
     .makeApiClient(k8s.CoreV1Api)
     .createNamespacedServiceAccountToken({
@@ -135,27 +162,115 @@ beforeAll(async () => {
     { mode: 0o600 },
   );
   s = await scenario('lp', {
-    kubernetes: { kubeconfig, namespace: 'kubeusers', namespacePrefix: 'lp-', clusterName: 'test' },
+    // The prefix deploy/'s guard allows tool namespaces under (kubeusers-guard.yaml).
+    kubernetes: { kubeconfig, namespace: 'kubeusers', namespacePrefix: 'tool-lp-', clusterName: 'test' },
   });
 });
 
-describe('the deploy/ ClusterRole', () => {
-  it('is enough for a full sync, revocation and clean-up as the deploy/ ServiceAccount', async () => {
+/** The rules of one role whose removal breaks nothing. */
+async function spareRules(role: k8s.V1Role, tag: string): Promise<string[]> {
+  const rules = role.rules ?? [];
+  const spare: string[] = [];
+  try {
+    for (const [i, rule] of rules.entries()) {
+      await applyRole(
+        role,
+        rules.filter((_, j) => j !== i),
+      );
+      if ((await workload(`${tag}${i}x`)).length === 0)
+        spare.push(`${role.kind} ${role.metadata?.name}: ${JSON.stringify(rule)}`);
+    }
+  } finally {
+    await applyRole(role, rules);
+  }
+  return spare;
+}
+
+describe('the deploy/ ClusterRole and Roles', () => {
+  it('are enough for a full sync, revocation and clean-up as the deploy/ ServiceAccount, under the guard', async () => {
     expect(await workload('full')).toEqual([]);
   });
 
-  it('has no rule to spare: removing any one breaks something', async () => {
-    const rules = role.rules ?? [];
+  it('have no rule to spare: removing any one breaks something', async () => {
     const spare: string[] = [];
-    try {
-      for (const [i, rule] of rules.entries()) {
-        await applyRole(rules.filter((_, j) => j !== i));
-        const problems = await workload(`r${i}x`);
-        if (problems.length === 0) spare.push(JSON.stringify(rule));
-      }
-    } finally {
-      await applyRole(rules);
-    }
+    for (const [r, role] of roles.entries()) spare.push(...(await spareRules(role, `r${r}`)));
     expect(spare).toEqual([]);
+  });
+});
+
+/**
+ * What maintain-kubeusers leaves for a tool (as test/integration/core/migration.test.ts seeds it):
+ * an unlabelled namespace with its ConfigMap, a binding of the user, a certificate CN=<tool> in the
+ * home. All made with cluster-admin credentials, as the old daemon had them.
+ */
+async function seedLegacy(tool: string, uid: number): Promise<string> {
+  const admin = adminKubeConfig();
+  const ns = `tool-lp-${tool}`;
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { name: ns, tenancy: 'tool' } } } });
+  await core.createNamespacedConfigMap({
+    namespace: ns,
+    body: {
+      metadata: { name: 'maintain-kubeusers' },
+      data: { status: 'user created: True', expires: new Date(Date.now() + 200 * 86_400_000).toISOString() },
+    },
+  });
+  const keys = await generateKey('ecdsa-p256');
+  const csrPem = await buildCsrPem({ commonName: tool, groups: ['toolforge'] }, keys, 'ecdsa-p256');
+  const api = admin.makeApiClient(k8s.CertificatesV1Api);
+  const csr = await submitCsr(api, { name: `legacy-lp-${tool}`, csrPem, expirationSeconds: 86_400 });
+  const certPem = await waitForCertificate(
+    admin,
+    await approveCsr(api, csr, 'maintain-kubeusers', new Date()),
+    60_000,
+  );
+  await api.deleteCertificateSigningRequest({ name: `legacy-lp-${tool}` });
+  const home = join(s.homesRoot, tool);
+  for (const d of [home, join(home, '.toolskube')]) {
+    mkdirSync(d, { recursive: true });
+    chownSync(d, uid, uid);
+  }
+  writeFileSync(join(home, '.toolskube', 'client.crt'), certPem);
+  writeFileSync(join(home, '.toolskube', 'client.key'), await privateKeyPem(keys.privateKey), {
+    mode: 0o600,
+  });
+  await s.dir.addTool({ name: tool, uidNumber: uid });
+  return certPem;
+}
+
+describe('deploy/migration', () => {
+  const certIn = (tool: string) => readFileSync(join(s.homesRoot, tool, '.toolskube', 'client.crt'), 'utf8');
+  const migration = (verb: 'apply' | 'delete') =>
+    kubectl(testEnv().kube.adminKubeconfig, [
+      verb,
+      ...(verb === 'apply' ? ['--server-side'] : ['--ignore-not-found']),
+      '-k',
+      join(repo, 'deploy', 'migration'),
+    ]);
+
+  it("is what lets the ServiceAccount adopt maintain-kubeusers' certificates, under the guard", async () => {
+    expect((await migration('apply')).code).toBe(0);
+    try {
+      const legacy = await seedLegacy('mgadopt', 66_000 + Math.floor(Math.random() * 999));
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await s.sync();
+      expect(r.failures).toEqual([]);
+      expect(certIn('mgadopt')).toBe(legacy);
+      const binding = await adminKubeConfig()
+        .makeApiClient(k8s.RbacAuthorizationV1Api)
+        .readNamespacedRoleBinding({ name: 'kubeusers-tool', namespace: 'tool-lp-mgadopt' });
+      expect(binding.subjects?.map((x) => `${x.kind}/${x.name}`)).toContain('User/mgadopt');
+    } finally {
+      await migration('delete');
+    }
+  });
+
+  it('without it, a fresh certificate replaces the old one', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const legacy = await seedLegacy('mgissue', 67_000 + Math.floor(Math.random() * 999));
+    const r = await s.sync();
+    expect(r.failures).toEqual([]);
+    expect(certIn('mgissue')).not.toBe(legacy);
+    expect(s.logs.some((l) => /deploy\/migration is not applied/.test(l))).toBe(true);
   });
 });
