@@ -1,7 +1,7 @@
 // gather: the cluster's side, with one labelled list per kind (never a request per namespace).
 import type { V1ConfigMap, V1ObjectMeta } from '@kubernetes/client-node';
 import type { Clients } from '../cluster/client.ts';
-import { PARAMS_NAME } from '../cluster/pod-identity.ts';
+import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../cluster/names.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
@@ -73,13 +73,14 @@ export async function gatherCluster(
     ...(await observed(clients, 'LimitRange', '/api/v1/limitranges', selector)),
     ...(await observed(clients, 'RoleBinding', `${rbac}/rolebindings`, selector)),
     ...(await observed(clients, 'ClusterRoleBinding', `${rbac}/clusterrolebindings`, selector)),
-    // kubeusers may read no other ConfigMap outside its own namespace.
+    // The parameters an earlier release kept in tool namespaces, to delete them. kubeusers may read
+    // no other ConfigMap outside its own namespace.
     ...(await observed(
       clients,
       'ConfigMap',
       '/api/v1/configmaps',
       `${selector},${ROLE_LABEL}=pod-identity`,
-      PARAMS_NAME,
+      LEGACY_PARAMS_NAME,
     )),
   ];
   const csrs = (
