@@ -111,6 +111,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
       if (reason !== 'adopted') metrics.issuance.observe({ kind: account.kind }, seconds);
     },
     failed: (_account, reason) => metrics.failures.inc({ reason }),
+    reverted: (kind) => metrics.tamperingReverted.inc({ kind }),
     ...opts.events,
   };
   const c = settings.certificates;

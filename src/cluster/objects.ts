@@ -13,6 +13,16 @@ const API_VERSIONS: Record<string, string> = {
   ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
 };
 
+/** The REST path of each kind, for reading one object as plain JSON. */
+const RESOURCES: Record<string, { prefix: string; plural: string }> = {
+  Namespace: { prefix: '/api/v1', plural: 'namespaces' },
+  ConfigMap: { prefix: '/api/v1', plural: 'configmaps' },
+  ResourceQuota: { prefix: '/api/v1', plural: 'resourcequotas' },
+  LimitRange: { prefix: '/api/v1', plural: 'limitranges' },
+  RoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings' },
+  ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings' },
+};
+
 export interface Ref {
   kind: string;
   name: string;
@@ -44,4 +54,42 @@ export async function deleteObject(clients: Clients, ref: Ref): Promise<void> {
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+}
+
+/**
+ * One object as plain JSON (no client-node model), or undefined when it is gone. Read as a list
+ * narrowed to its name: kubeusers' role lists these kinds and needs no `get` for that.
+ */
+export async function readObject(clients: Clients, ref: Ref): Promise<Record<string, unknown> | undefined> {
+  const r = RESOURCES[ref.kind];
+  if (!r) throw new Error(`kubeusers does not read ${ref.kind}`);
+  const ns = ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+  const q = new URLSearchParams({ fieldSelector: `metadata.name=${ref.name}` });
+  const listed = (await clients.getJson(`${r.prefix}${ns}/${r.plural}?${q.toString()}`)) as {
+    items?: Record<string, unknown>[];
+  };
+  return listed.items?.[0];
+}
+
+/** A JSON merge patch under kubeusers' field manager: null removes a field whoever owns it. */
+export async function mergePatchObject(
+  clients: Clients,
+  ref: Ref,
+  patch: Record<string, unknown>,
+): Promise<void> {
+  const apiVersion = API_VERSIONS[ref.kind];
+  if (!apiVersion) throw new Error(`kubeusers does not patch ${ref.kind}`);
+  const metadata = {
+    ...(patch.metadata as Record<string, unknown> | undefined),
+    name: ref.name,
+    ...(ref.namespace ? { namespace: ref.namespace } : {}),
+  };
+  await clients.objects.patch(
+    { ...patch, apiVersion, kind: ref.kind, metadata },
+    undefined,
+    undefined,
+    FIELD_MANAGER,
+    undefined,
+    k8s.PatchStrategy.MergePatch,
+  );
 }

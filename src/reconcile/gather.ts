@@ -4,7 +4,7 @@ import type { Clients } from '../cluster/client.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../cluster/names.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
-import { observe, observedKey, type ObservedObject } from './observed.ts';
+import { observe, observedKey, type Listed, type ObservedObject } from './observed.ts';
 
 export interface ClusterSnapshot {
   states: AccountState[];
@@ -12,27 +12,31 @@ export interface ClusterSnapshot {
   csrs: { name: string; created?: Date; account?: string }[];
 }
 
-type Item = { kind?: string; metadata?: V1ObjectMeta & { deletionTimestamp?: unknown } };
-type Listed = { items?: Item[] };
+type Item = Listed & { metadata?: V1ObjectMeta & { deletionTimestamp?: unknown } };
+type List = { items?: Item[] };
 
-/** Only metadata is read (labels, the spec-hash annotation, managedFields, deletion): a smaller list. */
+/** Only metadata is read where the content is not kubeusers' (CSRs): a smaller list. */
 const METADATA = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
 // Lists are parsed JSON, never client-node models: at 10,000 accounts a list is read, summarised and
 // dropped before the next arrives, so one copy of one list is the peak (ADR 9).
 async function list(clients: Clients, path: string, selector: string, accept?: string): Promise<Item[]> {
   const q = new URLSearchParams({ labelSelector: selector });
-  const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as Listed;
+  const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as List;
   return listed.items ?? [];
 }
 
+/**
+ * The whole objects are read, since tampering is found by what they hold (not by who wrote it); each
+ * is summarised into a digest of kubeusers' part while the list is walked, and the list dropped.
+ */
 async function observed(
   clients: Clients,
   kind: string,
   path: string,
   selector: string,
 ): Promise<ObservedObject[]> {
-  return (await list(clients, path, selector, METADATA)).map((item) => observe({ ...item, kind }));
+  return (await list(clients, path, selector)).map((item) => observe({ ...item, kind }));
 }
 
 /**
