@@ -19,13 +19,6 @@ const files = mkdtempSync(join(tmpdir(), 'kubeusers-tamper-'));
 
 /** The cluster admin's kubeconfig: the tamperer here is another cluster writer (setup credentials). */
 const setupKubeconfig = (): string => testEnv().kube.adminKubeconfig;
-/** Reads for the assertions, with the setup credentials (a reader, not the attacker). */
-const setupClient = (): k8s.KubernetesObjectApi => {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(setupKubeconfig());
-  return k8s.KubernetesObjectApi.makeApiClient(kc);
-};
-
 /** kubectl as the tamperer: the setup kubeconfig (another cluster writer), as field manager `kubeusers`. */
 async function tamperWith(...args: string[]): Promise<void> {
   const r = await kubectl(setupKubeconfig(), [...args, '--field-manager=kubeusers']);
@@ -48,12 +41,19 @@ interface Ref {
 
 type Live = k8s.KubernetesObject & Record<string, unknown>;
 
+/** Reads for the assertions, as plain JSON, with the setup credentials (a reader, not the attacker). */
 async function read(ref: Ref): Promise<Live> {
-  return setupClient().read<Live>({
-    apiVersion: ref.apiVersion,
-    kind: ref.kind,
-    metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-  });
+  const kind = ref.kind.toLowerCase();
+  const r = await kubectl(setupKubeconfig(), [
+    'get',
+    kind,
+    ref.name,
+    ...(ref.namespace ? ['-n', ref.namespace] : []),
+    '-o',
+    'json',
+  ]);
+  if (r.code !== 0) throw new Error(`kubectl get ${kind} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Live;
 }
 
 /** Our labels and annotations and the content, without what the server keeps for itself. */
@@ -65,12 +65,13 @@ function copyOf(o: Live, content: string[]): Record<string, unknown> {
     labels: md.labels,
     annotations: md.annotations,
   };
-  return {
+  // A deep copy: the tampering changes it, never the object it came from.
+  return structuredClone({
     apiVersion: o.apiVersion,
     kind: o.kind,
     metadata: meta,
     ...Object.fromEntries(content.map((k) => [k, o[k]])),
-  };
+  });
 }
 
 /** What the assertion compares: the content kubeusers owns, and its labels. */
