@@ -29,10 +29,26 @@ export interface Ref {
   namespace?: string;
 }
 
+/**
+ * client-node serialises a body through its model classes, which name a LimitRange item's `default`
+ * `_default`: a plain object's `default` was dropped on the way, and the apiserver then defaulted the
+ * limit to `max` (found by the content digest, issue 13). Plain objects are given the model's name.
+ */
+export function forClientModel(object: k8s.KubernetesObject): k8s.KubernetesObject {
+  const spec = (object as { spec?: { limits?: unknown } }).spec;
+  if (object.kind !== 'LimitRange' || !Array.isArray(spec?.limits)) return object;
+  const limits = (spec.limits as Record<string, unknown>[]).map((item) => {
+    if (!('default' in item)) return item;
+    const { default: dflt, ...rest } = item;
+    return { ...rest, _default: dflt };
+  });
+  return { ...object, spec: { ...spec, limits } } as k8s.KubernetesObject;
+}
+
 /** Server-side apply under kubeusers' field manager; force takes back fields someone else changed. */
 export async function applyObject(clients: Clients, object: k8s.KubernetesObject): Promise<void> {
   await clients.objects.patch(
-    object,
+    forClientModel(object),
     undefined,
     undefined,
     FIELD_MANAGER,

@@ -75,7 +75,8 @@ async function reportTampering(
   const how = recreated ? ' (deleted and created again: the changed field cannot change in place)' : '';
   await recordEvent(d.clients, d.clock, {
     namespace,
-    regarding: { apiVersion: object.apiVersion ?? 'v1', ...ref },
+    // A core/v1 Event's involvedObject must name the Event's namespace, even for a cluster-wide object.
+    regarding: { apiVersion: object.apiVersion ?? 'v1', ...ref, namespace },
     reason: 'TamperingReverted',
     action: 'Revert',
     type: 'Warning',
