@@ -137,6 +137,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
       metrics.notYetValid.inc({ kind: account.kind, source });
       metrics.clockSkew.set({ source }, skewSeconds);
     },
+    reverted: (kind) => metrics.tamperingReverted.inc({ kind }),
     ...opts.events,
   };
   const c = settings.certificates;

@@ -117,7 +117,13 @@ export function toolObjects(
     withHash({
       apiVersion: 'v1',
       kind: 'LimitRange',
-      metadata: meta(LIMIT_RANGE, 'limits'),
+      // Format 2: the `default` limits reach the apiserver (objects.ts, forClientModel). The new
+      // annotation changes the spec-hash, so the upgrade rewrites each LimitRange once as an update,
+      // not as tampering.
+      metadata: {
+        ...meta(LIMIT_RANGE, 'limits'),
+        annotations: { ...annotations, 'kubeusers.io/format': '2' },
+      },
       spec: { limits: resources.limitRange },
     }),
     withHash({

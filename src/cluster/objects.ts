@@ -13,16 +13,42 @@ const API_VERSIONS: Record<string, string> = {
   ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
 };
 
+/** The REST path of each kind, for reading one object as plain JSON. */
+const RESOURCES: Record<string, { prefix: string; plural: string }> = {
+  Namespace: { prefix: '/api/v1', plural: 'namespaces' },
+  ConfigMap: { prefix: '/api/v1', plural: 'configmaps' },
+  ResourceQuota: { prefix: '/api/v1', plural: 'resourcequotas' },
+  LimitRange: { prefix: '/api/v1', plural: 'limitranges' },
+  RoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings' },
+  ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings' },
+};
+
 export interface Ref {
   kind: string;
   name: string;
   namespace?: string;
 }
 
+/**
+ * client-node serialises a body through its model classes, which name a LimitRange item's `default`
+ * `_default`: a plain object's `default` was dropped on the way, and the apiserver then defaulted the
+ * limit to `max` (found by the content digest, issue 13). Plain objects are given the model's name.
+ */
+export function forClientModel(object: k8s.KubernetesObject): k8s.KubernetesObject {
+  const spec = (object as { spec?: { limits?: unknown } }).spec;
+  if (object.kind !== 'LimitRange' || !Array.isArray(spec?.limits)) return object;
+  const limits = (spec.limits as Record<string, unknown>[]).map((item) => {
+    if (!('default' in item)) return item;
+    const { default: dflt, ...rest } = item;
+    return { ...rest, _default: dflt };
+  });
+  return { ...object, spec: { ...spec, limits } } as k8s.KubernetesObject;
+}
+
 /** Server-side apply under kubeusers' field manager; force takes back fields someone else changed. */
 export async function applyObject(clients: Clients, object: k8s.KubernetesObject): Promise<void> {
   await clients.objects.patch(
-    object,
+    forClientModel(object),
     undefined,
     undefined,
     FIELD_MANAGER,
@@ -44,4 +70,42 @@ export async function deleteObject(clients: Clients, ref: Ref): Promise<void> {
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+}
+
+/**
+ * One object as plain JSON (no client-node model), or undefined when it is gone. Read as a list
+ * narrowed to its name: kubeusers' role lists these kinds and needs no `get` for that.
+ */
+export async function readObject(clients: Clients, ref: Ref): Promise<Record<string, unknown> | undefined> {
+  const r = RESOURCES[ref.kind];
+  if (!r) throw new Error(`kubeusers does not read ${ref.kind}`);
+  const ns = ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+  const q = new URLSearchParams({ fieldSelector: `metadata.name=${ref.name}` });
+  const listed = (await clients.getJson(`${r.prefix}${ns}/${r.plural}?${q.toString()}`)) as {
+    items?: Record<string, unknown>[];
+  };
+  return listed.items?.[0];
+}
+
+/** A JSON merge patch under kubeusers' field manager: null removes a field whoever owns it. */
+export async function mergePatchObject(
+  clients: Clients,
+  ref: Ref,
+  patch: Record<string, unknown>,
+): Promise<void> {
+  const apiVersion = API_VERSIONS[ref.kind];
+  if (!apiVersion) throw new Error(`kubeusers does not patch ${ref.kind}`);
+  const metadata = {
+    ...(patch.metadata as Record<string, unknown> | undefined),
+    name: ref.name,
+    ...(ref.namespace ? { namespace: ref.namespace } : {}),
+  };
+  await clients.objects.patch(
+    { ...patch, apiVersion, kind: ref.kind, metadata },
+    undefined,
+    undefined,
+    FIELD_MANAGER,
+    undefined,
+    k8s.PatchStrategy.MergePatch,
+  );
 }

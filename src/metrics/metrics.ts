@@ -83,6 +83,12 @@ export class Metrics {
     help: 'Removals held back by the guard in the last sync (0 when none).',
     registers: [this.registry],
   });
+  readonly tamperingReverted = new Counter({
+    name: 'kubeusers_tampering_reverted_total',
+    help: 'Objects of kubeusers found changed by someone else and put back, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly revocations = new Counter({
     name: 'kubeusers_revocations_total',
     help: 'Credentials revoked.',

@@ -11,6 +11,8 @@ import { HomeError } from '../homes/safe-fs.ts';
 import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
 import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
+import type { Desired } from '../cluster/manifests.ts';
+import { putBack } from './revert.ts';
 import { stateName, toolNamespace, epochGroup } from '../cluster/names.ts';
 import { stateConfigMap, type AccountState } from '../cluster/state.ts';
 import type { Credentials, Homes } from '../homes/homes.ts';
@@ -46,6 +48,8 @@ export interface ActEvents {
   failed?(account: Account, reason: string): void;
   /** A certificate that starts after now: clock skew between this host and the signer, or a forgery. */
   notYetValid?(account: Account, source: NotYetValidSource, skewSeconds: number): void;
+  /** An object of this kind held other content than kubeusers wrote, and was put back. */
+  reverted?(kind: string): void;
 }
 
 /** Where a not-yet-valid certificate was found. */
@@ -66,17 +70,9 @@ export class Actor {
       case 'save-state':
         return this.saveState(step.state);
       case 'apply':
-        await applyObject(d.clients, step.object);
-        d.log.info(
-          {
-            account: name,
-            kind,
-            action: 'apply',
-            object: `${step.object.kind}/${step.object.metadata.name}`,
-          },
-          'applied',
-        );
-        return;
+        return this.#apply(name, kind, step.object);
+      case 'revert':
+        return putBack(d, { kind, name }, step.object, 'tampered');
       case 'delete':
         await deleteObject(d.clients, step.ref);
         d.log.info(
@@ -103,6 +99,21 @@ export class Actor {
       case 'issue':
         return this.issue(account!, step.state, step.reason);
     }
+  }
+
+  async #apply(name: string, kind: Account['kind'], object: Desired): Promise<void> {
+    const d = this.#d;
+    try {
+      await applyObject(d.clients, object);
+    } catch (err) {
+      // 422: a field that cannot change in place (a binding's roleRef) differs: delete and create.
+      if (statusOf(err) !== 422) throw err;
+      return putBack(d, { kind, name }, object, 'immutable');
+    }
+    d.log.info(
+      { account: name, kind, action: 'apply', object: `${object.kind}/${object.metadata.name}` },
+      'applied',
+    );
   }
 
   version(kind: Account['kind'], name: string): number {

@@ -9,7 +9,7 @@ import {
   type DecideSettings,
   type Step,
 } from './decide.ts';
-import { observedKey, type ObservedObject } from './observed.ts';
+import { observe, observedKey, type ObservedObject } from './observed.ts';
 import { toolNamespaceObject } from '../cluster/manifests.ts';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -67,17 +67,14 @@ function healthy(a = account(), st = state()): Map<string, ObservedObject> {
   for (const step of plan.steps) {
     if (step.do !== 'apply') continue;
     const o = step.object;
-    m.set(observedKey(o.kind!, o.metadata.namespace, o.metadata.name), {
-      kind: o.kind!,
-      name: o.metadata.name,
-      ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
-      hash: o.metadata.annotations['kubeusers.io/spec-hash']!,
-      foreign: false,
-      terminating: false,
-    });
+    m.set(observedKey(o.kind!, o.metadata.namespace, o.metadata.name), observe(o));
   }
   return m;
 }
+
+/** The healthy objects, with the RoleBinding's summary changed. */
+const withBinding = (mods: Partial<ObservedObject>): Map<string, ObservedObject> =>
+  new Map([...healthy()].map(([k, o]) => [k, o.kind === 'RoleBinding' ? { ...o, ...mods } : o]));
 
 const input = (mods: Partial<AccountInput> = {}): AccountInput => ({
   kind: 'tool',
@@ -95,15 +92,15 @@ function withLegacyParams(m: Map<string, ObservedObject>): Map<string, ObservedO
     name: 'kubeusers-pod-identity',
     namespace: 'tool-foo',
     hash: 'old',
-    foreign: false,
+    digest: 'old',
     terminating: false,
   };
   return new Map([...m, [observedKey(legacy.kind, legacy.namespace, legacy.name), legacy]]);
 }
 const kinds = (steps: Step[]) =>
   steps.map((s) =>
-    s.do === 'apply'
-      ? `apply ${s.object.kind}`
+    s.do === 'apply' || s.do === 'revert'
+      ? `${s.do} ${s.object.kind}`
       : s.do === 'delete'
         ? `delete ${s.ref.kind}`
         : s.do === 'issue'
@@ -169,12 +166,18 @@ describe('decide', () => {
     ],
     ['force reissues at once', input({ force: true }), ['issue forced']],
     [
-      'an edited binding is re-applied',
-      input({
-        observed: new Map(
-          [...healthy()].map(([k, o]) => [k, o.kind === 'RoleBinding' ? { ...o, foreign: true } : o]),
-        ),
-      }),
+      'a binding whose content changed under the spec-hash kubeusers wrote is put back',
+      input({ observed: withBinding({ digest: 'someone-else-wrote' }) }),
+      ['revert RoleBinding'],
+    ],
+    [
+      'a binding written for an older desired state is applied',
+      input({ observed: withBinding({ digest: 'older', hash: 'older' }) }),
+      ['apply RoleBinding'],
+    ],
+    [
+      'a binding whose content and spec-hash someone rewrote is applied all the same',
+      input({ observed: withBinding({ digest: 'forged', hash: 'forged' }) }),
       ['apply RoleBinding'],
     ],
     [
@@ -223,7 +226,7 @@ describe('decide', () => {
     const observed = new Map([
       [
         observedKey('Namespace', undefined, ns.metadata.name),
-        { kind: 'Namespace', name: ns.metadata.name, foreign: false, terminating: true },
+        { kind: 'Namespace', name: ns.metadata.name, digest: '', terminating: true },
       ],
     ]);
     const plan = decide(input({ observed, state: state({ status: 'locked' }) }), NOW, settings);

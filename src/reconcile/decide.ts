@@ -12,11 +12,12 @@ import {
   type ManifestSettings,
   type Resources,
 } from '../cluster/manifests.ts';
-import { adminBindingName, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
+import { adminBindingName, HASH_ANNOTATION, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
 import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
 import { initialState, type AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
+import { contentDigest } from './content.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 
 export type IssueReason =
@@ -31,6 +32,8 @@ export interface ObjectRef {
 export type Step =
   | { do: 'save-state'; state: AccountState }
   | { do: 'apply'; object: Desired }
+  /** The object holds other content than kubeusers last wrote: someone else changed it. */
+  | { do: 'revert'; object: Desired }
   | { do: 'delete'; ref: ObjectRef }
   | { do: 'adopt-or-issue'; state: AccountState }
   | { do: 'issue'; state: AccountState; reason: IssueReason }
@@ -70,10 +73,18 @@ export interface AccountInput {
   force?: boolean;
 }
 
-function needsApply(observed: ObservedObject | undefined, desired: Desired): boolean {
-  return (
-    !observed || observed.hash !== desired.metadata.annotations['kubeusers.io/spec-hash'] || observed.foreign
-  );
+export type Drift = 'missing' | 'outdated' | 'tampered';
+
+/**
+ * How an object differs from what kubeusers wants, judged by what it holds, never by who wrote it.
+ * The spec-hash annotation only tells the two kinds of difference apart: when it still names the
+ * desired object, kubeusers wrote this content and someone changed it since (`tampered`); otherwise
+ * what kubeusers wants changed (`outdated`). Either way the object is written again.
+ */
+export function drift(observed: ObservedObject | undefined, desired: Desired): Drift | undefined {
+  if (!observed) return 'missing';
+  if (observed.digest === contentDigest(desired)) return undefined;
+  return observed.hash === desired.metadata.annotations[HASH_ANNOTATION] ? 'tampered' : 'outdated';
 }
 
 function desiredObjects(account: Account, state: AccountState, s: DecideSettings): Desired[] {
@@ -215,7 +226,8 @@ function decideActive(input: AccountInput, account: Account, now: Date, s: Decid
   // Persist the epoch before anything is issued with it.
   if (changed) plan.steps.push({ do: 'save-state', state });
   for (const object of desiredObjects(account, state, s)) {
-    if (needsApply(input.observed.get(objectKey(object)), object)) plan.steps.push({ do: 'apply', object });
+    const d = drift(input.observed.get(objectKey(object)), object);
+    if (d) plan.steps.push({ do: d === 'tampered' ? 'revert' : 'apply', object });
   }
   plan.steps.push(...retiredSteps(input, account.kind, account.name, s));
   const cert = certificateStep(input, account, state, now, s);

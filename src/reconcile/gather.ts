@@ -5,7 +5,7 @@ import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../cluster/names.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
-import { observe, observedKey, type ObservedObject } from './observed.ts';
+import { observe, observedKey, type Listed, type ObservedObject } from './observed.ts';
 
 export interface ClusterSnapshot {
   states: AccountState[];
@@ -13,10 +13,10 @@ export interface ClusterSnapshot {
   csrs: { name: string; created?: Date; account?: string }[];
 }
 
-type Item = { kind?: string; metadata?: V1ObjectMeta & { deletionTimestamp?: unknown } };
-type Listed = { items?: Item[] };
+type Item = Listed & { metadata?: V1ObjectMeta & { deletionTimestamp?: unknown } };
+type List = { items?: Item[] };
 
-/** Only metadata is read (labels, the spec-hash annotation, managedFields, deletion): a smaller list. */
+/** Only metadata is read where the content is not kubeusers' (CSRs): a smaller list. */
 const METADATA = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
 // Lists are parsed JSON, never client-node models: at 10,000 accounts a list is read, summarised and
@@ -33,10 +33,14 @@ async function list(
     labelSelector: selector,
     ...(name ? { fieldSelector: `metadata.name=${name}` } : {}),
   });
-  const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as Listed;
+  const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as List;
   return listed.items ?? [];
 }
 
+/**
+ * The whole objects are read, since tampering is found by what they hold (not by who wrote it); each
+ * is summarised into a digest of kubeusers' part while the list is walked, and the list dropped.
+ */
 async function observed(
   clients: Clients,
   kind: string,
@@ -44,7 +48,7 @@ async function observed(
   selector: string,
   name?: string,
 ): Promise<ObservedObject[]> {
-  return (await list(clients, path, selector, METADATA, name)).map((item) => observe({ ...item, kind }));
+  return (await list(clients, path, selector, undefined, name)).map((item) => observe({ ...item, kind }));
 }
 
 /**

@@ -1,36 +1,40 @@
-// What the cluster holds of kubeusers' objects, summarised per object from one labelled list per kind.
-import type { KubernetesObject, V1ManagedFieldsEntry } from '@kubernetes/client-node';
-import { ACCOUNT_LABEL, FIELD_MANAGER, HASH_ANNOTATION, KIND_LABEL } from '../cluster/names.ts';
+// What the cluster holds of kubeusers' objects, summarised per object from one labelled list per kind:
+// a digest of the content kubeusers owns is kept, never the object (ADR 9).
+import { ACCOUNT_LABEL, HASH_ANNOTATION, KIND_LABEL } from '../cluster/names.ts';
+import { contentDigest, type Content } from './content.ts';
 
 export interface ObservedObject {
   kind: string;
   name: string;
   namespace?: string;
+  /** The spec-hash annotation: which desired object kubeusers last wrote (any writer can keep it). */
   hash?: string;
-  /** Someone else has written fields kubeusers owns (spec, subjects, roleRef, data). */
-  foreign: boolean;
+  /** The digest of what the object holds of kubeusers' content (content.ts). */
+  digest: string;
   terminating: boolean;
   /** The account it belongs to, from its labels. */
   account?: { kind: 'tool' | 'admin'; name: string };
 }
 
-const OWNED = ['f:spec', 'f:subjects', 'f:roleRef', 'f:data'];
-
-function touchesOwned(m: V1ManagedFieldsEntry): boolean {
-  if (m.manager === FIELD_MANAGER || m.subresource) return false;
-  const fields = (m.fieldsV1 ?? {}) as Record<string, unknown>;
-  return OWNED.some((k) => k in fields);
+export interface Listed extends Content {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: unknown;
+  };
 }
 
-export function observe(obj: KubernetesObject & { metadata?: { deletionTimestamp?: Date } }): ObservedObject {
+export function observe(obj: Listed): ObservedObject {
   const md = obj.metadata ?? {};
   return {
     kind: obj.kind ?? '',
     name: md.name ?? '',
     ...(md.namespace ? { namespace: md.namespace } : {}),
     ...(md.annotations?.[HASH_ANNOTATION] ? { hash: md.annotations[HASH_ANNOTATION] } : {}),
-    foreign: (md.managedFields ?? []).some(touchesOwned),
-    terminating: md.deletionTimestamp !== undefined,
+    digest: contentDigest(obj),
+    terminating: md.deletionTimestamp !== undefined && md.deletionTimestamp !== null,
     ...accountOf(md.labels ?? {}),
   };
 }

@@ -73,13 +73,18 @@ export interface SyncResult {
   directoryError?: string;
 }
 
+const where = (o: { namespace?: string; name: string }): string =>
+  `${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+
 export function describeStep(kind: AccountKind, name: string, step: Step): string {
   const who = `${kind}/${name}`;
   switch (step.do) {
     case 'save-state':
       return `${who}: record state (${step.state.status}, epoch ${step.state.epoch})`;
     case 'apply':
-      return `${who}: apply ${step.object.kind} ${step.object.metadata.namespace ? `${step.object.metadata.namespace}/` : ''}${step.object.metadata.name}`;
+      return `${who}: apply ${step.object.kind} ${where(step.object.metadata)}`;
+    case 'revert':
+      return `${who}: put back ${step.object.kind} ${where(step.object.metadata)} (changed by someone else)`;
     case 'delete':
       return `${who}: delete ${step.ref.kind} ${step.ref.namespace ? `${step.ref.namespace}/` : ''}${step.ref.name}`;
     case 'adopt-or-issue':

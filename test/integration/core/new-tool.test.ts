@@ -27,6 +27,8 @@ describe('a new tool', () => {
     expect(quota.spec?.hard?.pods).toBe('16');
     const limits = await core().readNamespacedLimitRange({ namespace: 'nt-alpha', name: 'kubeusers' });
     expect(limits.spec?.limits?.[0]?.type).toBe('Container');
+    // The configured default limits, not the apiserver's fallback to max (client-node calls it _default).
+    expect(limits.spec?.limits?.[0]?._default).toEqual({ cpu: '500m', memory: '512Mi' });
     const rb = await adminKubeConfig()
       .makeApiClient(k8s.RbacAuthorizationV1Api)
       .readNamespacedRoleBinding({ namespace: 'nt-alpha', name: 'kubeusers-tool' });

@@ -26,6 +26,7 @@ const FAMILIES = [
   'kubeusers_certificates_issued_total',
   'kubeusers_failures_total',
   'kubeusers_revocations_total',
+  'kubeusers_tampering_reverted_total',
   'kubeusers_directory_skipped_entries_total',
   'kubeusers_directory_skipped_entries',
   'kubeusers_removal_guard_trips_total',
