@@ -4,8 +4,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import type { Clients } from '../cluster/client.ts';
-import type { AccountKind } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import { checkCredential, type CredentialDeps } from './credential.ts';
 import { HttpError } from './errors.ts';
 
 export interface Identity {
@@ -15,13 +14,10 @@ export interface Identity {
   serial?: string;
 }
 
-export interface AuthDeps {
+/** The states and the ledger refuse credentials kubeusers has revoked or replaced (see credential.ts). */
+export interface AuthDeps extends CredentialDeps {
   clients: Clients;
-  /** The state of a kubeusers account, to refuse credentials it has revoked. */
-  stateOf: (kind: AccountKind, name: string) => Promise<AccountState | undefined>;
 }
-
-const EPOCH_GROUP = /^kubeusers:(tool|admin):([a-z0-9-]+):(\d+)$/;
 
 function asList(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
@@ -42,14 +38,8 @@ async function fromCertificate(req: Request, deps: AuthDeps): Promise<Identity |
   const user = asList(cert.subject.CN)[0];
   if (!user) throw new HttpError(401, 'untrusted-certificate', 'the client certificate has no common name');
   const groups = asList(cert.subject.O);
-  for (const g of groups) {
-    const m = EPOCH_GROUP.exec(g);
-    if (!m) continue;
-    const state = await deps.stateOf(m[1] as AccountKind, m[2]!);
-    if (!state || state.epoch !== Number(m[3]) || state.status === 'locked' || state.status === 'revoked') {
-      throw new HttpError(401, 'credential-revoked', 'this credential has been revoked');
-    }
-  }
+  const stale = await checkCredential(cert.raw, groups, deps);
+  if (stale) throw new HttpError(401, stale.reason, stale.message);
   return { user, groups, via: 'certificate', serial: cert.serialNumber.toLowerCase() };
 }
 

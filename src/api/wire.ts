@@ -60,7 +60,12 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
   return {
     clients: app.clients,
     log: app.log,
-    auth: { clients: app.clients, stateOf: (kind, name) => readState(app.clients, ns, kind, name) },
+    auth: {
+      clients: app.clients,
+      instance: ns,
+      stateOf: (kind, name) => readState(app.clients, ns, kind, name),
+      isRevoked: (serial, fingerprint) => ledger.has(serial, fingerprint),
+    },
     accounts: {
       list: () => listStates(app),
       get: (kind, name) => readState(app.clients, ns, kind, name),

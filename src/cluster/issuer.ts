@@ -6,7 +6,7 @@ import { certInfo, certMatchesKey, type CertInfo } from '../pki/cert.ts';
 import { generateKey, privateKeyPem, type KeyType } from '../pki/keys.ts';
 import type { Clients } from './client.ts';
 import { approveCsr, deleteCsr, submitCsr, waitForCertificate } from './csr.ts';
-import { csrName, epochGroup, kindGroup, labels } from './names.ts';
+import { csrName, kindGroup, labels } from './names.ts';
 
 export interface IssueSettings {
   instance: string;
@@ -26,9 +26,14 @@ export interface Issued {
 
 export class IssueError extends Error {}
 
-/** The certificate's groups. Nothing outside this allow-list is ever put into a CSR. */
-export function certificateGroups(account: Account, epoch: number, extraGroups: string[]): string[] {
-  const groups = [kindGroup(account.kind), epochGroup(account.kind, account.name, epoch), ...extraGroups];
+/** The certificate's groups (`group`: the account's current epoch group). Nothing else goes into a CSR. */
+export function certificateGroups(
+  account: Account,
+  instance: string,
+  group: string,
+  extraGroups: string[],
+): string[] {
+  const groups = [kindGroup(instance, account.kind), group, ...extraGroups];
   const refused = groups.filter((g) => g.startsWith('system:'));
   if (refused.length > 0) throw new IssueError(`refusing to issue privileged groups: ${refused.join(', ')}`);
   return groups;
@@ -37,12 +42,12 @@ export function certificateGroups(account: Account, epoch: number, extraGroups: 
 export async function issueCertificate(
   clients: Clients,
   account: Account,
-  epoch: number,
+  group: string,
   s: IssueSettings,
   hooks: { now: () => Date; point?: (name: string) => void },
 ): Promise<Issued> {
   const now = hooks.now;
-  const groups = certificateGroups(account, epoch, s.extraGroups);
+  const groups = certificateGroups(account, s.instance, group, s.extraGroups);
   const keys = await generateKey(s.keyType);
   const csrPem = await buildCsrPem({ commonName: account.uid, groups }, keys, s.keyType);
   const name = csrName(account.kind, account.name);

@@ -135,9 +135,10 @@ describe('decide', () => {
       ['issue expired'],
     ],
     [
+      // (a previous release's state with no working certificate takes a new-form epoch id at once)
       'a certificate of an old epoch is replaced',
       input({ state: state({ certEpoch: 2 }) }),
-      ['issue old-epoch'],
+      ['save-state', 'apply RoleBinding', 'issue old-epoch'],
     ],
     [
       'backoff holds a failed renewal',
@@ -231,7 +232,7 @@ describe('issueReason', () => {
     ['changed user name', { uid: 'old.name' }, 'subject-changed'],
   ];
   it.each(cases)('%s', (_, mods, reason) =>
-    expect(issueReason(state(mods), account(), NOW, settings.renewal)).toBe(reason),
+    expect(issueReason(state(mods), account(), NOW, settings)).toBe(reason),
   );
 });
 

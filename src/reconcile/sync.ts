@@ -9,6 +9,7 @@ import {
   type Skipped,
 } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
+import type { Random } from '../random.ts';
 import type { Clients } from '../cluster/client.ts';
 import { csrName } from '../cluster/names.ts';
 import { deleteCsr } from '../cluster/csr.ts';
@@ -44,6 +45,8 @@ export interface SyncDeps {
   signTimeoutMs: number;
   mutex: KeyedMutex;
   metrics?: Metrics;
+  /** Draws new epoch ids (the system's randomness unless a test injects its own). */
+  random?: Random;
 }
 
 export type SyncMode = 'sync' | 'plan' | 'renew';
@@ -173,7 +176,7 @@ function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): AccountPlan
     if (opts.only && !opts.only.has(key)) continue;
     const input = inputFor(key, ix, inputs.snapshot !== undefined, opts);
     if (opts.mode === 'renew' && (!input.account || input.account.locked)) continue;
-    const plan = decide(input, now, deps.decide);
+    const plan = decide(input, now, deps.decide, deps.random);
     // The renewal sweep only renews.
     if (opts.mode === 'renew')
       plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');
