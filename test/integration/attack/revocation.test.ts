@@ -3,7 +3,7 @@
 // the same cluster. They have only that certificate and its key (a leaked copy of a home's files).
 // Defence: epoch groups name the installation and a random epoch id that is never drawn twice; the
 // admin API refuses certificates in the revocation ledger and any that are not an account's current one.
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -28,6 +28,8 @@ let apiB: RunningApi;
 let bossA: Caller;
 /** Leaked copies of A's credentials, taken before B's first sync (B writes the shared admin home). */
 const leakedFromA: Record<string, { kubeconfig: string; caller: Caller }> = {};
+/** The serial of the certificate each case's attacker holds. */
+const leakedSerial: Record<string, string> = {};
 
 const toolHome = (s: Scenario, t: string): string => join(s.homesRoot, t);
 const adminHome = (s: Scenario, u: string): string => join(s.adminHomesRoot, u);
@@ -68,13 +70,16 @@ const stateOf = async (
     .then((cm) => cm.data ?? {})
     .catch(() => undefined);
 
-/** Syncs until the account has a certificate again (a re-created tool waits for its old namespace to go). */
-async function syncUntilIssued(s: Scenario, kind: string, name: string, oldSerial: string): Promise<void> {
+/**
+ * Syncs until the account is active with a certificate (a re-created tool waits for its old namespace
+ * to go); `not`: a serial it must have left behind.
+ */
+async function syncUntilActive(s: Scenario, kind: string, name: string, not?: string): Promise<void> {
   await until(async () => {
     await s.sync();
     const st = await stateOf(s, kind, name);
-    return st?.serial !== undefined && st.serial !== oldSerial && st.issuing === undefined;
-  }, `${kind} ${name} to be issued again`);
+    return st?.status === 'active' && st.serial !== not && st.issuing === undefined;
+  }, `${kind} ${name} to be active`);
 }
 
 const serialIn = async (home: string, dir: string): Promise<string> =>
@@ -130,12 +135,12 @@ const cases: [string, Case][] = [
         });
         expect(r.status).toBe(200);
         expect(await canI(old.kubeconfig, 'get', 'pods', '-A')).toBe('no');
-        await syncUntilIssued(a, 'admin', 'rvadm', oldSerial);
+        await syncUntilActive(a, 'admin', 'rvadm', oldSerial);
         await a.dir.removeFromAdminGroup('rvadm');
         await a.sync();
         expect(await stateOf(a, 'admin', 'rvadm')).toBeUndefined();
         await a.dir.addToAdminGroup('rvadm');
-        await syncUntilIssued(a, 'admin', 'rvadm', '');
+        await syncUntilActive(a, 'admin', 'rvadm');
         return old;
       },
       denied: () => [
@@ -153,19 +158,22 @@ const cases: [string, Case][] = [
       setup: async () => {
         const old = leak(toolHome(a, 'rvgone'), '.toolskube');
         expect(await canI(old.kubeconfig, 'get', 'configmaps', '-n', 'rv-rvgone')).toBe('yes');
-        const oldSerial = await serialIn(toolHome(a, 'rvgone'), '.toolskube');
+        leakedSerial.rvgone = await serialIn(toolHome(a, 'rvgone'), '.toolskube');
         await a.dir.deleteTool('rvgone');
         await a.sync();
         await a.dir.addTool({ name: 'rvgone', uidNumber: 64_000 });
-        await syncUntilIssued(a, 'tool', 'rvgone', oldSerial);
+        await syncUntilActive(a, 'tool', 'rvgone');
         return old;
       },
       denied: () => [
         ['get', 'configmaps', '-n', 'rv-rvgone'],
         ['create', 'deployments.apps', '-n', 'rv-rvgone'],
       ],
-      current: async () =>
-        expect(await canI(join(toolHome(a, 'rvgone'), '.kube', 'config'), 'get', 'configmaps')).toBe('yes'),
+      current: async () => {
+        // A certificate of the account's earlier life is never adopted: a new one was issued.
+        expect(await serialIn(toolHome(a, 'rvgone'), '.toolskube')).not.toBe(leakedSerial.rvgone);
+        expect(await canI(join(toolHome(a, 'rvgone'), '.kube', 'config'), 'get', 'configmaps')).toBe('yes');
+      },
     },
   ],
   [
@@ -173,7 +181,7 @@ const cases: [string, Case][] = [
     {
       setup: async () => {
         const old = leak(toolHome(a, 'rvlost'), '.toolskube');
-        const oldSerial = await serialIn(toolHome(a, 'rvlost'), '.toolskube');
+        leakedSerial.rvlost = await serialIn(toolHome(a, 'rvlost'), '.toolskube');
         const r = await apiA.call('POST', '/api/v1/accounts/rvlost/revoke', bossA, {
           reason: 'leaked',
           reissue: false,
@@ -185,12 +193,12 @@ const cases: [string, Case][] = [
           namespace: a.settings.kubernetes.namespace,
           name: 'state-tool-rvlost',
         });
-        await syncUntilIssued(a, 'tool', 'rvlost', oldSerial);
+        await syncUntilActive(a, 'tool', 'rvlost');
         return old;
       },
       denied: () => [['get', 'configmaps', '-n', 'rv-rvlost']],
       current: async () => {
-        expect(existsSync(join(toolHome(a, 'rvlost'), '.toolskube', 'client.crt'))).toBe(true);
+        expect(await serialIn(toolHome(a, 'rvlost'), '.toolskube')).not.toBe(leakedSerial.rvlost);
         expect(await canI(join(toolHome(a, 'rvlost'), '.kube', 'config'), 'get', 'configmaps')).toBe('yes');
       },
     },
@@ -220,18 +228,18 @@ const cases: [string, Case][] = [
 describe('a credential kubeusers took away, or another installation issued', () => {
   it.each(cases)('%s: gets nothing', async (_, c) => {
     const old = await c.setup();
-    for (const args of c.denied())
-      expect({ args: args.join(' '), answer: await canI(old.kubeconfig, ...args) }).toEqual({
-        args: args.join(' '),
-        answer: 'no',
-      });
+    // Every right and the API's answer at once, so a failure shows all of them.
+    const rights: Record<string, string> = {};
+    for (const args of c.denied()) rights[args.join(' ')] = await canI(old.kubeconfig, ...args);
+    let api = 'not an admin';
     if (c.api) {
       const r = await c.api().call('GET', '/api/v1/accounts', old.caller);
-      expect({ status: r.status, refused: r.status === 401 || r.status === 403 }).toEqual({
-        status: r.status,
-        refused: true,
-      });
+      api = r.status === 401 || r.status === 403 ? 'refused' : `accepted (${r.status})`;
     }
+    expect({ rights, api }).toEqual({
+      rights: Object.fromEntries(c.denied().map((args) => [args.join(' '), 'no'])),
+      api: c.api ? 'refused' : 'not an admin',
+    });
     await c.current?.();
   });
 });
