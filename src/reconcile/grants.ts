@@ -2,8 +2,7 @@
 import type { Account } from '../directory/account.ts';
 import type { Clients } from '../cluster/client.ts';
 import { adminObjects, resourcesFor, toolObjects, type Subject } from '../cluster/manifests.ts';
-import { isNotFound } from '../cluster/errors.ts';
-import { INSTANCE_LABEL, legacyAdminBindingName } from '../cluster/names.ts';
+import { ACCOUNT_LABEL, KIND_LABEL, legacyAdminBindingName, managedSelector } from '../cluster/names.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import type { DecideSettings } from './decide.ts';
 
@@ -22,18 +21,18 @@ export async function applyGrants(
   for (const o of objects) await applyObject(clients, o);
 }
 
-/** An admin's bindings under the previous release's names, if this installation wrote them. */
+/** An admin's bindings under the previous release's names, found by this installation's labels. */
 export async function dropLegacyAdminBindings(
   clients: Clients,
   name: string,
   s: DecideSettings,
 ): Promise<void> {
-  for (const role of s.adminClusterRoles) {
-    const ref = { kind: 'ClusterRoleBinding', name: legacyAdminBindingName(name, role) };
-    const found = await clients.rbac.readClusterRoleBinding({ name: ref.name }).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    if (found?.metadata?.labels?.[INSTANCE_LABEL] === s.instance) await deleteObject(clients, ref);
+  const legacy = new Set(s.adminClusterRoles.map((role) => legacyAdminBindingName(name, role)));
+  const list = await clients.rbac.listClusterRoleBinding({
+    labelSelector: `${managedSelector(s.instance)},${KIND_LABEL}=admin,${ACCOUNT_LABEL}=${name}`,
+  });
+  for (const crb of list.items) {
+    const ref = { kind: 'ClusterRoleBinding', name: crb.metadata?.name ?? '' };
+    if (legacy.has(ref.name)) await deleteObject(clients, ref);
   }
 }
