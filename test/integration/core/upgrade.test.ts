@@ -140,6 +140,9 @@ describe(`the upgrade from the previous release with ${N} accounts`, () => {
     const csrs = requests.filter((r) => r.verb === 'create' && r.uri.includes('certificatesigningrequests'));
     expect(csrs).toEqual([]);
     expect(requests.length).toBeGreaterThan(0);
+    const byVerb: Record<string, number> = {};
+    for (const r of requests) byVerb[r.verb] = (byVerb[r.verb] ?? 0) + 1;
+    console.log(`upgrade: the new release's first sync made ${JSON.stringify(byVerb)} requests`);
   });
 
   it('every certificate is the one the previous release issued, and its group is still bound', async () => {
