@@ -118,6 +118,8 @@ interface Case {
   denied: () => string[][];
   /** The admin API that must refuse it, if the account is an admin. */
   api?: () => RunningApi;
+  /** The problem code of that refusal. */
+  code?: string;
   /** The account's current credentials still work afterwards. */
   current?: () => Promise<void>;
 }
@@ -135,6 +137,12 @@ const cases: [string, Case][] = [
         });
         expect(r.status).toBe(200);
         expect(await canI(old.kubeconfig, 'get', 'pods', '-A')).toBe('no');
+        // Found in the revocation ledger (checked before the epoch, which would say `superseded`).
+        const refused = await apiA.call('GET', '/api/v1/accounts', old.caller);
+        expect({ status: refused.status, code: (refused.body as { code?: string }).code }).toEqual({
+          status: 401,
+          code: 'credential-revoked',
+        });
         await syncUntilActive(a, 'admin', 'rvadm', oldSerial);
         await a.dir.removeFromAdminGroup('rvadm');
         await a.sync();
@@ -148,6 +156,7 @@ const cases: [string, Case][] = [
         ['list', 'namespaces'],
       ],
       api: () => apiA,
+      code: 'credential-revoked', // in the ledger, whatever its epoch
       current: async () =>
         expect(await canI(join(adminHome(a, 'rvadm'), '.kube', 'config'), 'get', 'pods', '-A')).toBe('yes'),
     },
@@ -221,6 +230,7 @@ const cases: [string, Case][] = [
       setup: () => Promise.resolve(leakedFromA.admin!),
       denied: () => [],
       api: () => apiB,
+      code: 'foreign-credential',
     },
   ],
 ];
@@ -230,16 +240,20 @@ describe('a credential kubeusers took away, or another installation issued', () 
     const old = await c.setup();
     // Every right and the API's answer at once, so a failure shows all of them.
     const rights: Record<string, string> = {};
+    const codes: string[] = [];
     for (const args of c.denied()) rights[args.join(' ')] = await canI(old.kubeconfig, ...args);
     let api = 'not an admin';
     if (c.api) {
       const r = await c.api().call('GET', '/api/v1/accounts', old.caller);
+      const code = (r.body as { code?: string } | undefined)?.code ?? '';
       api = r.status === 401 || r.status === 403 ? 'refused' : `accepted (${r.status})`;
+      codes.push(code);
     }
     expect({ rights, api }).toEqual({
       rights: Object.fromEntries(c.denied().map((args) => [args.join(' '), 'no'])),
       api: c.api ? 'refused' : 'not an admin',
     });
+    if (c.code) expect(codes).toEqual([c.code]);
     await c.current?.();
   });
 });
