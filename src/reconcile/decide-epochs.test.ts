@@ -151,6 +151,20 @@ describe('upgrade from the previous release', () => {
       { steps: ['save-state', 'apply RoleBinding'], subjects: ['kubeusers:prod:tool:foo:4-n1'] },
     ],
     [
+      'a legacy group a revoked certificate carries too (re-added before the upgrade): next epoch at once',
+      input(legacy(), { revokedLegacy: new Set(['kubeusers:tool:foo:3']) }),
+      {
+        steps: ['save-state', 'apply RoleBinding', 'issue old-epoch'],
+        subjects: ['kubeusers:prod:tool:foo:4-n1'],
+        epochId: '4-n1',
+      },
+    ],
+    [
+      'revoked certificates of earlier epochs do not move a working legacy state',
+      input(legacy(), { revokedLegacy: new Set(['kubeusers:tool:foo:2', 'kubeusers:tool:bar:3']) }),
+      { steps: [] },
+    ],
+    [
       'a forced renewal (admin renew) moves it too',
       input(legacy(), { force: true }),
       { steps: ['issue forced'], epochId: '3-n1' },

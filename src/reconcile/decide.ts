@@ -12,7 +12,13 @@ import {
   type ManifestSettings,
   type Resources,
 } from '../cluster/manifests.ts';
-import { adminBindingName, legacyAdminBindingName, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
+import {
+  adminBindingName,
+  legacyAdminBindingName,
+  legacyEpochGroup,
+  ROLE_BINDING,
+  toolNamespace,
+} from '../cluster/names.ts';
 import {
   boundGroups,
   certIsCurrent,
@@ -71,6 +77,8 @@ export interface AccountInput {
   observed: Map<string, ObservedObject>;
   /** Reissue even if not due (admin renew, revocation). */
   force?: boolean;
+  /** Legacy groups of certificates in the revocation ledger (only while previous-release states remain). */
+  revokedLegacy?: ReadonlySet<string>;
 }
 
 function needsApply(observed: ObservedObject | undefined, desired: Desired): boolean {
@@ -129,19 +137,37 @@ export function issueReason(
 }
 
 /**
- * The state brought up to date with the directory; `changed` when it must be saved first. A previous
- * release's state without a working certificate of its epoch gets a new-form epoch id at once; one
- * with a working certificate keeps the legacy group until that certificate's renewal.
+ * The epoch a state goes on with. A previous release's state (no epoch id) keeps its legacy group only
+ * while it has a working certificate of it; one without gets a new-form id at once; one whose legacy
+ * group a revoked certificate carries too (an account removed and re-added before the upgrade) moves
+ * to the next epoch at once, so that group is never bound again.
  */
+function continuedEpoch(
+  input: AccountInput,
+  state: AccountState,
+  now: Date,
+  ctx: { s: DecideSettings; random: Random },
+): AccountState {
+  if (state.epochId) return state;
+  if (input.revokedLegacy?.has(legacyEpochGroup(state.kind, state.name, state.epoch)))
+    return nextEpoch(state, ctx.random.epochSuffix(), now);
+  const keepsLegacy = state.serial !== undefined && certIsCurrent(ctx.s.instance, state);
+  return keepsLegacy ? state : withEpochId(state, ctx.random.epochSuffix());
+}
+
+/** The state brought up to date with the directory; `changed` when it must be saved first. */
 function refreshState(
   input: AccountInput,
   account: Account,
   now: Date,
   ctx: { s: DecideSettings; random: Random },
 ): { state: AccountState; changed: boolean } {
-  let state = input.state ?? initialState(account, now, ctx.random.epochSuffix());
-  const keepsLegacy = state.serial !== undefined && certIsCurrent(ctx.s.instance, state);
-  if (!state.epochId && !keepsLegacy) state = withEpochId(state, ctx.random.epochSuffix());
+  const state = continuedEpoch(
+    input,
+    input.state ?? initialState(account, now, ctx.random.epochSuffix()),
+    now,
+    ctx,
+  );
   const same =
     input.state !== undefined &&
     state === input.state &&

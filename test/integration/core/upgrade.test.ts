@@ -16,6 +16,8 @@ const PREVIOUS_RELEASE = '4e5fdbf';
 const N = 1_000;
 const repo = join(import.meta.dirname, '..', '..', '..');
 const NS = 'kubeusers-up';
+/** Re-added before the upgrade: a certificate of its earlier life, revoked, carries its current legacy group. */
+const REUSED = 'u-00003';
 
 let s: Scenario;
 let oldSync: { result: CliResult; seconds: number };
@@ -118,6 +120,37 @@ beforeAll(async () => {
   expect(oldSync.result.stderr).toBe('');
   expect(oldSync.result.code).toBe(0);
   for (const [name, st] of await states()) if (st.kind === 'tool') before.set(name, st.serial ?? '');
+  // Setup with the cluster admin's credentials: the ledger entry the previous release wrote when it
+  // revoked REUSED's certificate of epoch 1 in an earlier life (removed and re-added since, so its
+  // state restarted at epoch 1: the bug of issue 13, point 5).
+  await adminKubeConfig()
+    .makeApiClient(k8s.CoreV1Api)
+    .createNamespacedConfigMap({
+      namespace: NS,
+      body: {
+        metadata: {
+          name: 'revocation-0badc0ffee',
+          namespace: NS,
+          labels: {
+            'app.kubernetes.io/managed-by': 'kubeusers',
+            'kubeusers.io/instance': NS,
+            'kubeusers.io/kind': 'tool',
+            'kubeusers.io/account': REUSED,
+            'kubeusers.io/role': 'revocation',
+          },
+        },
+        data: {
+          serial: '0badc0ffee',
+          fingerprint: 'f'.repeat(64),
+          kind: 'tool',
+          account: REUSED,
+          epoch: '1',
+          actor: 'boss',
+          reason: 'leaked, before the upgrade',
+          time: new Date().toISOString(),
+        },
+      },
+    });
   const offset = statSync(testEnv().kube.auditLog).size;
   const t = await timed(() => cli(['--config', s.configFile, 'sync', '--once']));
   newSync = { ...t, offset };
@@ -133,12 +166,12 @@ describe(`the upgrade from the previous release with ${N} accounts`, () => {
     expect([...before.values()].filter((serial) => /^[0-9a-f]+$/.test(serial))).toHaveLength(N);
   });
 
-  it("the new release's first sync succeeds and creates no CSR", () => {
+  it("the new release's first sync succeeds and creates no CSR but the one for the reused epoch", () => {
     expect(newSync.result.stderr).toBe('');
     expect(newSync.result.code).toBe(0);
     const requests = audited(newSync.offset);
     const csrs = requests.filter((r) => r.verb === 'create' && r.uri.includes('certificatesigningrequests'));
-    expect(csrs).toEqual([]);
+    expect(csrs).toHaveLength(1);
     expect(requests.length).toBeGreaterThan(0);
     const byVerb: Record<string, number> = {};
     for (const r of requests) byVerb[r.verb] = (byVerb[r.verb] ?? 0) + 1;
@@ -148,7 +181,8 @@ describe(`the upgrade from the previous release with ${N} accounts`, () => {
   it('every certificate is the one the previous release issued, and its group is still bound', async () => {
     const after = await states();
     const kept = [...before].filter(([name, serial]) => after.get(name)?.serial === serial);
-    expect(kept).toHaveLength(N);
+    expect(kept.map(([name]) => name)).not.toContain(REUSED);
+    expect(kept).toHaveLength(N - 1);
     const bindings = await adminKubeConfig()
       .makeApiClient(k8s.RbacAuthorizationV1Api)
       .listRoleBindingForAllNamespaces({
@@ -158,7 +192,24 @@ describe(`the upgrade from the previous release with ${N} accounts`, () => {
       const tool = rb.metadata?.labels?.['kubeusers.io/account'] ?? '';
       return rb.subjects?.some((x) => x.kind === 'Group' && x.name === `kubeusers:tool:${tool}:1`);
     });
-    expect(bound).toHaveLength(N);
+    expect(bound).toHaveLength(N - 1);
+  });
+
+  it('an account whose legacy group a revoked certificate carries too moves to a new epoch at once', async () => {
+    const st = (await states()).get(REUSED)!;
+    expect(st).toMatchObject({ epoch: '2', certEpoch: '2', status: 'active' });
+    expect(st.certGroup).toBe(`kubeusers:${NS}:tool:${REUSED}:${st.epochId}`);
+    const rb = await adminKubeConfig()
+      .makeApiClient(k8s.RbacAuthorizationV1Api)
+      .readNamespacedRoleBinding({ namespace: `up-${REUSED}`, name: 'kubeusers-tool' });
+    expect(rb.subjects?.map((x) => x.name)).toEqual([st.certGroup]);
+    const can = await kubectl(kubeconfigOf(join(s.homesRoot, REUSED)), [
+      'auth',
+      'can-i',
+      'create',
+      'configmaps',
+    ]);
+    expect(can.stdout.trim()).toBe('yes');
   });
 
   const sample = Array.from({ length: 20 }, (_, i) => `u-${String(1 + i * 50).padStart(5, '0')}`);
