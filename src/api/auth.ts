@@ -5,8 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import type { Clients } from '../cluster/client.ts';
 import type { Clock } from '../clock.ts';
-import type { AccountKind } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import { checkCredential, type CredentialDeps } from './credential.ts';
 import { HttpError } from './errors.ts';
 import { identityFromPeer, peerOf } from './peer-certificate.ts';
 import { openGate, type ReviewGate, type TokenReviewer } from './token-review.ts';
@@ -21,30 +20,20 @@ export interface Identity {
   extra?: Record<string, string[]>;
 }
 
-export interface AuthDeps {
+/** The states and the ledger refuse credentials kubeusers has revoked or replaced (see credential.ts). */
+export interface AuthDeps extends CredentialDeps {
   /** The API's own client set (reviews and the reads authentication needs), never the reconciler's. */
   clients: Clients;
   clock: Clock;
   tokens: TokenReviewer;
-  /** The state of a kubeusers account, to refuse credentials it has revoked. */
-  stateOf: (kind: AccountKind, name: string) => Promise<AccountState | undefined>;
 }
-
-const EPOCH_GROUP = /^kubeusers:(tool|admin):([a-z0-9-]+):(\d+)$/;
 
 async function fromCertificate(req: Request, deps: AuthDeps): Promise<Identity | undefined> {
   const peer = peerOf(req.socket as TLSSocket);
   if (!peer) return undefined;
   const identity = identityFromPeer(peer, deps.clock.now());
-  const { groups } = identity;
-  for (const g of groups) {
-    const m = EPOCH_GROUP.exec(g);
-    if (!m) continue;
-    const state = await deps.stateOf(m[1] as AccountKind, m[2]!);
-    if (!state || state.epoch !== Number(m[3]) || state.status === 'locked' || state.status === 'revoked') {
-      throw new HttpError(401, 'credential-revoked', 'this credential has been revoked');
-    }
-  }
+  const stale = await checkCredential(peer.raw, identity.groups, deps);
+  if (stale) throw new HttpError(401, stale.reason, stale.message);
   return identity;
 }
 

@@ -19,6 +19,8 @@ export interface PeerView {
   validTo: Date;
   extKeyUsage?: string[];
   serialNumber: string;
+  /** The DER, for the revocation ledger's serial and fingerprint. */
+  raw: Buffer;
 }
 
 export interface CertificateIdentity {
@@ -87,6 +89,7 @@ export function peerOf(socket: TLSSocket): PeerView | undefined {
     validTo: new Date(cert.valid_to),
     ...(cert.ext_key_usage ? { extKeyUsage: cert.ext_key_usage } : {}),
     serialNumber: cert.serialNumber,
+    raw: cert.raw,
   };
 }
 

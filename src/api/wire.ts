@@ -72,6 +72,8 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     maxEntries: api.reviews.cacheEntries,
   };
   const ledger = new Ledger(app.clients, ns);
+  // Authentication reads the ledger on the API's own budget, never the reconciler's.
+  const authLedger = new Ledger(auth, ns);
   const revokeDeps = {
     clients: app.clients,
     actor: app.actor,
@@ -93,7 +95,9 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
         audiences: api.audiences,
         cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
       }),
+      instance: ns,
       stateOf: (kind, name) => readState(auth, ns, kind, name),
+      isRevoked: (serial, fingerprint) => authLedger.has(serial, fingerprint),
     },
     authorizer: new Authorizer({
       clients: auth,

@@ -39,8 +39,10 @@ describe('certificateUser: the last check before a CSR is built', () => {
 
 describe('certificateGroups', () => {
   it('refuses a system: group from the configured extras, with a reason code', () => {
-    expect(() => certificateGroups(account('tools.foo'), 1, ['system:masters'])).toThrow(
-      expect.objectContaining({ reason: 'privileged-group' }),
-    );
+    expect(() =>
+      certificateGroups(account('tools.foo'), 'kubeusers', 'kubeusers:kubeusers:tool:foo:1-0a', [
+        'system:masters',
+      ]),
+    ).toThrow(expect.objectContaining({ reason: 'privileged-group' }));
   });
 });

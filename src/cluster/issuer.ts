@@ -8,7 +8,7 @@ import { generateKey, privateKeyPem, type KeyType } from '../pki/keys.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, issuedProblem, type IssuedProblemReason } from '../pki/validity.ts';
 import type { Clients } from './client.ts';
 import { approveCsr, deleteCsr, expirationSecondsFor, submitCsr, waitForCertificate } from './csr.ts';
-import { csrName, epochGroup, kindGroup, labels } from './names.ts';
+import { csrName, kindGroup, labels } from './names.ts';
 
 export interface IssueSettings {
   instance: string;
@@ -28,7 +28,8 @@ export interface Issued {
   signSeconds: number;
 }
 
-export type IssueProblem = IssuedProblemReason | 'key-mismatch' | 'privileged-group' | 'invalid-user-name';
+export type IssueProblem =
+  IssuedProblemReason | 'key-mismatch' | 'privileged-group' | 'invalid-user-name' | 'no-epoch-id';
 
 /** Nothing was issued, or what the signer returned was refused: the key is never written. */
 export class IssueError extends Error {
@@ -49,9 +50,14 @@ export class IssueError extends Error {
   }
 }
 
-/** The certificate's groups. Nothing outside this allow-list is ever put into a CSR. */
-export function certificateGroups(account: Account, epoch: number, extraGroups: string[]): string[] {
-  const groups = [kindGroup(account.kind), epochGroup(account.kind, account.name, epoch), ...extraGroups];
+/** The certificate's groups (`group`: the account's current epoch group). Nothing else goes into a CSR. */
+export function certificateGroups(
+  account: Account,
+  instance: string,
+  group: string,
+  extraGroups: string[],
+): string[] {
+  const groups = [kindGroup(instance, account.kind), group, ...extraGroups];
   const refused = groups.filter((g) => g.startsWith('system:'));
   if (refused.length > 0)
     throw new IssueError('privileged-group', `refusing to issue privileged groups: ${refused.join(', ')}`);
@@ -71,13 +77,13 @@ export function certificateUser(account: Account): string {
 export async function issueCertificate(
   clients: Clients,
   account: Account,
-  epoch: number,
+  group: string,
   s: IssueSettings,
   hooks: { now: () => Date; point?: (name: string) => void },
 ): Promise<Issued> {
   const now = hooks.now;
   const commonName = certificateUser(account);
-  const groups = certificateGroups(account, epoch, s.extraGroups);
+  const groups = certificateGroups(account, s.instance, group, s.extraGroups);
   const keys = await generateKey(s.keyType);
   const csrPem = await buildCsrPem({ commonName, groups }, keys, s.keyType);
   const name = csrName(account.kind, account.name);

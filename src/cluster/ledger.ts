@@ -3,7 +3,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { AccountKind } from '../directory/account.ts';
 import type { Clients } from './client.ts';
-import { isConflict } from './errors.ts';
+import { isConflict, isNotFound } from './errors.ts';
 import { deleteObject } from './objects.ts';
 import { labels, managedSelector, ROLE_LABEL } from './names.ts';
 
@@ -79,6 +79,20 @@ export class Ledger {
       });
     } catch (err) {
       if (!isConflict(err)) throw err;
+    }
+  }
+
+  /** The certificate is recorded as revoked (looked up by serial, matched by serial or fingerprint). */
+  async has(serial: string, fingerprint: string): Promise<boolean> {
+    try {
+      const cm = await this.#clients.core.readNamespacedConfigMap({
+        namespace: this.#namespace,
+        name: entryName(serial),
+      });
+      return cm.data?.serial === serial || cm.data?.fingerprint === fingerprint;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
     }
   }
 

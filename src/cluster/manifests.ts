@@ -7,7 +7,6 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Account } from '../directory/account.ts';
 import {
   adminBindingName,
-  epochGroup,
   HASH_ANNOTATION,
   RESOURCES_VERSION_ANNOTATION,
   labels,
@@ -62,9 +61,9 @@ export function objectKey(o: KubernetesObject): string {
   return `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
 
-/** The subjects an account's bindings name: its current epoch group, plus an adopted legacy user. */
-export function subjectsOf(account: Account, epoch: number, legacyUser?: string): Subject[] {
-  const subjects: Subject[] = [{ kind: 'Group', name: epochGroup(account.kind, account.name, epoch) }];
+/** The subjects an account's bindings name: its epoch groups (see boundGroups), plus an adopted legacy user. */
+export function subjectsOf(groups: string[], legacyUser?: string): Subject[] {
+  const subjects: Subject[] = groups.map((name) => ({ kind: 'Group', name }));
   if (legacyUser) subjects.push({ kind: 'User', name: legacyUser });
   return subjects;
 }
@@ -142,7 +141,7 @@ export function adminObjects(account: Account, s: ManifestSettings, subjects: Su
       apiVersion: `${RBAC}/v1`,
       kind: 'ClusterRoleBinding',
       metadata: {
-        name: adminBindingName(account.name, role),
+        name: adminBindingName(s.instance, account.name, role),
         labels: labels(s.instance, 'admin', account.name, 'binding'),
       },
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: role },

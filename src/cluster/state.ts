@@ -2,7 +2,7 @@
 // so the daemon is stateless and a second replica can take over.
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Account, AccountKind } from '../directory/account.ts';
-import { labels, stateName } from './names.ts';
+import { epochGroup, epochId, labels, legacyEpochGroup, stateName } from './names.ts';
 
 /** `revoked`: an admin took the credential away without a reissue; nothing is issued until a renew. */
 export type AccountStatus = 'pending' | 'active' | 'locked' | 'revoked' | 'error';
@@ -16,9 +16,17 @@ export interface AccountState {
   home: string;
   /** Bumped by every lock and revocation; only this epoch's group is bound. */
   epoch: number;
+  /**
+   * `<epoch>-<random>`, drawn at every epoch transition and never reused: it names the epoch in the
+   * group. Absent in states written by the previous release, whose certificates carry the legacy
+   * group `kubeusers:<kind>:<name>:<epoch>` until their normal renewal.
+   */
+  epochId?: string;
   status: AccountStatus;
   /** The epoch the current certificate carries. */
   certEpoch?: number;
+  /** The exact epoch group the current certificate carries (absent: the legacy group of certEpoch). */
+  certGroup?: string;
   serial?: string;
   fingerprint?: string;
   notBefore?: Date;
@@ -47,7 +55,9 @@ const STATUSES: readonly AccountStatus[] = ['pending', 'active', 'locked', 'revo
 /** The optional fields, each read with its own parser; absent or unreadable ones are left out. */
 function optionalFields(d: Record<string, string>): Partial<AccountState> {
   const parsers: Record<string, (v: string | undefined) => unknown> = {
+    epochId: (v) => (v !== undefined && /^\d+-[a-z0-9]+$/.test(v) ? v : undefined),
     certEpoch: int,
+    certGroup: (v) => v,
     serial: (v) => v,
     fingerprint: (v) => v,
     notBefore: date,
@@ -114,7 +124,8 @@ export function stateConfigMap(
   };
 }
 
-export function initialState(account: Account, now: Date): AccountState {
+/** A fresh state: epoch 1 with a new random id, so nothing issued to an earlier life is bound. */
+export function initialState(account: Account, now: Date, random: string): AccountState {
   return {
     kind: account.kind,
     name: account.name,
@@ -123,6 +134,7 @@ export function initialState(account: Account, now: Date): AccountState {
     gidNumber: account.gidNumber,
     home: account.home,
     epoch: 1,
+    epochId: epochId(1, random),
     status: 'pending',
     failures: 0,
     lastChange: now,
@@ -141,4 +153,50 @@ export function accountFromState(s: AccountState): Account {
     locked: s.status === 'locked',
     dn: '',
   };
+}
+
+/** The next epoch (a lock or a revocation), with a new random id. */
+export function nextEpoch(state: AccountState, random: string, now: Date): AccountState {
+  return { ...state, epoch: state.epoch + 1, epochId: epochId(state.epoch + 1, random), lastChange: now };
+}
+
+/** The same epoch under a new-form id: a previous release's state at its first issuance. */
+export function withEpochId(state: AccountState, random: string): AccountState {
+  return state.epochId ? state : { ...state, epochId: epochId(state.epoch, random) };
+}
+
+/** The group a certificate issued now carries, and that the bindings name. */
+export function currentGroup(instance: string, s: AccountState): string {
+  return s.epochId
+    ? epochGroup(instance, s.kind, s.name, s.epochId)
+    : legacyEpochGroup(s.kind, s.name, s.epoch);
+}
+
+/** The group the account's current certificate carries, rebuilt for a previous release's state. */
+export function certGroupOf(s: AccountState): string | undefined {
+  if (s.certGroup) return s.certGroup;
+  return s.certEpoch !== undefined ? legacyEpochGroup(s.kind, s.name, s.certEpoch) : undefined;
+}
+
+/** The current certificate carries the current epoch's group (or is maintain-kubeusers', bound by name). */
+export function certIsCurrent(instance: string, s: AccountState): boolean {
+  if (s.legacyUser !== undefined && s.certEpoch === undefined) return true;
+  return s.certEpoch === s.epoch && certGroupOf(s) === currentGroup(instance, s);
+}
+
+/**
+ * The epoch groups the account's bindings name: the current one, and, while a previous release's
+ * certificate of this same epoch is being renewed into the new form, the group it carries. A group
+ * of an earlier epoch is never among them.
+ */
+export function boundGroups(instance: string, s: AccountState): string[] {
+  const current = currentGroup(instance, s);
+  const legacy = legacyEpochGroup(s.kind, s.name, s.epoch);
+  const renewing =
+    s.epochId !== undefined &&
+    s.certEpoch === s.epoch &&
+    certGroupOf(s) === legacy &&
+    s.status !== 'revoked' &&
+    s.status !== 'locked';
+  return renewing ? [current, legacy] : [current];
 }

@@ -13,12 +13,12 @@ import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import type { Desired } from '../cluster/manifests.ts';
 import { putBack } from './revert.ts';
-import { stateName, toolNamespace, epochGroup } from '../cluster/names.ts';
-import { stateConfigMap, type AccountState } from '../cluster/state.ts';
+import { stateName, toolNamespace } from '../cluster/names.ts';
+import { boundGroups, currentGroup, stateConfigMap, type AccountState } from '../cluster/state.ts';
 import type { Credentials, Homes } from '../homes/homes.ts';
 import type { KubeconfigEntry } from '../homes/kubeconfig.ts';
 import type { Logger } from '../log.ts';
-import { certInfo, certMatchesKey, parseCertificatePem } from '../pki/cert.ts';
+import { certInfo, certMatchesKey, parseCertificatePem, type CertInfo } from '../pki/cert.ts';
 import { backoffMs } from '../pki/renewal.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
@@ -179,13 +179,7 @@ export class Actor {
       'adopted the certificate already in the home',
     );
     await cleanupCsr(this.#d.clients, account).catch(() => undefined);
-    const reason = issueReason(
-      adopted,
-      account,
-      this.#d.clock.now(),
-      this.#d.decide.renewal,
-      this.#d.decide.clockSkewToleranceMs,
-    );
+    const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide);
     if (reason) return this.issue(account, adopted, reason);
     // The interruption may have come before the kubeconfig was merged: rewrite it with the same files.
     const left = await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
@@ -264,20 +258,21 @@ export class Actor {
     delete base.issuing;
     delete base.nextAttempt;
     delete base.lastError;
-    if (
-      info.commonName === account.uid &&
-      info.groups.includes(epochGroup(account.kind, account.name, state.epoch))
-    ) {
-      return { state: { ...base, certEpoch: state.epoch }, creds: { certPem, keyPem } };
+    // Only a certificate carrying the group this state drew (an interrupted issuance of ours) is
+    // adopted: a group read from a home is never bound again (an earlier life, a lost state).
+    const group = currentGroup(this.#d.decide.instance, state);
+    if (state.epochId && info.commonName === account.uid && info.groups.includes(group)) {
+      return { state: { ...base, certEpoch: state.epoch, certGroup: group }, creds: { certPem, keyPem } };
     }
     if (await this.#isLegacy(account, state, info.commonName)) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
       const adopted = { ...base, legacyUser: info.commonName };
       delete adopted.certEpoch;
+      delete adopted.certGroup;
       await applyGrants(
         this.#d.clients,
         account,
-        subjectsOf(account, state.epoch, info.commonName),
+        subjectsOf(boundGroups(this.#d.decide.instance, state), info.commonName),
         this.#d.decide,
       );
       return { state: adopted, creds: { certPem, keyPem } };
@@ -340,10 +335,14 @@ export class Actor {
     if (state.serial) await this.saveState({ ...state, issuing: started });
     let left: HomeError[];
     try {
-      const issued = await issueCertificate(d.clients, account, state.epoch, d.issue, {
+      const group = groupToIssue(d.decide.instance, state);
+      const issued = await issueCertificate(d.clients, account, group, d.issue, {
         now: () => d.clock.now(),
         ...(d.point ? { point: d.point } : {}),
       });
+      // A previous release's certificate being renewed: both groups are bound while the files change.
+      const renewing = boundGroups(d.decide.instance, state).length > 1;
+      if (renewing) await this.#bind(account, state);
       left = await d.homes.writeCredentials(
         account,
         { certPem: issued.certPem, keyPem: issued.keyPem },
@@ -352,43 +351,12 @@ export class Actor {
       );
       d.point?.('files-written');
       const now = d.clock.now();
-      const next: AccountState = {
-        ...state,
-        uid: account.uid,
-        status: 'active',
-        certEpoch: state.epoch,
-        serial: issued.info.serial,
-        fingerprint: issued.info.fingerprint,
-        notBefore: issued.info.notBefore,
-        notAfter: issued.info.notAfter,
-        failures: 0,
-        lastChange: now,
-      };
-      for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
+      const next = issuedState(state, account, issued.info, group, now);
       // Delivered, but something in the home was left alone: `status` shows it until the next issuance.
       Object.assign(next, leftAloneNote(left));
-      if (state.legacyUser) await applyGrants(d.clients, account, subjectsOf(account, state.epoch), d.decide);
+      if (state.legacyUser || renewing) await this.#bind(account, next);
       await this.saveState(next);
-      await accountEvent(
-        d,
-        account.kind,
-        account.name,
-        reason === 'new' ? 'CertificateIssued' : 'CertificateRenewed',
-        `certificate ${next.serial} (sha256 ${next.fingerprint}) valid until ${next.notAfter?.toISOString() ?? '?'}: ${reason}`,
-      );
-      d.events?.issued?.(account, next, reason, (now.getTime() - started.getTime()) / 1000);
-      d.log.info(
-        {
-          account: account.name,
-          kind: account.kind,
-          action: 'issue',
-          reason,
-          serial: next.serial,
-          fingerprint: next.fingerprint,
-          notAfter: next.notAfter,
-        },
-        'certificate issued',
-      );
+      await this.#reportIssued(account, next, reason, (now.getTime() - started.getTime()) / 1000);
     } catch (err) {
       await this.#recordFailure(account, state, err);
       throw err;
@@ -397,6 +365,42 @@ export class Actor {
     }
     // The account is reported (sync result, log, metric), but its credentials are in place: no backoff.
     this.#throwIfLeftAlone(account, left);
+  }
+
+  /** The event, the metrics and the log line of an issued certificate. */
+  async #reportIssued(
+    account: Account,
+    next: AccountState,
+    reason: IssueReason,
+    seconds: number,
+  ): Promise<void> {
+    const d = this.#d;
+    await accountEvent(
+      d,
+      account.kind,
+      account.name,
+      reason === 'new' ? 'CertificateIssued' : 'CertificateRenewed',
+      `certificate ${next.serial} (sha256 ${next.fingerprint}) valid until ${next.notAfter?.toISOString() ?? '?'}: ${reason}`,
+    );
+    d.events?.issued?.(account, next, reason, seconds);
+    d.log.info(
+      {
+        account: account.name,
+        kind: account.kind,
+        action: 'issue',
+        reason,
+        serial: next.serial,
+        fingerprint: next.fingerprint,
+        notAfter: next.notAfter,
+      },
+      'certificate issued',
+    );
+  }
+
+  /** Rewrites the account's bindings to name the groups this state binds. */
+  async #bind(account: Account, state: AccountState): Promise<void> {
+    const d = this.#d;
+    await applyGrants(d.clients, account, subjectsOf(boundGroups(d.decide.instance, state)), d.decide);
   }
 
   async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {
@@ -437,6 +441,38 @@ function leftAloneError(left: HomeError[]): HomeError {
   return new HomeError(leftAloneMessage(left), left[0]!.reason, {
     cause: left.length === 1 ? left[0] : new AggregateError(left),
   });
+}
+
+/** The group a new certificate carries: always the new form (decide draws the id before issuing). */
+function groupToIssue(instance: string, state: AccountState): string {
+  if (!state.epochId)
+    throw new IssueError('no-epoch-id', `${state.kind} ${state.name} has no epoch id to issue with`);
+  return currentGroup(instance, state);
+}
+
+/** The state once a certificate is issued and in the home. */
+function issuedState(
+  state: AccountState,
+  account: Account,
+  info: CertInfo,
+  group: string,
+  now: Date,
+): AccountState {
+  const next: AccountState = {
+    ...state,
+    uid: account.uid,
+    status: 'active',
+    certEpoch: state.epoch,
+    certGroup: group,
+    serial: info.serial,
+    fingerprint: info.fingerprint,
+    notBefore: info.notBefore,
+    notAfter: info.notAfter,
+    failures: 0,
+    lastChange: now,
+  };
+  for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
+  return next;
 }
 
 /** A bounded label for metrics: the kind of failure, never its text. */

@@ -12,12 +12,27 @@ import {
   type ManifestSettings,
   type Resources,
 } from '../cluster/manifests.ts';
-import { adminBindingName, HASH_ANNOTATION, ROLE_BINDING, toolNamespace } from '../cluster/names.ts';
+import {
+  adminBindingName,
+  legacyAdminBindingName,
+  legacyEpochGroup,
+  HASH_ANNOTATION,
+  ROLE_BINDING,
+  toolNamespace,
+} from '../cluster/names.ts';
+import {
+  boundGroups,
+  certIsCurrent,
+  initialState,
+  nextEpoch,
+  withEpochId,
+  type AccountState,
+} from '../cluster/state.ts';
+import { systemRandom, type Random } from '../random.ts';
 import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
-import { initialState, type AccountState } from '../cluster/state.ts';
-import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { contentDigest } from './content.ts';
+import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 
 export type IssueReason =
@@ -71,6 +86,8 @@ export interface AccountInput {
   observed: Map<string, ObservedObject>;
   /** Reissue even if not due (admin renew, revocation). */
   force?: boolean;
+  /** Legacy groups of certificates in the revocation ledger (only while previous-release states remain). */
+  revokedLegacy?: ReadonlySet<string>;
 }
 
 export type Drift = 'missing' | 'outdated' | 'tampered';
@@ -88,7 +105,7 @@ export function drift(observed: ObservedObject | undefined, desired: Desired): D
 }
 
 function desiredObjects(account: Account, state: AccountState, s: DecideSettings): Desired[] {
-  const subjects = subjectsOf(account, state.epoch, state.legacyUser);
+  const subjects = subjectsOf(boundGroups(s.instance, state), state.legacyUser);
   if (account.kind === 'admin') return adminObjects(account, s, subjects);
   const resources = resourcesFor(account.name, s.resources, s.overrides);
   return [toolNamespaceObject(account, s), ...toolObjects(account, s, resources, subjects)];
@@ -97,7 +114,10 @@ function desiredObjects(account: Account, state: AccountState, s: DecideSettings
 /** The objects that grant an account its rights, for cutting it off. */
 export function grantRefs(kind: AccountKind, name: string, s: ManifestSettings): ObjectRef[] {
   if (kind === 'admin')
-    return s.adminClusterRoles.map((r) => ({ kind: 'ClusterRoleBinding', name: adminBindingName(name, r) }));
+    return s.adminClusterRoles.flatMap((r) => [
+      { kind: 'ClusterRoleBinding', name: adminBindingName(s.instance, name, r) },
+      { kind: 'ClusterRoleBinding', name: legacyAdminBindingName(name, r) },
+    ]);
   return [{ kind: 'RoleBinding', name: ROLE_BINDING, namespace: toolNamespace(s.namespacePrefix, name) }];
 }
 
@@ -132,20 +152,18 @@ export function issueReason(
   state: AccountState,
   account: Account,
   now: Date,
-  policy: RenewalPolicy,
-  toleranceMs = DEFAULT_CLOCK_TOLERANCE_MS,
+  s: Pick<DecideSettings, 'instance' | 'renewal'> & { clockSkewToleranceMs?: number },
 ): IssueReason | undefined {
+  const policy = s.renewal;
   if (!state.serial || !state.notBefore || !state.notAfter) return 'new';
   const validity = validityAt(
     { notBefore: state.notBefore, notAfter: state.notAfter },
     now,
-    toleranceMs,
+    s.clockSkewToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS,
   ).validity;
   // A certificate that does not work now is replaced now, whatever else is true of it.
   if (validity !== 'valid') return validity;
-  const current =
-    state.certEpoch === state.epoch || (state.legacyUser !== undefined && state.certEpoch === undefined);
-  if (!current) return 'old-epoch';
+  if (!certIsCurrent(s.instance, state)) return 'old-epoch';
   if (state.uid !== account.uid) return 'subject-changed';
   if (
     now >= renewalTime(state.notBefore, state.notAfter, policy, `${state.kind}/${state.name}/${state.serial}`)
@@ -154,15 +172,41 @@ export function issueReason(
   return undefined;
 }
 
+/**
+ * The epoch a state goes on with. A previous release's state (no epoch id) keeps its legacy group only
+ * while it has a working certificate of it; one without gets a new-form id at once; one whose legacy
+ * group a revoked certificate carries too (an account removed and re-added before the upgrade) moves
+ * to the next epoch at once, so that group is never bound again.
+ */
+function continuedEpoch(
+  input: AccountInput,
+  state: AccountState,
+  now: Date,
+  ctx: { s: DecideSettings; random: Random },
+): AccountState {
+  if (state.epochId) return state;
+  if (input.revokedLegacy?.has(legacyEpochGroup(state.kind, state.name, state.epoch)))
+    return nextEpoch(state, ctx.random.epochSuffix(), now);
+  const keepsLegacy = state.serial !== undefined && certIsCurrent(ctx.s.instance, state);
+  return keepsLegacy ? state : withEpochId(state, ctx.random.epochSuffix());
+}
+
 /** The state brought up to date with the directory; `changed` when it must be saved first. */
 function refreshState(
   input: AccountInput,
   account: Account,
   now: Date,
+  ctx: { s: DecideSettings; random: Random },
 ): { state: AccountState; changed: boolean } {
-  const state = input.state ?? initialState(account, now);
+  const state = continuedEpoch(
+    input,
+    input.state ?? initialState(account, now, ctx.random.epochSuffix()),
+    now,
+    ctx,
+  );
   const same =
     input.state !== undefined &&
+    state === input.state &&
     state.status !== 'locked' &&
     state.uidNumber === account.uidNumber &&
     state.gidNumber === account.gidNumber &&
@@ -186,18 +230,20 @@ function refreshState(
 function certificateStep(
   input: AccountInput,
   account: Account,
-  state: AccountState,
   now: Date,
-  s: DecideSettings,
+  ctx: { state: AccountState; s: DecideSettings; random: Random },
 ): { step?: Step; nextDue?: Date } {
+  const { s, state } = ctx;
+  // An issuance always moves a previous release's state to the new group form (saved before the CSR).
+  const issuing = (): AccountState => withEpochId(state, ctx.random.epochSuffix());
   // A credential revoked without reissue stays away until an admin renews it.
   if (state.status === 'revoked' && !input.force) return {};
   const backingOff = state.nextAttempt !== undefined && state.nextAttempt > now && !input.force;
   // Never issued, or interrupted mid-issuance: a usable certificate may already be in the home.
   if (state.issuing || !state.serial)
-    return backingOff ? nextLook(state, s) : { step: { do: 'adopt-or-issue', state } };
-  const reason = input.force ? 'forced' : issueReason(state, account, now, s.renewal, s.clockSkewToleranceMs);
-  if (reason && !backingOff) return { step: { do: 'issue', state, reason } };
+    return backingOff ? nextLook(state, s) : { step: { do: 'adopt-or-issue', state: issuing() } };
+  const reason = input.force ? 'forced' : issueReason(state, account, now, s);
+  if (reason && !backingOff) return { step: { do: 'issue', state: issuing(), reason } };
   return nextLook(state, s);
 }
 
@@ -211,7 +257,23 @@ function nextLook(state: AccountState, s: DecideSettings): { nextDue?: Date } {
   return times.length ? { nextDue: new Date(Math.max(...times.map((t) => t.getTime()))) } : {};
 }
 
-function decideActive(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
+/** Deletes an admin's bindings of this installation that are no longer wanted (the previous release's names). */
+function staleBindings(input: AccountInput, desired: Desired[]): Step[] {
+  if (input.kind !== 'admin') return [];
+  const wanted = new Set(desired.map(objectKey));
+  return [...input.observed.values()]
+    .filter((o) => o.kind === 'ClusterRoleBinding' && !o.terminating)
+    .filter((o) => !wanted.has(observedKey(o.kind, undefined, o.name)))
+    .map((o) => ({ do: 'delete', ref: { kind: o.kind, name: o.name } }));
+}
+
+function decideActive(
+  input: AccountInput,
+  account: Account,
+  now: Date,
+  ctx: { s: DecideSettings; random: Random },
+): AccountPlan {
+  const s = ctx.s;
   const plan: AccountPlan = { kind: account.kind, name: account.name, steps: [], removal: false };
   const ns =
     account.kind === 'tool'
@@ -222,30 +284,36 @@ function decideActive(input: AccountInput, account: Account, now: Date, s: Decid
   // A namespace still being deleted (after a lock or removal) cannot take objects: wait for it.
   if (ns?.terminating) return { ...plan, nextDue: new Date(now.getTime() + 5_000) };
   if (input.state?.status === 'locked') plan.steps.push({ do: 'flag', disabled: false });
-  const { state, changed } = refreshState(input, account, now);
+  const { state, changed } = refreshState(input, account, now, ctx);
   // Persist the epoch before anything is issued with it.
   if (changed) plan.steps.push({ do: 'save-state', state });
-  for (const object of desiredObjects(account, state, s)) {
+  const desired = desiredObjects(account, state, s);
+  for (const object of desired) {
     const d = drift(input.observed.get(objectKey(object)), object);
     if (d) plan.steps.push({ do: d === 'tampered' ? 'revert' : 'apply', object });
   }
   plan.steps.push(...retiredSteps(input, account.kind, account.name, s));
-  const cert = certificateStep(input, account, state, now, s);
+  plan.steps.push(...staleBindings(input, desired));
+  const cert = certificateStep(input, account, now, { ...ctx, state });
   if (cert.step) plan.steps.push(cert.step);
   if (cert.nextDue) plan.nextDue = cert.nextDue;
   return plan;
 }
 
-function decideLocked(input: AccountInput, account: Account, now: Date, s: DecideSettings): AccountPlan {
+function decideLocked(
+  input: AccountInput,
+  account: Account,
+  now: Date,
+  ctx: { s: DecideSettings; random: Random },
+): AccountPlan {
+  const s = ctx.s;
   const steps: Step[] = [];
-  const state = input.state ?? initialState(account, now);
+  const state = input.state ?? initialState(account, now, ctx.random.epochSuffix());
   if (state.status !== 'locked') {
     // The epoch moves first: even if a delete below fails, no certificate issued so far is bound again.
     const locked: AccountState = {
-      ...state,
+      ...nextEpoch(state, ctx.random.epochSuffix(), now),
       status: 'locked',
-      epoch: state.epoch + 1,
-      lastChange: now,
       failures: 0,
     };
     delete locked.legacyUser;
@@ -267,11 +335,17 @@ function decideRemoved(input: AccountInput, s: DecideSettings): AccountPlan {
   return { kind: input.kind, name: input.name, steps, removal: steps.length > 0 };
 }
 
-export function decide(input: AccountInput, now: Date, s: DecideSettings): AccountPlan {
+/** `random` draws the ids of new epochs (injected like the clock; tests pass a fixed sequence). */
+export function decide(
+  input: AccountInput,
+  now: Date,
+  s: DecideSettings,
+  random: Random = systemRandom,
+): AccountPlan {
   if (input.skipped) return { kind: input.kind, name: input.name, steps: [], removal: false };
   if (!input.account) return decideRemoved(input, s);
-  if (input.account.locked) return decideLocked(input, input.account, now, s);
-  return decideActive(input, input.account, now, s);
+  if (input.account.locked) return decideLocked(input, input.account, now, { s, random });
+  return decideActive(input, input.account, now, { s, random });
 }
 
 export interface GuardSettings {

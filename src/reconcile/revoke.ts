@@ -8,12 +8,20 @@ import { isNotFound } from '../cluster/errors.ts';
 import { recordEvent } from '../cluster/events.ts';
 import type { Ledger, Revocation } from '../cluster/ledger.ts';
 import { subjectsOf } from '../cluster/manifests.ts';
-import { epochGroup, kindGroup, stateName, toolNamespace } from '../cluster/names.ts';
-import { accountFromState, parseState, type AccountState } from '../cluster/state.ts';
+import { kindGroup, legacyKindGroup, stateName, toolNamespace } from '../cluster/names.ts';
+import {
+  accountFromState,
+  boundGroups,
+  certGroupOf,
+  nextEpoch,
+  parseState,
+  type AccountState,
+} from '../cluster/state.ts';
+import { systemRandom, type Random } from '../random.ts';
 import type { Logger } from '../log.ts';
 import type { Actor } from './act.ts';
 import type { DecideSettings } from './decide.ts';
-import { applyGrants } from './grants.ts';
+import { applyGrants, dropLegacyAdminBindings } from './grants.ts';
 import type { KeyedMutex } from './pool.ts';
 
 export interface RevokeDeps {
@@ -26,6 +34,8 @@ export interface RevokeDeps {
   ownNamespace: string;
   decide: DecideSettings;
   onRevoked?: (r: Revocation) => void;
+  /** Draws the new epoch's id. */
+  random?: Random;
 }
 
 export class RevokeError extends Error {
@@ -53,8 +63,15 @@ export async function readState(
   }
 }
 
+/** The groups the revoked certificate may carry or that were bound for it until now. */
+function oldGroups(instance: string, state: AccountState): string[] {
+  const cert = certGroupOf(state);
+  const kind = [kindGroup(instance, state.kind), legacyKindGroup(state.kind)];
+  return [...new Set([...kind, ...boundGroups(instance, state), ...(cert ? [cert] : [])])];
+}
+
 /** Asks the cluster's own authorizer whether the old identity can still use what it was granted. */
-async function stillAllowed(d: RevokeDeps, state: AccountState, oldEpoch: number): Promise<boolean> {
+async function stillAllowed(d: RevokeDeps, state: AccountState): Promise<boolean> {
   const ns = state.kind === 'tool' ? toolNamespace(d.decide.namespacePrefix, state.name) : undefined;
   const review = await d.clients.authorization.createSubjectAccessReview({
     body: {
@@ -62,7 +79,7 @@ async function stillAllowed(d: RevokeDeps, state: AccountState, oldEpoch: number
       kind: 'SubjectAccessReview',
       spec: {
         user: state.uid,
-        groups: [kindGroup(state.kind), epochGroup(state.kind, state.name, oldEpoch), 'system:authenticated'],
+        groups: [...oldGroups(d.decide.instance, state), 'system:authenticated'],
         resourceAttributes: {
           verb: 'list',
           resource: state.kind === 'tool' ? 'configmaps' : 'pods',
@@ -74,9 +91,9 @@ async function stillAllowed(d: RevokeDeps, state: AccountState, oldEpoch: number
   return review.status?.allowed === true;
 }
 
-async function waitCutOff(d: RevokeDeps, state: AccountState, oldEpoch: number): Promise<void> {
+async function waitCutOff(d: RevokeDeps, state: AccountState): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if (!(await stillAllowed(d, state, oldEpoch))) return;
+    if (!(await stillAllowed(d, state))) return;
     await sleep(25);
   }
   throw new Error(`the old credential of ${state.kind} ${state.name} is still authorised after 5 s`);
@@ -100,18 +117,18 @@ export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocat
       throw new RevokeError(409, `${req.kind} ${req.name} has no certificate yet`);
     const now = d.clock.now();
     const oldEpoch = state.certEpoch ?? state.epoch;
+    // A new epoch id, also for a previous release's state: the legacy group is never bound again.
     const next: AccountState = {
-      ...state,
-      epoch: state.epoch + 1,
+      ...nextEpoch(state, (d.random ?? systemRandom).epochSuffix(), now),
       status: req.reissue ? state.status : 'revoked',
-      lastChange: now,
     };
     delete next.legacyUser;
     // The epoch is saved before the bindings change, so no sync can bind the old one again.
     await d.actor.saveState(next);
     const account = accountFromState(next);
-    await applyGrants(d.clients, account, subjectsOf(account, next.epoch), d.decide);
-    await waitCutOff(d, state, oldEpoch);
+    await applyGrants(d.clients, account, subjectsOf(boundGroups(d.decide.instance, next)), d.decide);
+    if (req.kind === 'admin') await dropLegacyAdminBindings(d.clients, req.name, d.decide);
+    await waitCutOff(d, state);
     const entry: Revocation = {
       serial: state.serial,
       fingerprint: state.fingerprint,

@@ -9,8 +9,10 @@ import {
   type Skipped,
 } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
+import type { Random } from '../random.ts';
 import type { Clients } from '../cluster/client.ts';
-import { csrName } from '../cluster/names.ts';
+import { csrName, legacyEpochGroup } from '../cluster/names.ts';
+import { Ledger } from '../cluster/ledger.ts';
 import { deleteCsr } from '../cluster/csr.ts';
 import { accountFromState, type AccountState } from '../cluster/state.ts';
 import type { Logger } from '../log.ts';
@@ -44,6 +46,8 @@ export interface SyncDeps {
   signTimeoutMs: number;
   mutex: KeyedMutex;
   metrics?: Metrics;
+  /** Draws new epoch ids (the system's randomness unless a test injects its own). */
+  random?: Random;
 }
 
 export type SyncMode = 'sync' | 'plan' | 'renew';
@@ -102,6 +106,8 @@ interface Inputs {
   snapshot?: DirectorySnapshot;
   directoryError?: string;
   cluster: ClusterSnapshot;
+  /** Legacy groups of certificates in the ledger, read only while a previous release's state remains. */
+  revokedLegacy?: ReadonlySet<string>;
 }
 
 /** The one account a sync is limited to, if it is limited to one. */
@@ -111,13 +117,33 @@ function single(only: Set<string> | undefined): { kind: AccountKind; name: strin
   return { kind, name };
 }
 
+/**
+ * The legacy groups (`kubeusers:<kind>:<name>:<epoch>`) of revoked certificates, while any state of the
+ * previous release (no epoch id) is left: before this release an account removed and re-added reused
+ * its epochs, so such a group may be carried by a revoked certificate too. One labelled list, and
+ * none at all once every state has an epoch id.
+ */
+async function revokedLegacyGroups(
+  deps: SyncDeps,
+  cluster: ClusterSnapshot,
+  one: { kind: AccountKind; name: string } | undefined,
+): Promise<ReadonlySet<string> | undefined> {
+  if (cluster.states.every((s) => s.epochId !== undefined)) return undefined;
+  const entries = await new Ledger(deps.clients, deps.ownNamespace).list(
+    one ? { kind: one.kind, account: one.name } : {},
+  );
+  return new Set(entries.map((r) => legacyEpochGroup(r.kind, r.account, r.epoch)));
+}
+
 async function gather(deps: SyncDeps, mode: SyncMode, only?: Set<string>): Promise<Inputs> {
   const cluster = await gatherCluster(deps.clients, deps.ownNamespace, single(only));
-  if (mode === 'renew') return { cluster };
+  const revokedLegacy = await revokedLegacyGroups(deps, cluster, single(only));
+  const base = { cluster, ...(revokedLegacy ? { revokedLegacy } : {}) };
+  if (mode === 'renew') return base;
   try {
-    return { snapshot: await deps.directory.read(), cluster };
+    return { ...base, snapshot: await deps.directory.read() };
   } catch (err) {
-    return { cluster, directoryError: err instanceof Error ? err.message : 'directory read failed' };
+    return { ...base, directoryError: err instanceof Error ? err.message : 'directory read failed' };
   }
 }
 
@@ -154,7 +180,8 @@ function indexInputs(inputs: Inputs): Indexed {
   };
 }
 
-function inputFor(key: string, ix: Indexed, directoryAnswered: boolean, opts: SyncOptions): AccountInput {
+function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): AccountInput {
+  const directoryAnswered = inputs.snapshot !== undefined;
   const [kind, name] = key.split('/') as [AccountKind, string];
   const state = ix.states.get(key);
   const account = ix.accounts.get(key);
@@ -166,6 +193,7 @@ function inputFor(key: string, ix: Indexed, directoryAnswered: boolean, opts: Sy
     ...(account ? { account } : {}),
     ...(state ? { state } : {}),
     ...(opts.force?.has(key) ? { force: true } : {}),
+    ...(inputs.revokedLegacy ? { revokedLegacy: inputs.revokedLegacy } : {}),
   };
 }
 
@@ -176,9 +204,9 @@ function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): AccountPlan
   const plans: AccountPlan[] = [];
   for (const key of [...keys].sort()) {
     if (opts.only && !opts.only.has(key)) continue;
-    const input = inputFor(key, ix, inputs.snapshot !== undefined, opts);
+    const input = inputFor(key, ix, inputs, opts);
     if (opts.mode === 'renew' && (!input.account || input.account.locked)) continue;
-    const plan = decide(input, now, deps.decide);
+    const plan = decide(input, now, deps.decide, deps.random);
     // The renewal sweep only renews.
     if (opts.mode === 'renew')
       plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');

@@ -11,7 +11,7 @@ import { buildApp, ensureOwnNamespace, type App } from '../../src/main.ts';
 import { makeLogger } from '../../src/log.ts';
 import { runSync, type SyncOptions, type SyncResult } from '../../src/reconcile/sync.ts';
 import { DirectoryFixture } from '../env/directory.ts';
-import { installClusterRoles } from '../env/cluster-roles.ts';
+import { bindApiAdmins, installClusterRoles } from '../env/cluster-roles.ts';
 import { startSlapd, type LdapSeed, type RunningLdap } from '../env/slapd.ts';
 import { testEnv } from '../env/index.ts';
 import type { EnvInfo } from '../env/environment.ts';
@@ -106,6 +106,7 @@ export async function scenario(
   const dir = new DirectoryFixture({ ...env.ldap, shape });
   await dir.ensureAdminGroup();
   await installClusterRoles(env);
+  await bindApiAdmins(env, settings.kubernetes.namespace);
   const logs: string[] = [];
   // Every line also goes to a file the global teardown searches for secrets.
   const logFile = join(shared.dir, `kubeusers-${project}-${process.pid}.jsonl`);

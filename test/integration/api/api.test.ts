@@ -323,7 +323,7 @@ describe('revoke racing renew', () => {
     const info = await certInfo(cert);
     expect(info.serial).toBe(st.serial);
     expect(await certMatchesKey(cert, key)).toBe(true);
-    expect(info.groups).toContain(`kubeusers:tool:racer:${st.epoch}`);
+    expect(info.groups).toContain(`kubeusers:kubeusers-ap:tool:racer:${st.epochId}`);
     expect((await kubectl(kubeconfigOf(toolHome('racer')), ['get', 'configmaps'])).code).toBe(0);
   });
 });

@@ -20,6 +20,7 @@ import { buildApp } from '../../../src/main.ts';
 import { makeLogger } from '../../../src/log.ts';
 import { runSync } from '../../../src/reconcile/sync.ts';
 import { certificateGroups } from '../../../src/cluster/issuer.ts';
+import { epochGroup } from '../../../src/cluster/names.ts';
 import { csrName } from '../../../src/cluster/names.ts';
 import type { Account } from '../../../src/directory/account.ts';
 import { x509 } from '../../../src/pki/crypto.ts';
@@ -265,7 +266,12 @@ function ownSubject(name: string, uidNumber: number): string {
     locked: false,
     dn: s.dir.toolDn(name),
   };
-  return [`CN=${account.uid}`, ...certificateGroups(account, 1, []).map((g) => `O=${g}`)].join(', ');
+  // The epoch id is kubeusers' own random draw; any will do for a certificate kubeusers never issued.
+  const group = epochGroup(`kubeusers-${P}`, 'tool', name, '1-0000000000000000');
+  return [
+    `CN=${account.uid}`,
+    ...certificateGroups(account, `kubeusers-${P}`, group, []).map((g) => `O=${g}`),
+  ].join(', ');
 }
 
 function plantHome(name: string, uid: number, cert: { certPem: string; keyPem: string }): void {

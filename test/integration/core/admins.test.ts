@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { kubectl } from '../../env/index.ts';
+import * as k8s from '@kubernetes/client-node';
+import { adminKubeConfig, kubectl } from '../../env/index.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
 
 let s: Scenario;
@@ -40,9 +41,14 @@ describe('an admin', () => {
   });
 
   it('acts as a tool through impersonation', async () => {
+    const group = (
+      await adminKubeConfig()
+        .makeApiClient(k8s.CoreV1Api)
+        .readNamespacedConfigMap({ namespace: 'kubeusers-ad', name: 'state-tool-tool1' })
+    ).data?.certGroup;
     const r = await kubectl(kubeconfigOf(adminHome('ada')), [
       '--as=ad.tool1',
-      '--as-group=kubeusers:tool:tool1:1',
+      `--as-group=${group}`,
       '-n',
       'ad-tool1',
       'create',

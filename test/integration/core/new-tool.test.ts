@@ -33,14 +33,19 @@ describe('a new tool', () => {
       .makeApiClient(k8s.RbacAuthorizationV1Api)
       .readNamespacedRoleBinding({ namespace: 'nt-alpha', name: 'kubeusers-tool' });
     expect(rb.roleRef.name).toBe('kubeusers-tool');
-    expect(rb.subjects).toEqual([
-      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'kubeusers:tool:alpha:1' },
-    ]);
     const state = await core().readNamespacedConfigMap({
       namespace: 'kubeusers-nt',
       name: 'state-tool-alpha',
     });
     expect(state.data).toMatchObject({ status: 'active', epoch: '1', certEpoch: '1' });
+    // The group names the installation and a random epoch id: kubeusers:<instance>:<kind>:<name>:<epochId>.
+    expect(state.data).toMatchObject({
+      epochId: expect.stringMatching(/^1-[0-9a-f]{16}$/),
+      certGroup: expect.stringMatching(/^kubeusers:kubeusers-nt:tool:alpha:1-[0-9a-f]{16}$/),
+    });
+    expect(rb.subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: state.data!.certGroup },
+    ]);
     expect(state.data?.serial).toMatch(/^[0-9a-f]+$/);
     expect(state.data?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });

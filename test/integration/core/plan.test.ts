@@ -40,7 +40,7 @@ describe('kubeusers plan', () => {
         'tool/p-new: adopt the certificate in the home, or issue one',
         'tool/p-00001: delete RoleBinding pl-p-00001/kubeusers-tool',
         'tool/p-00002: delete Namespace pl-p-00002',
-        'admin/pl-admin: apply ClusterRoleBinding kubeusers-admin-pl-admin-view',
+        'admin/pl-admin: apply ClusterRoleBinding kubeusers-kubeusers-pl-admin-pl-admin-view',
       ]),
     );
     const after = await cli(['--config', s.configFile, 'plan']);

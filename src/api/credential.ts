@@ -1,0 +1,74 @@
+// Is a kubeusers certificate still the account's current credential? The cluster cannot say (it never
+// checks revocation), so the admin API asks the revocation ledger and the accounts' states itself.
+import { createHash } from 'node:crypto';
+import type { AccountKind } from '../directory/account.ts';
+import { parseEpochGroup } from '../cluster/names.ts';
+import { boundGroups, type AccountState } from '../cluster/state.ts';
+import { x509 } from '../pki/crypto.ts';
+
+export interface CredentialDeps {
+  /** This installation (kubeusers' own namespace): the instance its groups name. */
+  instance: string;
+  stateOf: (kind: AccountKind, name: string) => Promise<AccountState | undefined>;
+  /** The certificate (serial and SHA-256 fingerprint, lower-case hex) is in the revocation ledger. */
+  isRevoked: (serial: string, fingerprint: string) => Promise<boolean>;
+}
+
+export type StaleReason = 'credential-revoked' | 'credential-superseded' | 'foreign-credential';
+
+const key = (kind: AccountKind, name: string): string => `${kind}/${name}`;
+
+/**
+ * Why a certificate must be refused, if it must: it is in the ledger; an epoch group it carries
+ * names another installation; or names an account whose state is gone, locked, revoked or has moved
+ * to another epoch (a removed and re-added account, a lost state, a revocation). Pure: the ledger's
+ * answer and the states are gathered first. Certificates with no kubeusers epoch group are left to RBAC.
+ */
+export function staleReason(
+  groups: readonly string[],
+  instance: string,
+  inLedger: boolean,
+  states: ReadonlyMap<string, AccountState | undefined>,
+): StaleReason | undefined {
+  if (inLedger) return 'credential-revoked';
+  for (const g of groups) {
+    const p = parseEpochGroup(g);
+    if (!p) continue;
+    if (p.form === 'current' && p.instance !== instance) return 'foreign-credential';
+    const state = states.get(key(p.kind, p.name));
+    if (!state || state.status === 'locked' || state.status === 'revoked') return 'credential-revoked';
+    if (!boundGroups(instance, state).includes(g)) return 'credential-superseded';
+  }
+  return undefined;
+}
+
+/** Serial and fingerprint as the ledger writes them (see pki/cert.ts), from the peer's DER. */
+export function certificateIds(raw: Buffer): { serial: string; fingerprint: string } {
+  return {
+    serial: new x509.X509Certificate(new Uint8Array(raw)).serialNumber.toLowerCase(),
+    fingerprint: createHash('sha256').update(raw).digest('hex'),
+  };
+}
+
+const MESSAGES: Record<StaleReason, string> = {
+  'credential-revoked': 'this credential has been revoked',
+  'credential-superseded': 'this credential is not the current one of its account',
+  'foreign-credential': 'this credential was issued by another kubeusers installation',
+};
+
+/** The refusal, gathered: the ledger and the state of every account an epoch group names. */
+export async function checkCredential(
+  raw: Buffer,
+  groups: readonly string[],
+  d: CredentialDeps,
+): Promise<{ reason: StaleReason; message: string } | undefined> {
+  const ids = certificateIds(raw);
+  const states = new Map<string, AccountState | undefined>();
+  for (const g of groups) {
+    const p = parseEpochGroup(g);
+    if (p && (p.form === 'legacy' || p.instance === d.instance))
+      states.set(key(p.kind, p.name), await d.stateOf(p.kind, p.name));
+  }
+  const reason = staleReason(groups, d.instance, await d.isRevoked(ids.serial, ids.fingerprint), states);
+  return reason ? { reason, message: MESSAGES[reason] } : undefined;
+}
