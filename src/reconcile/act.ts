@@ -13,6 +13,8 @@ import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import type { Desired } from '../cluster/manifests.ts';
 import { putBack } from './revert.ts';
+import { isLegacyCertificate } from './legacy.ts';
+import { Ledger } from '../cluster/ledger.ts';
 import { stateName, toolNamespace } from '../cluster/names.ts';
 import { boundGroups, currentGroup, stateConfigMap, type AccountState } from '../cluster/state.ts';
 import type { Credentials, Homes } from '../homes/homes.ts';
@@ -264,7 +266,7 @@ export class Actor {
     if (state.epochId && info.commonName === account.uid && info.groups.includes(group)) {
       return { state: { ...base, certEpoch: state.epoch, certGroup: group }, creds: { certPem, keyPem } };
     }
-    if (await this.#isLegacy(account, state, info.commonName)) {
+    if (await this.#isLegacy(account, state, info)) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
       const adopted = { ...base, legacyUser: info.commonName };
       delete adopted.certEpoch;
@@ -280,9 +282,20 @@ export class Actor {
     return undefined;
   }
 
-  /** A first look at a tool that maintain-kubeusers served; a `system:` or other odd name is never bound. */
-  async #isLegacy(account: Account, state: AccountState, user: string): Promise<boolean> {
-    if (state.serial || account.kind !== 'tool' || !isSafeUserName(user)) return false;
+  /**
+   * A first look at a tool that maintain-kubeusers served: its certificate in that daemon's exact
+   * format (never one of ours, never a `system:` or other odd name), not revoked, and its ConfigMap.
+   */
+  async #isLegacy(account: Account, state: AccountState, info: CertInfo): Promise<boolean> {
+    if (state.serial || !isLegacyCertificate(info, account) || !isSafeUserName(info.commonName)) return false;
+    const ledger = new Ledger(this.#d.clients, this.#d.ownNamespace);
+    if (await ledger.has(info.serial, info.fingerprint)) {
+      this.#d.log.warn(
+        { account: account.name, action: 'adopt', serial: info.serial },
+        'the certificate in the home is in the revocation ledger: issuing instead of adopting',
+      );
+      return false;
+    }
     return this.#hasLegacyState(account);
   }
 
