@@ -232,10 +232,5 @@ describe('API authentication: the certificate matrix', () => {
   });
 });
 
-// Revoked epochs (a certificate whose epoch group names an epoch that is no longer current, or one
-// in the revocations ledger) are refused after identityFromPeer, in auth.ts; their cases belong here.
-describe('API authentication: revoked epochs', () => {
-  it.todo('a certificate of the current epoch is accepted');
-  it.todo('a certificate of an earlier epoch is refused (credential-revoked)');
-  it.todo('a certificate in the revocations ledger is refused, even after the account is re-created');
-});
+// Revoked, superseded and foreign epochs (and the revocations ledger) are refused after
+// identityFromPeer, in auth.ts through credential.ts: their table is src/api/credential.test.ts.

@@ -250,12 +250,11 @@ describe('the pod identity policy', () => {
 
   it('is one policy and one binding without parameters; each tool namespace carries its ids', async () => {
     const adm = adminKubeConfig().makeApiClient(k8s.AdmissionregistrationV1Api);
-    const policies = (await adm.listValidatingAdmissionPolicy()).items.filter((p) =>
-      p.metadata?.name?.startsWith('kubeusers'),
-    );
-    const bindings = (await adm.listValidatingAdmissionPolicyBinding()).items.filter((p) =>
-      p.metadata?.name?.startsWith('kubeusers'),
-    );
+    // kubeusers-guard (deploy/base) limits kubeusers' own ServiceAccount; it is not about pods.
+    const podPolicy = (p: { metadata?: { name?: string } }): boolean =>
+      p.metadata?.name?.startsWith('kubeusers-pod-identity') === true;
+    const policies = (await adm.listValidatingAdmissionPolicy()).items.filter(podPolicy);
+    const bindings = (await adm.listValidatingAdmissionPolicyBinding()).items.filter(podPolicy);
     expect(policies).toHaveLength(1);
     expect(policies[0]?.spec?.paramKind).toBeUndefined();
     expect(bindings).toHaveLength(1);
