@@ -176,6 +176,7 @@ afterAll(async () => {
     `${tag}-impersonate`,
     `${tag}-view`,
     `kubeusers-admin-${tag}-view`,
+    `kubeusers-kubeusers-admin-${tag}-view`,
     '--ignore-not-found',
   ]);
 });
@@ -286,7 +287,7 @@ const attacks: Attack[] = [
       manifest('labelled-binding', {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'ClusterRoleBinding',
-        metadata: { name: `kubeusers-admin-${tag}-view`, labels: ours },
+        metadata: { name: `kubeusers-kubeusers-admin-${tag}-view`, labels: ours },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
       }),

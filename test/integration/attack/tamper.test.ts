@@ -10,11 +10,13 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { kubectl, testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
+import { adminBindingName } from '../../../src/cluster/names.ts';
 
 let s: Scenario;
 const NS = 'tm-a';
 const ADMIN = 'tamperadm';
-const ADMIN_BINDING = `kubeusers-admin-${ADMIN}-view`;
+// Scenario `tm` runs the installation `kubeusers-tm` (its own namespace).
+const ADMIN_BINDING = adminBindingName('kubeusers-tm', ADMIN, 'view');
 const files = mkdtempSync(join(tmpdir(), 'kubeusers-tamper-'));
 
 /** The cluster admin's kubeconfig: the tamperer here is another cluster writer (setup credentials). */
