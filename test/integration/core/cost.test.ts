@@ -65,12 +65,12 @@ describe('the cost of a sync', () => {
     const adm = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
     expect(
       (await adm.listValidatingAdmissionPolicy()).items.filter((p) =>
-        p.metadata?.name?.startsWith('kubeusers'),
+        p.metadata?.name?.startsWith('kubeusers-pod-identity'),
       ),
     ).toHaveLength(1);
     expect(
       (await adm.listValidatingAdmissionPolicyBinding()).items.filter((p) =>
-        p.metadata?.name?.startsWith('kubeusers'),
+        p.metadata?.name?.startsWith('kubeusers-pod-identity'),
       ),
     ).toHaveLength(1);
     const crbs = await kc
