@@ -1,14 +1,11 @@
 // Epoch ids and groups in decide: never reused, naming the installation, and the upgrade from the
 // previous release (legacy groups kept until the normal renewal).
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
 import type { AccountState } from '../cluster/state.ts';
 import type { Random } from '../random.ts';
 import { decide, type AccountInput, type AccountPlan, type DecideSettings, type Step } from './decide.ts';
 import { observe, observedKey, type ObservedObject } from './observed.ts';
-
-const NOW = new Date('2026-06-01T00:00:00Z');
-const HOUR = 3_600_000;
+import { account, HOUR, NOW, state as legacy } from './decide-fixtures.ts';
 
 const settings: DecideSettings = {
   instance: 'prod',
@@ -26,37 +23,6 @@ const draws = (...ids: string[]): Random => {
   return { epochSuffix: () => ids[i++] ?? 'exhausted' };
 };
 
-const account = (mods: Partial<Account> = {}): Account => ({
-  kind: 'tool',
-  name: 'foo',
-  uid: 'tools.foo',
-  uidNumber: 52_000,
-  gidNumber: 52_000,
-  home: '/data/project/foo',
-  locked: false,
-  dn: 'cn=tools.foo,ou=people,ou=servicegroups,dc=x',
-  ...mods,
-});
-
-/** As the previous release wrote it: no epoch id; its certificate carries kubeusers:tool:foo:3. */
-const legacy = (mods: Partial<AccountState> = {}): AccountState => ({
-  kind: 'tool',
-  name: 'foo',
-  uid: 'tools.foo',
-  uidNumber: 52_000,
-  gidNumber: 52_000,
-  home: '/data/project/foo',
-  epoch: 3,
-  certEpoch: 3,
-  status: 'active',
-  serial: 'ab',
-  fingerprint: 'ff',
-  notBefore: new Date(NOW.getTime() - 10 * HOUR),
-  notAfter: new Date(NOW.getTime() + 20 * HOUR),
-  failures: 0,
-  lastChange: NOW,
-  ...mods,
-});
 const DUE = { notBefore: new Date(NOW.getTime() - 20 * HOUR), notAfter: new Date(NOW.getTime() + 5 * HOUR) };
 
 /** The cluster after a plan's applies (what the next sync would list). */

@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
 import type { AccountState } from '../cluster/state.ts';
 import {
   decide,
@@ -11,9 +10,7 @@ import {
 } from './decide.ts';
 import { observe, observedKey, type ObservedObject } from './observed.ts';
 import { toolNamespaceObject } from '../cluster/manifests.ts';
-
-const NOW = new Date('2026-06-01T00:00:00Z');
-const HOUR = 3_600_000;
+import { account, HOUR, NOW, state } from './decide-fixtures.ts';
 
 const settings: DecideSettings = {
   instance: 'kubeusers',
@@ -24,37 +21,6 @@ const settings: DecideSettings = {
   overrides: {},
   renewal: { renewFraction: 2 / 3, jitterFraction: 0 },
 };
-
-const account = (mods: Partial<Account> = {}): Account => ({
-  kind: 'tool',
-  name: 'foo',
-  uid: 'tools.foo',
-  uidNumber: 52_000,
-  gidNumber: 52_000,
-  home: '/data/project/foo',
-  locked: false,
-  dn: 'cn=tools.foo,ou=people,ou=servicegroups,dc=x',
-  ...mods,
-});
-
-const state = (mods: Partial<AccountState> = {}): AccountState => ({
-  kind: 'tool',
-  name: 'foo',
-  uid: 'tools.foo',
-  uidNumber: 52_000,
-  gidNumber: 52_000,
-  home: '/data/project/foo',
-  epoch: 3,
-  certEpoch: 3,
-  status: 'active',
-  serial: 'ab',
-  fingerprint: 'ff',
-  notBefore: new Date(NOW.getTime() - 10 * HOUR),
-  notAfter: new Date(NOW.getTime() + 20 * HOUR),
-  failures: 0,
-  lastChange: NOW,
-  ...mods,
-});
 
 /** Every object of a healthy tool, as the cluster would list it. */
 function healthy(a = account(), st = state()): Map<string, ObservedObject> {
