@@ -77,6 +77,16 @@ describe('parseConfig', () => {
       { ...minimal, ldap: { ...minimal.ldap, startTls: true, rejectUnauthorized: false } },
       /Unrecognized key: "rejectUnauthorized"/,
     ],
+    [
+      'an empty namespace prefix (a tool named default would map onto default)',
+      { ...minimal, kubernetes: { namespacePrefix: '' } },
+      /kubernetes\.namespacePrefix: must be a DNS label prefix ending with "-"/,
+    ],
+    [
+      "a prefix of the cluster's own namespaces",
+      { ...minimal, kubernetes: { namespacePrefix: 'kube-' } },
+      /kubernetes\.namespacePrefix: must not start with kube-/,
+    ],
   ];
   it.each(bad)('rejects %s with a message naming the key', (_, value, message) => {
     expect(() => parseConfig('kubeusers.yaml', value)).toThrow(ConfigError);

@@ -150,11 +150,14 @@ export const configSchema = z.strictObject({
         .regex(DNS_LABEL)
         .default('kubeusers')
         .describe("kubeusers' own namespace: state, ledger, admin events"),
+      // A tool's name comes from the directory: with no prefix, or one the cluster uses itself, a tool
+      // named `system` or `default` would map onto a namespace kubeusers does not own.
       namespacePrefix: z
         .string()
-        .regex(/^[a-z0-9-]*$/)
+        .regex(/^[a-z0-9][a-z0-9-]*-$/, 'must be a DNS label prefix ending with "-", such as tool-')
+        .refine((p) => !p.startsWith('kube-'), "must not start with kube- (the cluster's own namespaces)")
         .default('tool-')
-        .describe('tool namespaces are <prefix><tool>'),
+        .describe('tool namespaces are <prefix><tool>; not empty, ends with "-", not kube-'),
       clusterName: z
         .string()
         .min(1)
