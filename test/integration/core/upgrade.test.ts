@@ -28,6 +28,14 @@ const before = new Map<string, string>();
 /** The previous release's source tree, as `git archive` gives it, run with this checkout's node_modules. */
 function previousRelease(): string {
   const dir = mkdtempSync(join(testEnv().dir, 'previous-release-'));
+  try {
+    execFileSync('git', ['-C', repo, 'cat-file', '-e', `${PREVIOUS_RELEASE}^{commit}`], { stdio: 'ignore' });
+  } catch (err) {
+    throw new Error(
+      `the upgrade test runs the previous release from this repository's history, and commit ${PREVIOUS_RELEASE} is not in it: clone without --depth`,
+      { cause: err },
+    );
+  }
   const tar = execFileSync('git', ['-C', repo, 'archive', '--format=tar', PREVIOUS_RELEASE], {
     maxBuffer: 256 * 1024 * 1024,
   });
