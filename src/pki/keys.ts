@@ -1,3 +1,4 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { subtle, x509 } from './crypto.ts';
 
 export const KEY_TYPES = ['ecdsa-p256', 'rsa-2048', 'rsa-4096'] as const;
@@ -44,4 +45,28 @@ export async function publicKeyPem(key: CryptoKey): Promise<string> {
 export async function importPrivateKeyPem(pem: string, type: KeyType): Promise<CryptoKey> {
   const der = x509.PemConverter.decodeFirst(pem);
   return subtle.importKey('pkcs8', der, ALGORITHMS[type], true, ['sign']);
+}
+
+/** PEM labels of an unencrypted private key kubectl reads: PKCS#8, PKCS#1 (RSA) and SEC1 (EC). */
+const PRIVATE_KEY_LABELS: readonly string[] = ['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY'];
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+
+/**
+ * The private key of a PEM text when it is an unencrypted RSA or ECDSA key, undefined otherwise.
+ * The key is the first block labelled `PRIVATE KEY` or `... PRIVATE KEY`, as kubectl picks it (other
+ * blocks, such as the `EC PARAMETERS` that `openssl ecparam -genkey` writes first, are skipped). An
+ * encrypted key is refused (kubectl could not use it either); no passphrase is ever asked for.
+ */
+export function readPrivateKeyPem(pem: string): KeyObject | undefined {
+  for (const [block, label = '', body = ''] of pem.matchAll(PEM_BLOCK)) {
+    if (label !== 'PRIVATE KEY' && !label.endsWith(' PRIVATE KEY')) continue;
+    if (!PRIVATE_KEY_LABELS.includes(label) || body.includes('Proc-Type:')) return undefined;
+    try {
+      const key = createPrivateKey({ key: block, format: 'pem' });
+      return key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ec' ? key : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
