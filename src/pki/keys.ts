@@ -41,7 +41,7 @@ export async function publicKeyPem(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(der, 'PUBLIC KEY');
 }
 
-/** Reads back a PKCS#8 PEM key of a known type (for the signer's own CA in tests, and for adoption checks). */
+/** Reads back a PKCS#8 PEM key of a known type (the signer's own CA in tests). A key found in a home is read by readPrivateKeyPem. */
 export async function importPrivateKeyPem(pem: string, type: KeyType): Promise<CryptoKey> {
   const der = x509.PemConverter.decodeFirst(pem);
   return subtle.importKey('pkcs8', der, ALGORITHMS[type], true, ['sign']);

@@ -4,10 +4,20 @@
 // kube-controller-manager signer), the kubeconfig as PyYAML's safe_dump(default_flow_style=False)
 // writes it, the ConfigMap with `status` and a naive-ISO `expires`, and the files' modes (0400).
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { x509 } from '../../../src/pki/crypto.ts';
 import { adminKubeConfig, testEnv } from '../../env/index.ts';
 
 const run = promisify(execFile);
@@ -143,6 +153,94 @@ export class LegacyCa {
     );
     return readFileSync(out, 'utf8');
   }
+  /**
+   * Certificates for many tools at once, all valid from `notBefore` to `notAfter`: one `openssl ca
+   * -infiles` for the lot (so a thousand tools take seconds, not a thousand openssl processes). Each
+   * tool's request is signed here with its RSA key (only the request: the certificate is openssl's).
+   */
+  async signMany(
+    requests: { tool: string; key: LegacyKey }[],
+    notBefore: Date,
+    notAfter: Date,
+    worker = 0,
+  ): Promise<Map<string, string>> {
+    const env = testEnv();
+    const cwd = this.#workers[worker % this.#workers.length]!;
+    const batch = mkdtempSync(join(cwd, 'batch-'));
+    const files: string[] = [];
+    for (const { tool, key } of requests) {
+      const file = join(batch, `${tool}.csr`);
+      writeFileSync(file, await csrFor(tool, key));
+      files.push(file);
+    }
+    // Each certificate lands in `-outdir` as <serial>.pem (openssl 3.0's `-out` keeps only the last).
+    const outDir = join(batch, 'out');
+    mkdirSync(outDir);
+    await run(
+      'openssl',
+      [
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        'ca.cnf',
+        '-cert',
+        env.kube.caFile,
+        '-keyfile',
+        env.kube.caKeyFile,
+        '-preserveDN',
+        '-rand_serial',
+        '-startdate',
+        asn1Time(notBefore),
+        '-enddate',
+        asn1Time(notAfter),
+        '-outdir',
+        outDir,
+        '-out',
+        '/dev/null',
+        '-infiles',
+        ...files,
+      ],
+      { cwd, maxBuffer: 64 * 1024 * 1024 },
+    );
+    const certs = new Map<string, string>();
+    for (const file of readdirSync(outDir)) {
+      const pem = readFileSync(join(outDir, file), 'utf8');
+      const cn = /^CN=(.*)$/m.exec(new X509Certificate(pem).subject)?.[1];
+      if (cn) certs.set(cn, pem);
+    }
+    return certs;
+  }
+}
+
+const RSA_SHA256 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+
+/** A PKCS#10 request for O=toolforge, CN=<tool>, signed by `key` (an RSA key read from openssl's PEM). */
+async function csrFor(tool: string, key: LegacyKey): Promise<string> {
+  const priv = createPrivateKey(key.pem);
+  const subtle = globalThis.crypto.subtle;
+  const keys = {
+    privateKey: await subtle.importKey(
+      'pkcs8',
+      priv.export({ type: 'pkcs8', format: 'der' }),
+      RSA_SHA256,
+      false,
+      ['sign'],
+    ),
+    publicKey: await subtle.importKey(
+      'spki',
+      createPublicKey(priv).export({ type: 'spki', format: 'der' }),
+      RSA_SHA256,
+      true,
+      ['verify'],
+    ),
+  };
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `O=toolforge, CN=${tool}`,
+    keys,
+    signingAlgorithm: RSA_SHA256,
+  });
+  return csr.toString('pem');
 }
 
 /** Python's datetime.isoformat() of a naive UTC datetime, as maintain-kubeusers stores `expires`. */
