@@ -49,18 +49,26 @@ export async function importPrivateKeyPem(pem: string, type: KeyType): Promise<C
 
 /** PEM labels of an unencrypted private key kubectl reads: PKCS#8, PKCS#1 (RSA) and SEC1 (EC). */
 const PRIVATE_KEY_LABELS: readonly string[] = ['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY'];
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+/** A PEM block's first line; the label is bounded so that no input makes the scan more than linear. */
+const PEM_BEGIN = /-----BEGIN ([A-Z0-9 ]{1,64})-----/g;
 
 /**
  * The private key of a PEM text when it is an unencrypted RSA or ECDSA key, undefined otherwise.
  * The key is the first block labelled `PRIVATE KEY` or `... PRIVATE KEY`, as kubectl picks it (other
  * blocks, such as the `EC PARAMETERS` that `openssl ecparam -genkey` writes first, are skipped). An
- * encrypted key is refused (kubectl could not use it either); no passphrase is ever asked for.
+ * encrypted key is refused (kubectl could not use it either); no passphrase is ever asked for. The
+ * text comes from a home (at most 1 MiB): it is scanned once, whatever it holds.
  */
 export function readPrivateKeyPem(pem: string): KeyObject | undefined {
-  for (const [block, label = '', body = ''] of pem.matchAll(PEM_BLOCK)) {
+  for (const begin of pem.matchAll(PEM_BEGIN)) {
+    const label = begin[1] ?? '';
     if (label !== 'PRIVATE KEY' && !label.endsWith(' PRIVATE KEY')) continue;
-    if (!PRIVATE_KEY_LABELS.includes(label) || body.includes('Proc-Type:')) return undefined;
+    if (!PRIVATE_KEY_LABELS.includes(label)) return undefined;
+    const endMarker = `-----END ${label}-----`;
+    const end = pem.indexOf(endMarker, begin.index);
+    if (end < 0) return undefined;
+    const block = pem.slice(begin.index, end + endMarker.length);
+    if (block.includes('Proc-Type:')) return undefined;
     try {
       const key = createPrivateKey({ key: block, format: 'pem' });
       return key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ec' ? key : undefined;

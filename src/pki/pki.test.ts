@@ -133,6 +133,9 @@ describe('certMatchesKey: every form of key kubectl reads, written by node:crypt
     ],
     ['the certificate itself', 'rsa', () => certs.rsa!.pem, false],
     ['not PEM at all', 'rsa', () => 'not a key', false],
+    ['a BEGIN line without its END', 'rsa', () => '-----BEGIN RSA PRIVATE KEY-----\nMIIE\n', false],
+    // A megabyte from a home, as hostile as it gets for a scan that looks for each block's END.
+    ['a megabyte of BEGIN lines and no END', 'rsa', () => '-----BEGIN X-----\n'.repeat(60_000), false],
   ];
   it.each(cases)('%s', async (_, alg, keyPem, expected) => {
     expect(await certMatchesKey(certs[alg]!.pem, keyPem())).toBe(expected);
