@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { subtle, x509 } from './crypto.ts';
+import { readPrivateKeyPem } from './keys.ts';
 
 export interface CertInfo {
   serial: string;
@@ -34,37 +36,20 @@ export async function certInfo(pem: string): Promise<CertInfo> {
   };
 }
 
-/** True when the certificate carries the public half of this private key (PKCS#8 PEM). */
+/**
+ * True when the certificate carries the public half of this private key. The key may be written in
+ * any form kubectl reads: PKCS#8 (`PRIVATE KEY`, what kubeusers writes), PKCS#1 (`RSA PRIVATE KEY`,
+ * what maintain-kubeusers writes) or SEC1 (`EC PRIVATE KEY`, openssl's own EC form), RSA or ECDSA.
+ * A key that is encrypted, of another algorithm, or not a key at all never matches.
+ */
+// Async as it always was, so that its callers stay as they are.
+// eslint-disable-next-line @typescript-eslint/require-await
 export async function certMatchesKey(certPem: string, keyPem: string): Promise<boolean> {
-  const cert = parseCertificatePem(certPem);
-  const certSpki = Buffer.from(cert.publicKey.rawData);
-  const key = await importAnyPrivateKey(keyPem);
+  const key = readPrivateKeyPem(keyPem);
   if (!key) return false;
-  const jwk = await subtle.exportKey('jwk', key);
-  delete jwk.d;
-  delete jwk.p;
-  delete jwk.q;
-  delete jwk.dp;
-  delete jwk.dq;
-  delete jwk.qi;
-  const usages: KeyUsage[] = ['verify'];
-  const pub = await subtle.importKey('jwk', { ...jwk, key_ops: usages }, key.algorithm, true, usages);
-  const keySpki = Buffer.from(await subtle.exportKey('spki', pub));
-  return certSpki.equals(keySpki);
-}
-
-async function importAnyPrivateKey(pem: string): Promise<CryptoKey | undefined> {
-  const der = x509.PemConverter.decodeFirst(pem);
-  const candidates: (EcKeyImportParams | RsaHashedImportParams)[] = [
-    { name: 'ECDSA', namedCurve: 'P-256' },
-    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-  ];
-  for (const algorithm of candidates) {
-    try {
-      return await subtle.importKey('pkcs8', der, algorithm, true, ['sign']);
-    } catch {
-      // try the next algorithm
-    }
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(key);
+  } catch {
+    return false;
   }
-  return undefined;
 }

@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { x509 } from './crypto.ts';
 import { buildCsrPem, escapeDnValue, subjectDn } from './csr.ts';
 import { certInfo, certMatchesKey } from './cert.ts';
@@ -67,3 +68,83 @@ describe('certificate facts', () => {
     await expect(certInfo('not a certificate')).rejects.toThrow();
   });
 });
+
+describe('certMatchesKey: every form of key kubectl reads, written by node:crypto (not by kubeusers)', () => {
+  const certs: Partial<Record<'rsa' | 'ec', { pem: string; key: KeyObject }>> = {};
+  beforeAll(async () => {
+    for (const [alg, type] of [
+      ['rsa', 'rsa-2048'],
+      ['ec', 'ecdsa-p256'],
+    ] as const) {
+      const c = await selfSigned(type, `CN=${alg}, O=toolforge`);
+      certs[alg] = { pem: c.pem, key: KeyObject.from(c.keys.privateKey) };
+    }
+  });
+  const key = (alg: 'rsa' | 'ec') => certs[alg]!.key;
+  const ecParams = '-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n';
+  const cases: [string, 'rsa' | 'ec', () => string, boolean][] = [
+    [
+      'RSA, PKCS#1 (maintain-kubeusers)',
+      'rsa',
+      () => key('rsa').export({ type: 'pkcs1', format: 'pem' }) as string,
+      true,
+    ],
+    ['RSA, PKCS#8', 'rsa', () => key('rsa').export({ type: 'pkcs8', format: 'pem' }) as string, true],
+    [
+      'RSA, PKCS#1 with CRLF line ends',
+      'rsa',
+      () => (key('rsa').export({ type: 'pkcs1', format: 'pem' }) as string).replace(/\n/g, '\r\n'),
+      true,
+    ],
+    ['ECDSA, SEC1', 'ec', () => key('ec').export({ type: 'sec1', format: 'pem' }) as string, true],
+    [
+      'ECDSA, SEC1 after its EC PARAMETERS block (openssl ecparam -genkey)',
+      'ec',
+      () => ecParams + (key('ec').export({ type: 'sec1', format: 'pem' }) as string),
+      true,
+    ],
+    ['ECDSA, PKCS#8', 'ec', () => key('ec').export({ type: 'pkcs8', format: 'pem' }) as string, true],
+    ["another RSA key's PKCS#1", 'rsa', () => rsaOther('pkcs1'), false],
+    [
+      'the RSA key for the ECDSA certificate',
+      'ec',
+      () => key('rsa').export({ type: 'pkcs1', format: 'pem' }) as string,
+      false,
+    ],
+    [
+      'RSA, PKCS#1 encrypted (Proc-Type)',
+      'rsa',
+      () =>
+        key('rsa').export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }) as string,
+      false,
+    ],
+    [
+      'RSA, PKCS#8 encrypted',
+      'rsa',
+      () =>
+        key('rsa').export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }) as string,
+      false,
+    ],
+    [
+      'Ed25519 (another algorithm)',
+      'ec',
+      () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      false,
+    ],
+    ['the certificate itself', 'rsa', () => certs.rsa!.pem, false],
+    ['not PEM at all', 'rsa', () => 'not a key', false],
+    ['a BEGIN line without its END', 'rsa', () => '-----BEGIN RSA PRIVATE KEY-----\nMIIE\n', false],
+    // A megabyte from a home, as hostile as it gets for a scan that looks for each block's END.
+    ['a megabyte of BEGIN lines and no END', 'rsa', () => '-----BEGIN X-----\n'.repeat(60_000), false],
+  ];
+  it.each(cases)('%s', async (_, alg, keyPem, expected) => {
+    expect(await certMatchesKey(certs[alg]!.pem, keyPem())).toBe(expected);
+  });
+});
+
+function rsaOther(type: 'pkcs1' | 'pkcs8'): string {
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type,
+    format: 'pem',
+  }) as string;
+}

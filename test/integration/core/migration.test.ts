@@ -1,158 +1,130 @@
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The migration from maintain-kubeusers, with homes in that daemon's exact formats (see
+// migration-fixtures.ts): what is valid is adopted as it is (no CSR), what is due or expired is renewed.
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { approveCsr, submitCsr, waitForCertificate } from '../../../src/cluster/csr.ts';
-import { x509 } from '../../../src/pki/crypto.ts';
-import { buildCsrPem } from '../../../src/pki/csr.ts';
 import { certInfo } from '../../../src/pki/cert.ts';
-import { generateKey, importPrivateKeyPem, privateKeyPem, signingAlgorithm } from '../../../src/pki/keys.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
-import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
+import { kubeconfigOf, scenario, scenarioInput, type Scenario } from '../support.ts';
+import {
+  auditedSince,
+  csrCreates,
+  daysFrom,
+  LegacyCa,
+  seedLegacyCluster,
+  seedLegacyHome,
+  type ConfigMapStyle,
+  type LegacyKeyFormat,
+  type LegacyTool,
+} from './migration-fixtures.ts';
 
+const NS = 'kubeusers-mg';
 let s: Scenario;
-const DAY = 86_400;
 const admin = () => adminKubeConfig();
 
-/** What maintain-kubeusers leaves: namespace, its ConfigMap with `expires`, a binding of the user, files in the home. */
-async function seedLegacy(
-  tool: string,
-  uid: number,
-  cert: { certPem: string; keyPem: string },
-  expires: Date,
-  cmName: string,
-): Promise<void> {
-  const ns = `mg-${tool}`;
-  const core = admin().makeApiClient(k8s.CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: ns, labels: { name: ns, tenancy: 'tool' } } } });
-  await core.createNamespacedConfigMap({
-    namespace: ns,
-    body: {
-      metadata: { name: cmName },
-      data: { status: 'user created: True', expires: expires.toISOString() },
-    },
-  });
-  await admin()
-    .makeApiClient(k8s.RbacAuthorizationV1Api)
-    .createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: `${tool}-tool-binding` },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kubeusers-tool' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: tool }],
-      },
-    });
-  const home = join(s.homesRoot, tool);
-  for (const d of [home, join(home, '.toolskube'), join(home, '.kube')]) {
-    mkdirSync(d, { recursive: true });
-    chownSync(d, uid, uid);
-  }
-  writeFileSync(join(home, '.toolskube', 'client.crt'), cert.certPem);
-  writeFileSync(join(home, '.toolskube', 'client.key'), cert.keyPem, { mode: 0o600 });
-  const env = testEnv();
-  const ca = Buffer.from(readFileSync(env.kube.caFile)).toString('base64');
-  writeFileSync(
-    kubeconfigOf(home),
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: toolforge\n  cluster: { server: '${env.kube.server}', certificate-authority-data: ${ca} }\nusers:\n- name: tf-${tool}\n  user: { client-certificate: ${home}/.toolskube/client.crt, client-key: ${home}/.toolskube/client.key }\ncontexts:\n- name: toolforge\n  context: { cluster: toolforge, user: tf-${tool}, namespace: ${ns} }\ncurrent-context: toolforge\n`,
-    { mode: 0o600 },
-  );
-}
+type Expect = 'adopted' | 'renewed';
+/** name, uid, key format, ConfigMap style, issued (days from now), expires (days from now), expected. */
+const CASES: [string, number, LegacyKeyFormat, ConfigMapStyle, number, number, Expect][] = [
+  ['pkcs1', 58_001, 'rsa-4096-pkcs1', 'plain', -165, 200, 'adopted'],
+  ['percm', 58_002, 'rsa-4096-pkcs1', 'per-tool', -30, 335, 'adopted'],
+  ['rsa8', 58_003, 'rsa-2048-pkcs8', 'plain', -100, 265, 'adopted'],
+  ['ecsec1', 58_004, 'ecdsa-p256-sec1', 'plain', -100, 265, 'adopted'],
+  ['ec8', 58_005, 'ecdsa-p256-pkcs8', 'per-tool', -100, 265, 'adopted'],
+  // Past 2/3 of its real lifetime: renewed on the first sync, like any certificate come due.
+  ['near', 58_006, 'rsa-4096-pkcs1', 'plain', -360, 5, 'renewed'],
+  ['expired', 58_007, 'rsa-4096-pkcs1', 'plain', -400, -1, 'renewed'],
+];
 
-/** A maintain-kubeusers certificate, signed by the cluster: CN=<tool>, O=toolforge. */
-async function legacyCert(tool: string, seconds: number) {
-  const keys = await generateKey('rsa-2048');
-  const csrPem = await buildCsrPem({ commonName: tool, groups: ['toolforge'] }, keys, 'rsa-2048');
-  const api = admin().makeApiClient(k8s.CertificatesV1Api);
-  const csr = await submitCsr(api, { name: `legacy-${tool}`, csrPem, expirationSeconds: seconds });
-  const cert = await waitForCertificate(
-    admin(),
-    await approveCsr(api, csr, 'maintain-kubeusers', new Date()),
-    60_000,
-  );
-  await api.deleteCertificateSigningRequest({ name: `legacy-${tool}` });
-  return { certPem: cert, keyPem: await privateKeyPem(keys.privateKey) };
-}
-
-/** An expired one, which the signer would never issue: signed directly with the cluster CA's key. */
-async function expiredCert(tool: string) {
-  const env = testEnv();
-  const caCert = new x509.X509Certificate(readFileSync(env.kube.caFile, 'utf8'));
-  const caKey = await importPrivateKeyPem(readFileSync(env.kube.caKeyFile, 'utf8'), 'ecdsa-p256');
-  const keys = await generateKey('ecdsa-p256');
-  const cert = await x509.X509CertificateGenerator.create({
-    subject: `CN=${tool}, O=toolforge`,
-    issuer: caCert.subject,
-    publicKey: keys.publicKey,
-    signingKey: caKey,
-    notBefore: new Date(Date.now() - 400 * DAY * 1000),
-    notAfter: new Date(Date.now() - DAY * 1000),
-    signingAlgorithm: signingAlgorithm('ecdsa-p256'),
-  });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
-}
-
-let fresh: { certPem: string; keyPem: string };
+const tools = new Map<string, LegacyTool>();
+let firstSync: Awaited<ReturnType<Scenario['sync']>>;
+let firstSyncOffset: number;
 
 beforeAll(async () => {
-  s = await scenario('mg');
-  fresh = await legacyCert('valid', 200 * DAY);
-  await seedLegacy('valid', 58_001, fresh, new Date(Date.now() + 200 * DAY * 1000), 'maintain-kubeusers');
-  await seedLegacy(
-    'expired',
-    58_002,
-    await expiredCert('expired'),
-    new Date(Date.now() - DAY * 1000),
-    'maintain-kubeusers-expired',
-  );
-  await s.dir.addTool({ name: 'valid', uidNumber: 58_001 });
-  await s.dir.addTool({ name: 'expired', uidNumber: 58_002 });
-});
+  // As docs/migration.md step 1 says: the cluster name maintain-kubeusers used, so the context keeps its name.
+  const base = scenarioInput(testEnv(), 'mg');
+  s = await scenario('mg', { kubernetes: { ...base.kubernetes, clusterName: 'toolforge' } });
+  const ca = new LegacyCa(2);
+  const now = new Date();
+  for (const [tool, uid, format, configMap, issued, expires] of CASES) {
+    const key = await ca.key(format);
+    const notBefore = daysFrom(now, issued);
+    const notAfter = daysFrom(now, expires);
+    const t: LegacyTool = {
+      tool,
+      uid,
+      namespace: `mg-${tool}`,
+      home: join(s.homesRoot, tool),
+      certPem: await ca.sign(key, tool, notBefore, notAfter),
+      keyPem: key.pem,
+      notAfter,
+      configMap,
+    };
+    tools.set(tool, t);
+    await seedLegacyCluster(t, notBefore);
+    seedLegacyHome(t);
+    await s.dir.addTool({ name: tool, uidNumber: uid });
+  }
+  firstSyncOffset = statSync(testEnv().kube.auditLog).size;
+  firstSync = await s.sync();
+}, 300_000);
+
+async function stateOf(tool: string): Promise<Record<string, string>> {
+  const cm = await admin()
+    .makeApiClient(k8s.CoreV1Api)
+    .readNamespacedConfigMap({ namespace: NS, name: `state-tool-${tool}` });
+  return cm.data ?? {};
+}
 
 describe('migration from maintain-kubeusers', () => {
-  let result: Awaited<ReturnType<Scenario['sync']>>;
+  it('the first sync succeeds', () => {
+    expect(firstSync.failures).toEqual([]);
+  });
 
-  it('adopts a valid credential without reissuing it', async () => {
-    result = await s.sync();
-    expect(result.failures).toEqual([]);
-    const state = await admin()
-      .makeApiClient(k8s.CoreV1Api)
-      .readNamespacedConfigMap({ namespace: 'kubeusers-mg', name: 'state-tool-valid' });
-    expect(state.data).toMatchObject({
+  it('creates a CSR only for the certificates that are due or expired', () => {
+    const csrs = csrCreates(auditedSince(firstSyncOffset, NS));
+    expect(csrs).toHaveLength(CASES.filter((c) => c[6] === 'renewed').length);
+  });
+
+  const adopted = CASES.filter((c) => c[6] === 'adopted').map((c) => [c[0], c[2], c[3]] as const);
+  it.each(adopted)('%s (%s key, %s ConfigMap): adopted as it is', async (tool) => {
+    const t = tools.get(tool)!;
+    expect(await stateOf(tool)).toMatchObject({
       status: 'active',
-      serial: (await certInfo(fresh.certPem)).serial,
-      legacyUser: 'valid',
+      serial: (await certInfo(t.certPem)).serial,
+      legacyUser: tool,
     });
-    expect(readFileSync(join(s.homesRoot, 'valid', '.toolskube', 'client.crt'), 'utf8')).toBe(fresh.certPem);
-    // Its old kubeconfig keeps working, and keeps working once kubeusers' binding is the only one.
-    await admin()
-      .makeApiClient(k8s.RbacAuthorizationV1Api)
-      .deleteNamespacedRoleBinding({ namespace: 'mg-valid', name: 'valid-tool-binding' });
-    const r = await kubectl(kubeconfigOf(join(s.homesRoot, 'valid')), [
-      'get',
-      'configmaps',
-      '-n',
-      'mg-valid',
-    ]);
-    expect(r.stderr).toBe('');
+    expect(readFileSync(join(t.home, '.toolskube', 'client.crt'), 'utf8')).toBe(t.certPem);
+    expect(readFileSync(join(t.home, '.toolskube', 'client.key'), 'utf8')).toBe(t.keyPem);
   });
 
-  it('renews a credential whose expiry has passed', async () => {
-    expect(result.done).toContain('tool/expired: adopt the certificate in the home, or issue one');
-    const state = await admin()
-      .makeApiClient(k8s.CoreV1Api)
-      .readNamespacedConfigMap({ namespace: 'kubeusers-mg', name: 'state-tool-expired' });
-    expect(state.data?.certEpoch).toBe('1');
-    const r = await kubectl(kubeconfigOf(join(s.homesRoot, 'expired')), [
-      '--context',
-      'test',
-      'get',
-      'configmaps',
-    ]);
-    expect(r.stderr).toBe('');
+  it.each(adopted)(
+    "%s (%s key, %s ConfigMap): its kubeconfig works once kubeusers' binding is the only one",
+    async (tool) => {
+      const t = tools.get(tool)!;
+      await admin()
+        .makeApiClient(k8s.RbacAuthorizationV1Api)
+        .deleteNamespacedRoleBinding({ namespace: t.namespace, name: `${tool}-tool-binding` });
+      const r = await kubectl(kubeconfigOf(t.home), ['auth', 'can-i', 'create', 'configmaps']);
+      expect(r.stdout.trim()).toBe('yes');
+    },
+  );
+
+  const renewed = CASES.filter((c) => c[6] === 'renewed').map((c) => [c[0], c[5]] as const);
+  it.each(renewed)('%s (expires in %d days): renewed on the first sync', async (tool) => {
+    const t = tools.get(tool)!;
+    const state = await stateOf(tool);
+    expect(state.certEpoch).toBe('1');
+    expect(state.serial).not.toBe((await certInfo(t.certPem)).serial);
+    expect(state.legacyUser).toBeUndefined();
+    const r = await kubectl(kubeconfigOf(t.home), ['auth', 'can-i', 'create', 'configmaps']);
+    expect(r.stdout.trim()).toBe('yes');
   });
 
-  it('leaves the valid credential alone on the next sync', async () => {
+  it('leaves the adopted credentials alone on the next sync', async () => {
+    const offset = statSync(testEnv().kube.auditLog).size;
     const next = await s.sync();
     expect(next.done).toEqual([]);
+    expect(csrCreates(auditedSince(offset, NS))).toEqual([]);
   });
 });
