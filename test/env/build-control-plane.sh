@@ -65,7 +65,7 @@ for p in $vpkg $cpkg; do
   ld="$ld -X $p.gitVersion=v$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 k8s_cmds=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
-step "compiling kube-apiserver, kube-controller-manager, kubectl (cold: 10-25 min on 2 cores)"
+step "compiling kube-apiserver, kube-controller-manager, kubectl, then linking them (cold: 10-25 min on 2 cores)"
 total=$(cd "$k8s" && go list -tags selinux,notest -deps "${k8s_cmds[@]}" | wc -l)
 (cd "$k8s" && go build -v -trimpath -tags selinux,notest -ldflags "$ld" -o "$out/bin.partial/" "${k8s_cmds[@]}" 2>&1) |
   count_packages "$total"

@@ -43,7 +43,7 @@ import _ "helm.sh/helm/v3/cmd/helm"
 GO
 (cd "$work" && go mod tidy 2>&1) | count_downloads
 
-step "compiling helm $HELM_VERSION"
+step "compiling helm $HELM_VERSION, then linking it"
 # As helm's Makefile does: its version, and the Kubernetes version of its client libraries as the
 # default for `helm template` and `helm lint` (otherwise 1.20, which a chart's kubeVersion refuses).
 client_go=$(cd "$work" && go list -m -f '{{.Version}}' k8s.io/client-go) # v0.M.P

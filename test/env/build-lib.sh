@@ -16,39 +16,56 @@ step() {
   echo "$label: [$step_n/$steps] $1 ($(elapsed) so far)"
 }
 
-# count_downloads: reads the go command's stderr and says every few seconds how many modules it
-# has fetched; anything else the go command printed (an error) is passed through.
-count_downloads() {
-  local n=0 last=$SECONDS line
-  while IFS= read -r line; do
-    case $line in
-      'go: downloading '*) n=$((n + 1)) ;;
-      'go: finding module '* | 'go: found '*) ;;
-      *) echo "$line" >&2 ;;
-    esac
+# each_line HANDLER: runs HANDLER for every line on stdin, and `report` whenever a progress line is
+# due, also while no line comes (a link step, or packages taken from the Go build cache, print none).
+each_line() {
+  local handler=$1 last=$SECONDS line rc
+  while :; do
+    if IFS= read -r -t "$progress_every" line; then
+      "$handler" "$line"
+    else
+      rc=$?
+      # A timeout (above 128) is no end of input: say how far it is and go on reading.
+      ((rc > 128)) || break
+    fi
     if ((SECONDS - last >= progress_every)); then
-      echo "$label: [$step_n/$steps]   $n modules downloaded ($(elapsed))"
+      report
       last=$SECONDS
     fi
   done
-  echo "$label: [$step_n/$steps]   $n modules downloaded ($(elapsed))"
+}
+
+# count_downloads: reads the go command's stderr and says how many modules it has fetched; anything
+# else the go command printed (an error) is passed through.
+count_downloads() {
+  local n=0
+  on_line() {
+    case $1 in
+      'go: downloading '*) n=$((n + 1)) ;;
+      'go: finding module '* | 'go: found '*) ;;
+      *) echo "$1" >&2 ;;
+    esac
+  }
+  report() { echo "$label: [$step_n/$steps]   $n modules downloaded ($(elapsed))"; }
+  each_line on_line
+  report
 }
 
 # count_packages TOTAL: reads `go build -v` (one package name per line, as each is compiled) and
-# says every few seconds how many of TOTAL are done; compiler errors are passed through. Packages
-# the Go build cache already holds are not printed, so a warm build ends below 100%.
+# says how many of TOTAL are done; compiler errors are passed through. Packages the Go build cache
+# already holds are not printed, and linking prints nothing, so a warm build ends below 100%.
 count_packages() {
-  local total=$1 n=0 last=$SECONDS line
-  while IFS= read -r line; do
-    case $line in
-      '' | '#'* | *' '* | *:*) echo "$line" >&2; continue ;;
+  local total=$1 n=0
+  on_line() {
+    case $1 in
+      '' | '#'* | *' '* | *:*) echo "$1" >&2 ;;
+      *) n=$((n + 1)) ;;
     esac
-    n=$((n + 1))
-    if ((SECONDS - last >= progress_every)); then
-      echo "$label: [$step_n/$steps]   $n/$total packages compiled ($((100 * n / total))%, $(elapsed))"
-      last=$SECONDS
-    fi
-  done
+  }
+  report() {
+    echo "$label: [$step_n/$steps]   $n/$total packages compiled ($((100 * n / total))%, $(elapsed))"
+  }
+  each_line on_line
   if ((n < total)); then
     echo "$label: [$step_n/$steps]   $n/$total packages compiled, the rest from the Go build cache ($(elapsed))"
   else
