@@ -350,7 +350,7 @@ const RULES: Rule[] = [
       expect(readFileSync(join(w.work, 'kubeusers-rendered.yaml'), 'utf8')).toContain(w.env.ldap.ldapsUrl),
   },
   {
-    match: /^kubectl apply --server-side --dry-run=server -f kubeusers-rendered\.yaml$/,
+    match: /^kubectl apply --server-side --force-conflicts --dry-run=server -f kubeusers-rendered\.yaml$/,
     expect: /deployment\.apps\/kubeusers serverside-applied \(server dry run\)/,
   },
   {
