@@ -92,5 +92,5 @@ total=$(cd "$etcd" && go list -deps go.etcd.io/etcd/server/v3 | wc -l)
 (cd "$etcd" && go build -v -trimpath -ldflags "-s -w" -o "$out/bin.partial/etcd" go.etcd.io/etcd/server/v3 2>&1) |
   count_packages "$total"
 
-rm -rf "$out/bin" && mv "$out/bin.partial" "$out/bin"
+rm -rf "${out:?}/bin" && mv "$out/bin.partial" "$out/bin"
 echo "control plane: built in $(elapsed) into $out/bin"

@@ -56,5 +56,5 @@ total=$(cd "$work" && go list -deps helm.sh/helm/v3/cmd/helm | wc -l)
 (cd "$work" && go build -v -trimpath -ldflags "$ld" -o "$out/bin.partial/helm" helm.sh/helm/v3/cmd/helm 2>&1) |
   count_packages "$total"
 
-rm -rf "$out/bin" && mv "$out/bin.partial" "$out/bin"
+rm -rf "${out:?}/bin" && mv "$out/bin.partial" "$out/bin"
 echo "helm: built in $(elapsed) into $out/bin"
