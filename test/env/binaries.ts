@@ -1,4 +1,4 @@
-// Where build-control-plane.sh caches the binaries: outside the repository, keyed by version.
+// Where build-control-plane.sh and build-helm.sh cache the binaries: outside the repository, keyed by version.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export interface Versions {
   kubernetes: string;
   etcd: string;
+  helm: string;
 }
 
 export function pinnedVersions(): Versions {
@@ -18,7 +19,7 @@ export function pinnedVersions(): Versions {
     if (!m?.[1]) throw new Error(`test/env/versions.env has no ${key}`);
     return m[1].trim();
   };
-  return { kubernetes: get('KUBERNETES_VERSION'), etcd: get('ETCD_VERSION') };
+  return { kubernetes: get('KUBERNETES_VERSION'), etcd: get('ETCD_VERSION'), helm: get('HELM_VERSION') };
 }
 
 export interface Binaries {
@@ -28,9 +29,13 @@ export interface Binaries {
   kubectl: string;
 }
 
+function cacheDir(env: NodeJS.ProcessEnv): string {
+  return env.KUBEUSERS_CACHE ?? join(homedir(), '.cache', 'kubeusers');
+}
+
 export function controlPlaneBinaries(env: NodeJS.ProcessEnv = process.env): Binaries {
   const v = pinnedVersions();
-  const cache = env.KUBEUSERS_CACHE ?? join(homedir(), '.cache', 'kubeusers');
+  const cache = cacheDir(env);
   const bin = join(cache, 'control-plane', `k8s-v${v.kubernetes}-etcd-v${v.etcd}`, 'bin');
   const bins: Binaries = {
     etcd: join(bin, 'etcd'),
@@ -47,4 +52,14 @@ export function controlPlaneBinaries(env: NodeJS.ProcessEnv = process.env): Bina
     );
   }
   return bins;
+}
+
+/** helm, as build-helm.sh built it (`npm run env:build`). */
+export function helmBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const v = pinnedVersions();
+  const helm = join(cacheDir(env), 'helm', `v${v.helm}`, 'bin', 'helm');
+  if (!existsSync(helm)) {
+    throw new Error(`helm ${v.helm} is not built: run 'npm run env:build' (missing ${helm})`);
+  }
+  return helm;
 }

@@ -11,7 +11,7 @@ export interface DocCommand {
 
 const SHELL_FENCES = new Set(['sh', 'bash', 'shell', 'console']);
 // A program's name alone (`kubectl`) is prose, not a command.
-const COMMAND = /^(kubeusers|kubectl|curl|node|npm|docker|bash)\s/;
+const COMMAND = /^(kubeusers|kubectl|helm|curl|node|npm|docker|bash)\s/;
 
 function fromFence(text: string): string | undefined {
   // A trailing comment is a note to the reader, not part of the command.

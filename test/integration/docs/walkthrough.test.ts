@@ -25,6 +25,7 @@ import { freePort, waitUntil } from '../../env/proc.ts';
 import { writeApiServingPair } from '../../env/daemon-config.ts';
 import { SAMPLE_ADMINS, SAMPLE_TOOLS } from '../../env/samples.ts';
 import { shippedNodeFlags } from '../../env/shipped.ts';
+import { helmBinary } from '../../env/binaries.ts';
 import { docCommands, type DocCommand } from './commands.ts';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
@@ -224,6 +225,24 @@ async function installPrometheusOperatorCrd(w: Walk): Promise<void> {
   ).toBe(0);
 }
 
+/**
+ * install.md, Helm step 2: "Write your values". The directory and homes of this environment, as
+ * editDeployedConfig made deploy/base/config.yaml; the image and volumes keep the chart's defaults.
+ */
+function writeHelmValues(w: Walk): void {
+  const cm = parseDocument(readFileSync(join(w.work, 'deploy', 'base', 'config.yaml'), 'utf8'));
+  const config = parseDocument(String(cm.getIn(['data', 'kubeusers.yaml']))).toJS() as {
+    kubernetes: Record<string, unknown>;
+  };
+  // The release's namespace; the chart refuses another.
+  delete config.kubernetes.namespace;
+  writeFileSync(join(w.work, 'kubeusers-values.yaml'), JSON.stringify({ config }));
+}
+
+async function jsonpath(w: Walk, what: string, path: string): Promise<string> {
+  return (await sh(w, `kubectl get ${what} -o jsonpath='${path}'`)).stdout;
+}
+
 const NO_KUBELET =
   'this cluster has no kubelet, so the Deployment runs no pod: the daemon runs here as a process with the same configuration';
 
@@ -308,6 +327,59 @@ const RULES: Rule[] = [
     },
   },
   {
+    match: /^npm run gen:helm$/,
+    skip: 'regenerates the chart in a checkout; test/unit/helm-chart.test.ts checks the chart is what it writes',
+  },
+  { match: /^npm run env:build$/, skip: 'CI builds the environment before it runs this test (.ci/run)' },
+  {
+    match: /^helm (install|upgrade)$/,
+    skip: 'names the command in prose; its full forms run here',
+  },
+  {
+    match: /^kubectl label namespace kubeusers --overwrite /,
+    expect: /namespace\/kubeusers (not )?labeled/,
+  },
+  {
+    match: /^helm lint deploy\/helm\/kubeusers /,
+    expect: /1 chart\(s\) linted, 0 chart\(s\) failed/,
+    before: writeHelmValues,
+  },
+  {
+    match: /^helm template kubeusers deploy\/helm\/kubeusers .* > kubeusers-rendered\.yaml$/,
+    after: (w) =>
+      expect(readFileSync(join(w.work, 'kubeusers-rendered.yaml'), 'utf8')).toContain(w.env.ldap.ldapsUrl),
+  },
+  {
+    match: /^kubectl apply --server-side --force-conflicts --dry-run=server -f kubeusers-rendered\.yaml$/,
+    expect: /deployment\.apps\/kubeusers serverside-applied \(server dry run\)/,
+  },
+  {
+    match: /^helm install kubeusers /,
+    skip:
+      'the walk-through installed deploy/base with kustomize above, which helm install refuses: it runs the ' +
+      '--take-ownership form below instead; test/integration/ops/helm.test.ts runs helm install on a fresh cluster',
+  },
+  {
+    match: /^helm upgrade --install kubeusers .* --take-ownership$/,
+    expect: /STATUS: deployed/,
+    after: async (w) => {
+      expect(await jsonpath(w, 'clusterrole kubeusers', '{.metadata.annotations}')).toContain(
+        '"meta.helm.sh/release-name":"kubeusers"',
+      );
+      // The values reached the daemon's ConfigMap.
+      expect(await jsonpath(w, '-n kubeusers configmap kubeusers-config', '{.data}')).toContain(
+        w.env.ldap.ldapsUrl,
+      );
+    },
+  },
+  {
+    match: /^helm upgrade kubeusers deploy\/helm\/kubeusers .* --set replicas=2$/,
+    expect: /STATUS: deployed/,
+    after: async (w) =>
+      expect(await jsonpath(w, '-n kubeusers deployment kubeusers', '{.spec.replicas}')).toBe('2'),
+  },
+  { match: /^helm -n kubeusers get values kubeusers$/, expect: /replicas: 2/ },
+  {
     match: /^kubectl apply --server-side -k deploy\/monitoring$/,
     expect: /prometheusrule\.monitoring\.coreos\.com\/kubeusers serverside-applied/,
     before: installPrometheusOperatorCrd,
@@ -375,6 +447,7 @@ beforeAll(async () => {
     { mode: 0o755 },
   );
   symlinkSync(env.kube.kubectl, join(bin, 'kubectl'));
+  symlinkSync(helmBinary(), join(bin, 'helm'));
   cpSync(join(repo, 'deploy'), join(work, 'deploy'), { recursive: true });
   copyFileSync(env.ldap.servicePasswordFile, join(work, 'ldap-password'));
   copyFileSync(env.ldap.caFile, join(work, 'ldap-ca.crt'));
