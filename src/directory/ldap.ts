@@ -196,7 +196,8 @@ export class LdapDirectory implements Directory {
     }
     const allRefused = refused.length === this.#o.servers.length;
     const reason = allRefused ? 'certificate' : credentials ? 'credentials' : 'unreachable';
-    const error = new DirectoryError(`no LDAP server answered (${failures.join('; ')})`, reason, {
+    const what = reason === 'credentials' ? 'LDAP refused the bind password' : 'no LDAP server answered';
+    const error = new DirectoryError(`${what} (${failures.join('; ')})`, reason, {
       cause: refused[0],
     });
     return { error, credentials, allRefused };
