@@ -8,8 +8,9 @@ import { applyObject } from './cluster/objects.ts';
 import { podIdentityPolicy } from './cluster/pod-identity.ts';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
 import { TokenBucket } from './cluster/rate-limit.ts';
-import { readCaBundle, readSecret, type Settings } from './config/load.ts';
-import { LdapDirectory } from './directory/ldap.ts';
+import { readSecret, secretFromText, type Settings } from './config/load.ts';
+import { watchedCaBundle, WatchedFiles } from './config/watched-file.ts';
+import { fixed, LdapDirectory, type LdapDirectoryOptions, type Rotating } from './directory/ldap.ts';
 import { plaintextServers } from './directory/transport.ts';
 import { SafeHomes } from './homes/homes.ts';
 import { makeLogger, type Logger } from './log.ts';
@@ -69,13 +70,29 @@ export function decideSettings(settings: Settings): DecideSettings {
 }
 
 /**
+ * The bind password: from the environment, fixed; from a file, kept current by a watch on it (a
+ * rotated password needs no restart).
+ */
+async function bindPassword(settings: Settings, log: Logger): Promise<Rotating<string>> {
+  const ref = settings.ldap.bindPassword;
+  if (ref.file === undefined) return fixed(await readSecret(ref));
+  const file = ref.file;
+  return WatchedFiles.open({
+    files: [file],
+    setting: 'ldap.bindPassword',
+    parse: ([text]) => secretFromText(text!, file),
+    log,
+  });
+}
+
+/**
  * The directory reader, with its secrets read now (a missing file is a ConfigError before anything
- * else starts); plaintext LDAP, when the operator allowed it, is said once in the log.
+ * else starts) and watched after; plaintext LDAP, when the operator allowed it, is said once in the log.
  */
 export async function ldapDirectory(settings: Settings, log: Logger): Promise<LdapDirectory> {
   const ldap = settings.ldap;
-  const bindPassword = await readSecret(ldap.bindPassword);
-  const ca = ldap.caFile !== undefined ? await readCaBundle(ldap.caFile, 'ldap.caFile') : undefined;
+  const password = await bindPassword(settings, log);
+  const ca = ldap.caFile !== undefined ? await watchedCaBundle(ldap.caFile, 'ldap.caFile', log) : undefined;
   const plain = plaintextServers(ldap.servers, ldap.startTls);
   if (plain.length > 0) {
     log.warn(
@@ -83,11 +100,21 @@ export async function ldapDirectory(settings: Settings, log: Logger): Promise<Ld
       'LDAP in plaintext (ldap.allowPlaintext: true): whoever can read or change this traffic can take the bind password and add admins; use ldaps:// or ldap.startTls',
     );
   }
-  return new LdapDirectory({
+  return new LdapDirectory(directoryOptions(settings, password, ca));
+}
+
+/** The directory reader's options from the settings, with the password and CA as read (or a test's). */
+export function directoryOptions(
+  settings: Settings,
+  password: Rotating<string>,
+  ca: Rotating<string> | undefined,
+): LdapDirectoryOptions {
+  const ldap = settings.ldap;
+  return {
     servers: ldap.servers,
     tls: { startTls: ldap.startTls, ...(ca !== undefined ? { ca } : {}) },
     bindDn: ldap.bindDn,
-    bindPassword,
+    bindPassword: password,
     toolsBase: ldap.toolsBase,
     usersBase: ldap.usersBase,
     adminGroupDn: ldap.adminGroupDn,
@@ -103,7 +130,7 @@ export async function ldapDirectory(settings: Settings, log: Logger): Promise<Ld
       minUidNumber: ldap.minUidNumber,
       minGidNumber: ldap.minGidNumber,
     },
-  });
+  };
 }
 
 export async function buildApp(settings: Settings, opts: AppOptions = {}): Promise<App> {

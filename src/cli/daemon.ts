@@ -123,7 +123,14 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   const api = s.api.enabled
     ? await serveHttps(
         createApiApp(apiDeps(app, leadership)),
-        { certFile: s.api.certFile!, keyFile: s.api.keyFile!, clientCaPem: await clientCaPem(app) },
+        {
+          certFile: s.api.certFile!,
+          keyFile: s.api.keyFile!,
+          // The cluster CA from cluster-info, unless a client CA file is set: that file is watched.
+          clientCaPem: s.api.clientCaFile === undefined ? await clientCaPem(app) : '',
+          ...(s.api.clientCaFile !== undefined ? { clientCaFile: s.api.clientCaFile } : {}),
+          log: app.log,
+        },
         s.api.port,
         s.api.address,
       )

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x509 } from '../pki/crypto.ts';
 import { generateKey, signingAlgorithm } from '../pki/keys.ts';
-import { ConfigError, parseConfig, readCaBundle, readSecret } from './load.ts';
+import { ConfigError, parseConfig, readCaBundle, readSecret, secretFromText } from './load.ts';
 
 const minimal = {
   ldap: {
@@ -135,6 +135,20 @@ describe('readSecret', () => {
     await expect(readSecret({ file: '/nonexistent/pw' })).rejects.toThrow(
       'cannot read secret file /nonexistent/pw: ENOENT',
     );
+  });
+});
+
+describe('secretFromText', () => {
+  const cases: [string, string, string | RegExp][] = [
+    ['strips one trailing newline', 's3cret\n', 's3cret'],
+    ['strips one trailing CRLF', 's3cret\r\n', 's3cret'],
+    ['keeps inner whitespace', ' s3 cret ', ' s3 cret '],
+    ['refuses an empty file (an anonymous bind)', '', /^secret file \/pw is empty$/],
+    ['refuses a file holding only a newline', '\n', /^secret file \/pw is empty$/],
+  ];
+  it.each(cases)('%s', (_, text, want) => {
+    if (typeof want === 'string') expect(secretFromText(text, '/pw')).toBe(want);
+    else expect(() => secretFromText(text, '/pw')).toThrow(want);
   });
 });
 

@@ -87,13 +87,25 @@ export async function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = proces
       throw new ConfigError(`environment variable ${ref.env} is not set`);
     return value;
   }
+  let text: string;
   try {
-    return (await readFile(ref.file!, 'utf8')).replace(/\r?\n$/, '');
+    text = await readFile(ref.file!, 'utf8');
   } catch (err) {
     throw new ConfigError(
       `cannot read secret file ${ref.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
+  return secretFromText(text, ref.file!);
+}
+
+/**
+ * A secret file's text without its trailing newline. An empty one is refused: an empty LDAP bind
+ * password is an anonymous bind, which many servers accept and answer with nothing.
+ */
+export function secretFromText(text: string, file: string): string {
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError(`secret file ${file} is empty`);
+  return value;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/g;
@@ -110,6 +122,11 @@ export async function readCaBundle(file: string, key: string): Promise<string> {
   } catch (err) {
     throw new ConfigError(`cannot read ${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+  return parseCaBundle(text, file, key);
+}
+
+/** The certificates of a PEM bundle, each checked to parse; a ConfigError names the file, not its content. */
+export function parseCaBundle(text: string, file: string, key: string): string {
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) throw new ConfigError(`${key} ${file}: no PEM certificate in it`);
   for (const [i, block] of blocks.entries()) {

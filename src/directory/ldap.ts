@@ -1,16 +1,32 @@
 // Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
 // asked for by name, so every search names them (the older daemon forgot this for admins).
-import { Client, escapeFilter } from 'ldapts';
+import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
 import type { Directory, DirectorySnapshot, Skipped } from './account.ts';
 import { mapEntries, type MappingRules, type RawEntry } from './mapping.ts';
 import { certificateErrorCode, tlsOptionsFor, transportOf } from './transport.ts';
 
+/**
+ * A value read from a file that may be rotated under the running daemon: `current` is what is in use,
+ * `refresh` reads the file again now and resolves true when the value changed.
+ */
+export interface Rotating<T> {
+  current: () => T;
+  refresh: () => Promise<boolean>;
+}
+
+/** A value that never changes (a password from the environment, a test's). */
+export const fixed = <T>(value: T): Rotating<T> => ({
+  current: () => value,
+  refresh: () => Promise.resolve(false),
+});
+
 export interface LdapDirectoryOptions {
   servers: string[];
   /** StartTLS on ldap:// URLs; `ca` (PEM) replaces Node's built-in CAs when given. */
-  tls: { startTls: boolean; ca?: string };
+  tls: { startTls: boolean; ca?: Rotating<string> };
   bindDn: string;
-  bindPassword: string;
+  /** Read again when a bind is refused for its credentials, besides the file's own watch. */
+  bindPassword: Rotating<string>;
   toolsBase: string;
   usersBase: string;
   adminGroupDn: string;
@@ -22,9 +38,10 @@ export interface LdapDirectoryOptions {
 
 /**
  * Why the directory could not be read: no server answered, every server that answered showed a
- * certificate that failed verification, or a read failed after the bind.
+ * certificate that failed verification, a server refused the bind password (rotated in LDAP, not yet
+ * in its file?), or a read failed after the bind.
  */
-export type DirectoryErrorReason = 'unreachable' | 'certificate' | 'read-failed';
+export type DirectoryErrorReason = 'unreachable' | 'certificate' | 'credentials' | 'read-failed';
 
 export class DirectoryError extends Error {
   readonly reason: DirectoryErrorReason;
@@ -131,11 +148,30 @@ export class LdapDirectory implements Directory {
    * first and must succeed: the bind password is never sent before the certificate was verified.
    */
   async #connect(): Promise<Client> {
+    const first = await this.#tryServers();
+    if ('client' in first) return first.client;
+    // A rotated password (or CA) whose file changed before its watch said so: read both again now,
+    // and try once more only if something changed.
+    const again = first.credentials
+      ? await this.#o.bindPassword.refresh()
+      : first.allRefused && this.#o.tls.ca !== undefined && (await this.#o.tls.ca.refresh());
+    if (!again) throw first.error;
+    const second = await this.#tryServers();
+    if ('client' in second) return second.client;
+    throw second.error;
+  }
+
+  async #tryServers(): Promise<
+    { client: Client } | { error: DirectoryError; credentials: boolean; allRefused: boolean }
+  > {
     const failures: string[] = [];
     const refused: unknown[] = [];
+    let credentials = false;
+    const ca = this.#o.tls.ca?.current();
+    const password = this.#o.bindPassword.current();
     for (const url of this.#o.servers) {
       const transport = transportOf(url, this.#o.tls.startTls);
-      const tls = tlsOptionsFor(url, this.#o.tls.ca);
+      const tls = tlsOptionsFor(url, ca);
       const client = new Client({
         url,
         timeout: this.#o.timeoutMs,
@@ -149,20 +185,22 @@ export class LdapDirectory implements Directory {
           await within(client.startTLS(tls), this.#o.timeoutMs, 'StartTLS handshake timed out');
           step = '';
         }
-        await client.bind(this.#o.bindDn, this.#o.bindPassword);
-        return client;
+        await client.bind(this.#o.bindDn, password);
+        return { client };
       } catch (err) {
         if (certificateErrorCode(err) !== undefined) refused.push(err);
+        if (err instanceof InvalidCredentialsError) credentials = true;
         failures.push(`${url}: ${step}${describeConnect(err)}`);
         await client.unbind().catch(() => undefined);
       }
     }
     const allRefused = refused.length === this.#o.servers.length;
-    throw new DirectoryError(
-      `no LDAP server answered (${failures.join('; ')})`,
-      allRefused ? 'certificate' : 'unreachable',
-      { cause: refused[0] },
-    );
+    const reason = allRefused ? 'certificate' : credentials ? 'credentials' : 'unreachable';
+    const what = reason === 'credentials' ? 'LDAP refused the bind password' : 'no LDAP server answered';
+    const error = new DirectoryError(`${what} (${failures.join('; ')})`, reason, {
+      cause: refused[0],
+    });
+    return { error, credentials, allRefused };
   }
 
   async #search(client: Client, base: string, filter: string): Promise<RawEntry[]> {

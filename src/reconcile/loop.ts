@@ -18,6 +18,33 @@ export type ResultListener = (
   seconds: number,
 ) => void;
 
+/**
+ * Whether the directory could not be read since the last good sync, and whether the watch still
+ * owes a sync for that: a sync that failed on LDAP (a rotated bind password, an outage) is run again
+ * as soon as the watch reads the directory again, once per outage, not one interval later.
+ */
+export interface DirectoryHealth {
+  down: boolean;
+  owed: boolean;
+}
+
+export type DirectoryLook = 'watch-failed' | 'watch-ok' | 'sync-failed' | 'sync-ok';
+
+export interface HealthStep {
+  health: DirectoryHealth;
+  syncNow: boolean;
+  /** Said once per outage: when it starts, and when the watch sees the directory again. */
+  say?: 'down' | 'up';
+}
+
+export function nextDirectoryHealth(h: DirectoryHealth, look: DirectoryLook): HealthStep {
+  const failed = look === 'watch-failed' || look === 'sync-failed';
+  if (failed && !h.down) return { health: { down: true, owed: true }, syncNow: false, say: 'down' };
+  if (look === 'sync-ok') return { health: { down: false, owed: false }, syncNow: false };
+  if (look === 'watch-ok' && h.owed) return { health: { down: true, owed: false }, syncNow: true, say: 'up' };
+  return { health: h, syncNow: false };
+}
+
 export class SyncLoop {
   readonly #deps: SyncDeps;
   readonly #opts: LoopOptions;
@@ -42,6 +69,7 @@ export class SyncLoop {
 
   #watchTimer: NodeJS.Timeout | undefined;
   #pending = false;
+  #health: DirectoryHealth = { down: false, owed: false };
 
   /** Between syncs, a cheap look for new or changed entries; a change runs a sync now. */
   #watch(): void {
@@ -50,15 +78,35 @@ export class SyncLoop {
     this.#watchTimer = setTimeout(() => {
       this.#deps.directory
         .changed(this.#deps.clock.now())
-        .then((changed) => {
-          if (changed && !this.#pending) {
-            this.#pending = true;
-            void this.trigger({ mode: 'sync' }).finally(() => (this.#pending = false));
-          }
-        })
-        .catch(() => undefined)
+        .then(
+          (changed) => {
+            const recover = this.#look('watch-ok');
+            if ((changed || recover) && !this.#pending) {
+              this.#pending = true;
+              void this.trigger({ mode: 'sync' }).finally(() => (this.#pending = false));
+            }
+          },
+          (err: unknown) => void this.#look('watch-failed', err),
+        )
         .finally(() => this.#watch());
     }, ms);
+  }
+
+  /** Records a look at the directory; true when a sync is owed now. */
+  #look(look: DirectoryLook, err?: unknown): boolean {
+    const step = nextDirectoryHealth(this.#health, look);
+    this.#health = step.health;
+    if (step.say === 'down')
+      this.#log.warn(
+        {
+          action: 'directory',
+          err: err instanceof Error ? err.message : typeof err === 'string' ? err : 'unknown error',
+        },
+        'the directory cannot be read: nothing is removed; the first good look syncs at once',
+      );
+    if (step.say === 'up')
+      this.#log.info({ action: 'directory' }, 'the directory answers again: syncing now');
+    return step.syncNow;
   }
 
   start(): void {
@@ -90,6 +138,8 @@ export class SyncLoop {
       const result = await runSync(this.#deps, options);
       const seconds = (performance.now() - started) / 1000;
       for (const l of this.#listeners) l(options.mode, result, seconds);
+      if (options.mode === 'sync')
+        this.#look(result.directoryError ? 'sync-failed' : 'sync-ok', result.directoryError);
       const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
       this.#log[level](
         {

@@ -295,6 +295,12 @@ const RULES: Rule[] = [
     match: /^node src\/cli\/index\.ts$/,
     skip: 'names how the CLI runs from source; the `kubeusers` used here is exactly that, with the shipped Node flags',
   },
+  // operations.md, rotating the bind password: the Secret updated in place from the operator's file.
+  {
+    match:
+      /^kubectl -n kubeusers create secret generic kubeusers-ldap .* --dry-run=client -o yaml \| kubectl apply -f -$/,
+    expect: /secret\/kubeusers-ldap (configured|unchanged)/,
+  },
   { match: /^kubectl -n kubeusers create secret /, expect: /created/ },
   { match: /^kubectl create namespace kubeusers$/, expect: /created/ },
   {

@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import { nextDirectoryHealth, type DirectoryHealth, type DirectoryLook, type HealthStep } from './loop.ts';
+
+const up: DirectoryHealth = { down: false, owed: false };
+const downOwed: DirectoryHealth = { down: true, owed: true };
+const downPaid: DirectoryHealth = { down: true, owed: false };
+
+describe('nextDirectoryHealth', () => {
+  const cases: [string, DirectoryHealth, DirectoryLook, HealthStep][] = [
+    ['all well stays well', up, 'watch-ok', { health: up, syncNow: false }],
+    ['a good sync while well', up, 'sync-ok', { health: up, syncNow: false }],
+    [
+      'a failed look starts an outage, said once, a sync owed',
+      up,
+      'watch-failed',
+      { health: downOwed, syncNow: false, say: 'down' },
+    ],
+    [
+      'a sync that could not read LDAP starts one too',
+      up,
+      'sync-failed',
+      { health: downOwed, syncNow: false, say: 'down' },
+    ],
+    ['more failures say nothing more', downOwed, 'watch-failed', { health: downOwed, syncNow: false }],
+    [
+      'a failed sync during the outage says nothing more',
+      downOwed,
+      'sync-failed',
+      { health: downOwed, syncNow: false },
+    ],
+    [
+      'the first good look pays the owed sync, and says so',
+      downOwed,
+      'watch-ok',
+      { health: downPaid, syncNow: true, say: 'up' },
+    ],
+    [
+      'if that sync fails too, good looks owe nothing more (the interval retries, no sync every second)',
+      downPaid,
+      'watch-ok',
+      { health: downPaid, syncNow: false },
+    ],
+    ['nor does the failed sync itself', downPaid, 'sync-failed', { health: downPaid, syncNow: false }],
+    ['a good sync ends the outage', downOwed, 'sync-ok', { health: up, syncNow: false }],
+    ['a good sync after the paid one ends it too', downPaid, 'sync-ok', { health: up, syncNow: false }],
+  ];
+  it.each(cases)('%s', (_, health, look, want) => expect(nextDirectoryHealth(health, look)).toEqual(want));
+});
