@@ -268,6 +268,8 @@ export class SafeHomes implements Homes {
         await writeFileAtomic(home, layout.disabledFlag, `${message}\n`, {
           ...this.#file(account, label),
           mode: 0o644,
+          // The home may hold thousands of entries: a leftover temp is found by name, not by listing.
+          fixedTemp: true,
         });
       } else {
         await removeFileIn(home, layout.disabledFlag, this.#file(account, label));

@@ -613,3 +613,39 @@ describe('stageFile with the chown held back until commit', () => {
       if (readdirSync(join(f, '..')).includes(f.split('/').pop()!)) expect(lstatSync(f).uid).toBe(0);
   });
 });
+
+describe('writeFileAtomic through the fixed temp name', () => {
+  const tmp = (): string => join(home, '.f.kubeusers-new');
+  const write = () => writeFileAtomic(dir, 'f', 'new', { owner, label: '~/f', mode: 0o644, fixedTemp: true });
+
+  const leftovers: [string, () => void, HomeProblem | 'ok'][] = [
+    ['nothing left', () => undefined, 'ok'],
+    [
+      "kubeusers' own temp file left by a crash: removed, then written",
+      () => void fileOf(tmp(), 0, 'old'),
+      'ok',
+    ],
+    ["the account's (after the chown): removed, then written", () => void fileOf(tmp(), ME, 'old'), 'ok'],
+    [
+      'a symlink under the temp name: left, nothing written',
+      () => symlinkSync(join(elsewhere, 's'), tmp()),
+      'raced',
+    ],
+    [
+      "a second name of another uid's file: left, nothing written",
+      () => linkSync(fileOf(join(elsewhere, 's'), OTHER, SECRET), tmp()),
+      'raced',
+    ],
+  ];
+
+  it.each(leftovers)('%s', async (_, plant, want) => {
+    plant();
+    expect(await reasonOf(write())).toBe(want);
+    if (want === 'ok') {
+      expect(readdirSync(home)).toEqual(['f']);
+      expect(readFileSync(join(home, 'f'), 'utf8')).toBe('new');
+    } else {
+      expect(readdirSync(home)).toEqual(['.f.kubeusers-new']);
+    }
+  });
+});

@@ -136,6 +136,7 @@ export function leftByKubeusers(f: Facts, self: number, entries: number): boolea
 const TEMP_FILE = /^\.(.+)\.kubeusers-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const tempFileName = (name: string): string => `.${name}.kubeusers-${globalThis.crypto.randomUUID()}`;
+/** The fixed temp name: of a directory being made, or of a file written into a home (see fixedTemp). */
 export const tempDirName = (name: string): string => `.${name}.kubeusers-new`;
 
 /** The name a temp file of kubeusers' own was written for, if `entry` is one. */
@@ -471,6 +472,29 @@ export interface StageOptions extends WriteOptions {
    * yet is readable by nobody else, even if the process dies here.
    */
   chownOnCommit?: boolean;
+  /**
+   * Write through the fixed temp name `.<name>.kubeusers-new` instead of a random one: for a file in
+   * a directory too large to list for orphans (the home itself), a leftover is found by its name.
+   */
+  fixedTemp?: boolean;
+}
+
+const EXCL = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+
+/** Creates the temp file; a leftover under a fixed temp name is removed first if it is kubeusers' own. */
+async function createTemp(dir: FileHandle, tmp: string, o: StageOptions): Promise<FileHandle> {
+  try {
+    return await open(at(dir, tmp), EXCL, 0o600);
+  } catch (err) {
+    if (!o.fixedTemp || code(err) !== 'EEXIST') throw err;
+  }
+  const f = await factsIn(dir, tmp);
+  if (f && !orphanRemovable(f, o.owner.uid, self()))
+    throw homeError('raced', `${o.label} (its temp name ${tmp})`);
+  await unlink(at(dir, tmp)).catch((err: unknown) => {
+    if (code(err) !== 'ENOENT') throw err;
+  });
+  return open(at(dir, tmp), EXCL, 0o600);
 }
 
 /**
@@ -486,9 +510,9 @@ export async function stageFile(
 ): Promise<Staged> {
   const before = await checkReplaceable(dir, name, o);
   if (o.expect !== undefined && !sameEntry(o.expect ?? undefined, before)) throw homeError('raced', o.label);
-  const tmp = tempFileName(name);
+  const tmp = o.fixedTemp ? tempDirName(name) : tempFileName(name);
   const discard = (): Promise<void> => unlink(at(dir, tmp)).catch(() => undefined);
-  const fh = await open(at(dir, tmp), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  const fh = await createTemp(dir, tmp, o);
   let written: Facts;
   try {
     written = factsOf(await fh.stat());
@@ -531,7 +555,7 @@ export async function writeFileAtomic(
   dir: FileHandle,
   name: string,
   data: string,
-  o: WriteOptions,
+  o: WriteOptions & Pick<StageOptions, 'fixedTemp'>,
 ): Promise<void> {
   await (await stageFile(dir, name, data, o)).commit();
 }
