@@ -4,6 +4,7 @@
 // CLI twice: the debris of kubeusers' own is repaired or removed, anything else is left alone, and the
 // exit code is 3 (with the account and its reason on stderr) as long as an account has no credential.
 import {
+  appendFileSync,
   chownSync,
   existsSync,
   lstatSync,
@@ -14,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { kubectl } from '../../env/index.ts';
+import { kubectl, testEnv } from '../../env/index.ts';
 import { cli, kubeconfigOf, scenario, type CliResult, type Scenario } from '../support.ts';
 
 let s: Scenario;
@@ -129,7 +130,12 @@ const toolOf = (c: Case): Tool => {
   return { name, uid: c.uid, home: join(s.homesRoot, name) };
 };
 
-const sync = (): Promise<CliResult> => cli(['--config', s.configFile, 'sync', '--once']);
+/** `sync --once`; what it wrote goes where the global teardown scans logs for secrets. */
+async function sync(): Promise<CliResult> {
+  const r = await cli(['--config', s.configFile, 'sync', '--once']);
+  appendFileSync(join(testEnv().dir, `kubeusers-crash-homes-${process.pid}.log`), r.stdout + r.stderr);
+  return r;
+}
 
 /** Every entry of the homes root that is not a home (a temp directory of kubeusers' own). */
 const strays = (): string[] => readdirSync(s.homesRoot).filter((n) => n.startsWith('.'));

@@ -9,6 +9,7 @@
 // the cluster at the moment of the SIGKILL, not the one aimed at.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
+  appendFileSync,
   closeSync,
   existsSync,
   fstatSync,
@@ -278,10 +279,16 @@ async function runAndKill(target: StepName | undefined, occurrence: number): Pro
     const child: ChildProcess = spawn(
       process.execPath,
       [join(repo, 'src', 'cli', 'index.ts'), '--config', s.configFile, 'sync', '--once'],
-      { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'ignore', 'pipe'] },
+      { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    // Its log goes where the global teardown scans logs for secrets.
+    const log = join(testEnv().dir, `kubeusers-crash-kill-${process.pid}.log`);
+    child.stdout!.on('data', (c: Buffer) => appendFileSync(log, c));
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      appendFileSync(log, c);
+    });
     let seen = 0;
     let hit: Promise<Set<string>> | undefined;
     const onEvent = (e: Seen): void => {
