@@ -146,10 +146,14 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   });
   const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
   const h = settings.homes;
-  const homes = new SafeHomes({
-    tool: { root: h.root, credentialsDir: h.toolCredentialsDir, disabledFlag: h.disabledFlag },
-    admin: { root: h.adminRoot, credentialsDir: h.adminCredentialsDir, disabledFlag: h.disabledFlag },
-  });
+  const homes = new SafeHomes(
+    {
+      tool: { root: h.root, credentialsDir: h.toolCredentialsDir, disabledFlag: h.disabledFlag },
+      admin: { root: h.adminRoot, credentialsDir: h.adminCredentialsDir, disabledFlag: h.disabledFlag },
+    },
+    undefined,
+    (fields, msg) => log.info({ ...fields, action: 'remove-orphans' }, msg),
+  );
   const decide = decideSettings(settings);
   const metrics = new Metrics(decide.renewal, clock);
   const events: ActEvents = {

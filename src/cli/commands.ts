@@ -39,7 +39,8 @@ export async function withApp(
 
 export function exitCodeOf(result: SyncResult): number {
   if (result.directoryError) return EXIT.directoryUnreachable;
-  if (result.failures.length > 0) return EXIT.accountsFailed;
+  // An account waiting out its backoff has no credential either: cron must not see success.
+  if (result.failures.length > 0 || result.waiting.length > 0) return EXIT.accountsFailed;
   if (result.guard) return EXIT.guardHeld;
   return EXIT.ok;
 }
@@ -48,6 +49,10 @@ export function report(result: SyncResult, io: Output, mode: SyncMode): void {
   for (const line of result.done) io.out(line);
   for (const s of result.skipped) io.err(`skipped ${s.kind} ${s.name ?? s.dn}: ${s.message} (${s.reason})`);
   for (const f of result.failures) io.err(`failed ${f.account}: ${f.error}`);
+  for (const w of result.waiting) {
+    const until = w.until ? `; next attempt after ${w.until.toISOString()}` : '';
+    io.err(`no credentials ${w.account}: ${w.reason}${until}`);
+  }
   if (result.directoryError)
     io.err(`directory unreachable, nothing removed or locked: ${result.directoryError}`);
   if (result.guard) {
@@ -57,7 +62,7 @@ export function report(result: SyncResult, io: Output, mode: SyncMode): void {
   }
   const verb = mode === 'plan' ? 'would change' : 'changed';
   io.out(
-    `${mode}: ${result.done.length} step(s) ${verb}, ${result.failures.length} failure(s), ${result.skipped.length} skipped entr${result.skipped.length === 1 ? 'y' : 'ies'}`,
+    `${mode}: ${result.done.length} step(s) ${verb}, ${result.failures.length} failure(s), ${result.waiting.length} without credentials, ${result.skipped.length} skipped entr${result.skipped.length === 1 ? 'y' : 'ies'}`,
   );
 }
 

@@ -3,6 +3,7 @@ export const EXIT = {
   ok: 0,
   error: 1,
   config: 2,
+  /** Some account failed, or ends the run without working credentials (backing off included). */
   accountsFailed: 3,
   guardHeld: 4,
   directoryUnreachable: 5,

@@ -327,3 +327,63 @@ describe('setDisabledFlag', () => {
       expect(lstatSync(p('k8s.disabled'), { throwIfNoEntry: false }) !== undefined).toBe(disabled);
   });
 });
+
+describe('an issuance stopped at each of its write steps', () => {
+  /** What the home holds at each point the crash tests stop at (the process dies right there). */
+  const points: [string, (entries: { key?: number; keyTemp?: number; cert: boolean }) => void][] = [
+    // The certificate is in place; the key is still kubeusers' own temp file: nobody else reads it.
+    ['cert-written', (e) => expect(e).toEqual({ keyTemp: 0, cert: true })],
+    ['key-written', (e) => expect(e).toEqual({ key: UID, cert: true })],
+  ];
+
+  it.each(points)('at %s', async (point, check) => {
+    let seen: { key?: number; keyTemp?: number; cert: boolean } | undefined;
+    const at = (name: string): void => {
+      if (name !== point) return;
+      const names = readdirSync(p('.toolskube'));
+      const temp = names.find((n) => n.startsWith('.client.key.kubeusers-'));
+      seen = {
+        ...(names.includes('client.key') ? { key: lstatSync(p('.toolskube', 'client.key')).uid } : {}),
+        ...(temp ? { keyTemp: lstatSync(p('.toolskube', temp)).uid } : {}),
+        cert: names.includes('client.crt'),
+      };
+      if (temp) expect(lstatSync(p('.toolskube', temp)).mode & 0o777).toBe(0o600);
+    };
+    expect(await homes().writeCredentials(account, CREDS, KC, at)).toEqual([]);
+    check(seen!);
+  });
+
+  it('a later write removes the temp files an interrupted one left, and only those', async () => {
+    mkdirSync(p('.toolskube'), { mode: 0o700 });
+    own(p('.toolskube'));
+    const uuid = '0f0e0d0c-0b0a-4908-8706-050403020100';
+    const orphans = [
+      fileOf(p('.toolskube', `.client.key.kubeusers-${uuid}`), 0, 'KEY\n'),
+      fileOf(p('.toolskube', `.client.crt.kubeusers-${uuid}`), UID, 'CERT\n'),
+      fileOf(p('.kube', `.config.kubeusers-${uuid}`), UID, 'apiVersion: v1\n'),
+    ];
+    const kept = [
+      fileOf(p('.toolskube', '.client.key.kubeusers-not-a-uuid'), UID, 'mine\n'),
+      fileOf(p('.toolskube', `.notes.kubeusers-${uuid}.bak`), UID, 'mine\n'),
+      fileOf(p('.kube', `.config.kubeusers-${'1'.repeat(8)}-2222-4333-8444-${'5'.repeat(12)}`), OTHER, 'x\n'),
+    ];
+    symlinkSync(foreign(), p('.kube', `.config.kubeusers-${'6'.repeat(8)}-7777-4888-8999-${'a'.repeat(12)}`));
+    kept.push(p('.kube', `.config.kubeusers-${'6'.repeat(8)}-7777-4888-8999-${'a'.repeat(12)}`));
+    const logged: string[] = [];
+    const layout = { root, credentialsDir: '.toolskube', disabledFlag: 'k8s.disabled' };
+    const h = new SafeHomes({ tool: layout, admin: layout }, undefined, (f) => logged.push(...f.removed));
+    expect(await h.writeCredentials(account, CREDS, KC)).toEqual([]);
+    for (const o of orphans)
+      expect({ o, gone: !readdirSync(join(o, '..')).includes(o.split('/').pop()!) }).toEqual({
+        o,
+        gone: true,
+      });
+    for (const k of kept)
+      expect({ k, there: lstatSync(k).isFile() || lstatSync(k).isSymbolicLink() }).toEqual({
+        k,
+        there: true,
+      });
+    expect(logged.sort()).toEqual([...orphans].sort());
+    expect(statSync(join(root, 'secret')).uid).toBe(OTHER);
+  });
+});

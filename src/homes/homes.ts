@@ -10,6 +10,8 @@ import {
   openOrCreateDir,
   readFileIn,
   removeFileIn,
+  removeOrphans,
+  stageFile,
   writeFileAtomic,
   type DirOptions,
   type Facts,
@@ -46,6 +48,12 @@ export interface Homes {
   setDisabledFlag(account: Account, disabled: boolean, message: string): Promise<void>;
 }
 
+/** Where removed orphans are told (a logger's info). */
+export type OrphanLog = (
+  fields: { account: string; kind: Account['kind']; removed: string[] },
+  msg: string,
+) => void;
+
 export const CERT_FILE = 'client.crt';
 export const KEY_FILE = 'client.key';
 
@@ -55,11 +63,23 @@ type ConfigPlan = { kube: FileHandle; text: string; expect: Facts | null } | { l
 export class SafeHomes implements Homes {
   readonly #layouts: Record<Account['kind'], HomeLayout>;
   readonly #hooks: Hooks | undefined;
+  readonly #orphans: OrphanLog | undefined;
 
   /** `hooks` lets tests act between a check and the step it guards. */
-  constructor(layouts: Record<Account['kind'], HomeLayout>, hooks?: Hooks) {
+  constructor(layouts: Record<Account['kind'], HomeLayout>, hooks?: Hooks, orphans?: OrphanLog) {
     this.#layouts = layouts;
     this.#hooks = hooks;
+    this.#orphans = orphans;
+  }
+
+  /** Removes what interrupted writes left in `dir`, and tells. */
+  async #removeOrphans(dir: FileHandle, account: Account, label: string): Promise<void> {
+    const removed = await removeOrphans(dir, this.#file(account, label));
+    if (removed.length === 0) return;
+    this.#orphans?.(
+      { account: account.name, kind: account.kind, removed: removed.map((r) => posix.join(label, r)) },
+      'removed temp files an interrupted write left',
+    );
   }
 
   #dir(owner: Owner, mode: number, label: string): DirOptions {
@@ -139,7 +159,6 @@ export class SafeHomes implements Homes {
       const config = await this.#planKubeconfig(home, account, kc);
       try {
         await this.#writeKeyAndCert(home, account, creds, point);
-        point?.('cert-written');
         return 'left' in config ? [config.left] : await this.#replaceKubeconfig(config, account);
       } finally {
         if ('kube' in config) await config.kube.close();
@@ -165,6 +184,7 @@ export class SafeHomes implements Homes {
       throw err;
     }
     try {
+      await this.#removeOrphans(kube, account, posix.join(account.home, '.kube'));
       const existing = await readFileIn(kube, 'config', this.#file(account, label));
       const merged = mergeKubeconfig(existing?.text, {
         ...kc,
@@ -212,17 +232,27 @@ export class SafeHomes implements Homes {
       this.#dir(ownerOf(account), 0o700, label()),
     );
     try {
-      // Key before certificate: a reader pairing them by name may briefly see a new key with the
-      // old certificate, never a certificate without its key on disk.
-      await writeFileAtomic(dir, KEY_FILE, creds.keyPem, {
+      await this.#removeOrphans(dir, account, label());
+      // The key stays kubeusers' own temp file until its certificate is in place: a crash in between
+      // leaves a key nobody else can read, never a delivered key without its certificate. A reader
+      // pairing the two by name may briefly see the new certificate with the old key.
+      const key = await stageFile(dir, KEY_FILE, creds.keyPem, {
         ...this.#file(account, label(KEY_FILE)),
         mode: 0o600,
+        chownOnCommit: true,
       });
+      try {
+        await writeFileAtomic(dir, CERT_FILE, creds.certPem, {
+          ...this.#file(account, label(CERT_FILE)),
+          mode: 0o644,
+        });
+      } catch (err) {
+        await key.discard();
+        throw err;
+      }
+      point?.('cert-written');
+      await key.commit();
       point?.('key-written');
-      await writeFileAtomic(dir, CERT_FILE, creds.certPem, {
-        ...this.#file(account, label(CERT_FILE)),
-        mode: 0o644,
-      });
     } finally {
       await dir.close();
     }
@@ -238,6 +268,8 @@ export class SafeHomes implements Homes {
         await writeFileAtomic(home, layout.disabledFlag, `${message}\n`, {
           ...this.#file(account, label),
           mode: 0o644,
+          // The home may hold thousands of entries: a leftover temp is found by name, not by listing.
+          fixedTemp: true,
         });
       } else {
         await removeFileIn(home, layout.disabledFlag, this.#file(account, label));

@@ -86,3 +86,51 @@ preferences: {colors: true}
     expect(twice).toEqual(once);
   });
 });
+
+describe('mergeKubeconfig: the style of the file written', () => {
+  it('writes a new config in block style, as kubectl does', () => {
+    const r = mergeKubeconfig(undefined, entry);
+    expect('ok' in r && r.ok).toBe(
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '  - name: toolforge',
+        '    cluster:',
+        '      server: https://k8s.example:6443',
+        '      certificate-authority-data: Q0E=',
+        'users:',
+        '  - name: toolforge-tools.foo',
+        '    user:',
+        '      client-certificate: ../.toolskube/client.crt',
+        '      client-key: ../.toolskube/client.key',
+        'contexts:',
+        '  - name: toolforge',
+        '    context:',
+        '      cluster: toolforge',
+        '      user: toolforge-tools.foo',
+        '      namespace: tool-foo',
+        'current-context: toolforge',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  const kept: [string, string, RegExp][] = [
+    [
+      'a block-style config stays block style',
+      'apiVersion: v1\nkind: Config\npreferences: {}\n',
+      /^clusters:\n {2}- name: toolforge\n/m,
+    ],
+    [
+      'a flow-style config stays flow style',
+      '{ apiVersion: v1, kind: Config, clusters: [] }\n',
+      /^\{\s*apiVersion: v1,\s*kind: Config,\s*clusters:/,
+    ],
+    ['an empty file (comments only) gets block style', '# mine\n', /^clusters:\n/m],
+  ];
+  it.each(kept)('%s', (_, existing, want) => {
+    const r = mergeKubeconfig(existing, entry);
+    expect('ok' in r ? r.ok : r.error).toMatch(want);
+  });
+});

@@ -1,6 +1,6 @@
 // Merges kubeusers' cluster, user and context into a user's kubeconfig, keeping everything else
 // the user had (other clusters, contexts, preferences, comments).
-import { isMap, isSeq, parseDocument, YAMLSeq, type Document } from 'yaml';
+import { Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
 
 export interface KubeconfigEntry {
   clusterName: string;
@@ -40,7 +40,8 @@ function userDocument(existing: string | undefined): Document | string {
   const parsed = parseDocument(existing ?? '');
   if (parsed.errors.length > 0)
     return `it does not parse as YAML (${parsed.errors[0]?.message.split('\n')[0] ?? ''})`;
-  const doc = parsed.contents === null ? parseDocument('{}') : parsed;
+  // A new file is written in block style, as kubectl writes it; an existing one keeps its own style.
+  const doc = parsed.contents === null ? new Document(new YAMLMap()) : parsed;
   if (!isMap(doc.contents)) return 'it is not a YAML mapping';
   const notList = ['clusters', 'users', 'contexts'].find((l) => {
     const value = doc.get(l);

@@ -25,11 +25,16 @@ import {
   dirProblem,
   fileProblem,
   HomeError,
+  leftByKubeusers,
   openDir,
+  orphanRemovable,
+  tempFileFor,
+  tempFileName,
   openOrCreateDir,
   readFileIn,
   removeFileIn,
   sameEntry,
+  stageFile,
   writeFileAtomic,
   type Facts,
   type HomeProblem,
@@ -45,6 +50,7 @@ const facts = (over: Partial<Facts> = {}): Facts => ({
   type: 'file',
   uid: ME,
   nlink: 1,
+  mode: 0o600,
   size: 10,
   dev: 1,
   ino: 100,
@@ -97,6 +103,51 @@ describe('createdDirProblem: is the directory opened after mkdir the one made', 
   ];
   it.each(cases)('%s', (_, f, entries, want) => {
     expect(createdDirProblem(f, made, 0, entries)).toBe(want);
+  });
+});
+
+describe('leftByKubeusers: an existing directory kubeusers made and never chowned', () => {
+  const dir = (over: Partial<Facts> = {}): Facts =>
+    facts({ type: 'directory', uid: 0, mode: 0o700, ...over });
+  const cases: [string, Facts, number, boolean][] = [
+    ["kubeusers' own, 0700, empty", dir(), 0, true],
+    ["kubeusers' own, with something in it", dir(), 1, false],
+    ["kubeusers' own, 0755 (not what its mkdir leaves)", dir({ mode: 0o755 }), 0, false],
+    ["kubeusers' own, setgid", dir({ mode: 0o2700 }), 0, false],
+    ["another uid's", dir({ uid: OTHER }), 0, false],
+    ['a symlink', dir({ type: 'symlink' }), 0, false],
+  ];
+  it.each(cases)('%s', (_, f, entries, want) => {
+    expect(leftByKubeusers(f, 0, entries)).toBe(want);
+  });
+});
+
+describe('tempFileFor: the temp names kubeusers writes, and only those', () => {
+  const cases: [string, string, string | undefined][] = [
+    ['a key being written', tempFileName('client.key'), 'client.key'],
+    ['a kubeconfig being written', '.config.kubeusers-0f0e0d0c-0b0a-4908-8706-050403020100', 'config'],
+    ['no uuid', '.config.kubeusers-mine', undefined],
+    ['something after the uuid', '.config.kubeusers-0f0e0d0c-0b0a-4908-8706-050403020100.bak', undefined],
+    ['no leading dot', 'config.kubeusers-0f0e0d0c-0b0a-4908-8706-050403020100', undefined],
+    ["a directory's temp name", '.kube.kubeusers-new', undefined],
+    ['the file itself', 'client.key', undefined],
+  ];
+  it.each(cases)('%s', (_, name, want) => {
+    expect(tempFileFor(name)).toBe(want);
+  });
+});
+
+describe('orphanRemovable: which temp files a later write removes', () => {
+  const cases: [string, Partial<Facts>, boolean][] = [
+    ["kubeusers' own, before its chown", { uid: 0 }, true],
+    ["the account's, after the chown", {}, true],
+    ["another uid's", { uid: OTHER }, false],
+    ['with a second name', { nlink: 2 }, false],
+    ['a symlink', { type: 'symlink' }, false],
+    ['a directory', { type: 'directory' }, false],
+  ];
+  it.each(cases)('%s', (_, f, want) => {
+    expect(orphanRemovable(facts(f), ME, 0)).toBe(want);
   });
 });
 
@@ -430,56 +481,171 @@ describe('openOrCreateDir', () => {
     return path;
   };
 
+  const tmp = (): string => join(home, '.d.kubeusers-new');
   const races: [string, RacePoint, () => void, HomeProblem | 'ok'][] = [
     [
-      "right after mkdir, root's directory with content is renamed over the new one",
+      "right after mkdir, root's directory with content is renamed over the temp one",
       'dir-made',
-      () => renameSync(rootDir('r', true), join(home, 'd')),
+      () => renameSync(rootDir('r', true), tmp()),
       'raced',
     ],
     [
-      "after the first look, root's empty directory is renamed over the new one (another inode)",
+      'right after mkdir, the temp one is replaced by a symlink',
+      'dir-made',
+      () => {
+        rmSync(tmp(), { recursive: true });
+        symlinkSync(elsewhere, tmp());
+      },
+      'symlink',
+    ],
+    [
+      "before the rename, root's directory with content appears under the name",
       'dir-checked',
-      () => renameSync(rootDir('r', false), join(home, 'd')),
+      () => void rootDir('d', true),
       'raced',
     ],
     [
-      "after the first look, the new one is replaced by the account's own directory",
+      "before the rename, an empty directory of the account's appears under the name",
       'dir-checked',
       () => {
-        rmSync(join(home, 'd'), { recursive: true });
         mkdirSync(join(home, 'd'));
         chownSync(join(home, 'd'), ME, ME);
       },
       'raced',
     ],
     [
-      'after the first look, the new one is replaced by a symlink',
+      'before the rename, a symlink appears under the name',
       'dir-checked',
-      () => {
-        rmSync(join(home, 'd'), { recursive: true });
-        symlinkSync(elsewhere, join(home, 'd'));
-      },
-      'symlink',
+      () => symlinkSync(elsewhere, join(home, 'd')),
+      'raced',
     ],
   ];
 
-  it.each(races)('%s: nothing is chowned or chmodded', async (_, point, race, want) => {
-    let swapped: [number, number, number] | undefined;
-    const hooks = raceAt(point, () => {
-      race();
-      const st = lstatSync(join(home, 'd'));
-      swapped = [st.ino, st.uid, st.mode];
+  it.each(races)(
+    '%s: nothing else is chowned, nothing is left under the temp name',
+    async (_, point, race, want) => {
+      expect(await reasonOf(open(raceAt(point, race)))).toBe(want);
+      expect(statSync(elsewhere).uid).toBe(0);
+      for (const e of readdirSync(home).map((n) => join(home, n))) {
+        const st = lstatSync(e);
+        // What the race put there stays as it was; nothing of root's was given to the account.
+        if (st.uid === 0 && st.isDirectory()) expect(readdirSync(e)).toContain('inside');
+      }
+      // Ours is removed; what was swapped in under the temp name is not ours to remove.
+      expect(readdirSync(home).includes('.d.kubeusers-new')).toBe(point === 'dir-made');
+    },
+  );
+
+  it('before the rename, the account swaps the temp directory (now its own) for a symlink: refused, not followed', async () => {
+    const hooks = raceAt('dir-checked', () => {
+      renameSync(tmp(), join(home, 'mine'));
+      symlinkSync(elsewhere, tmp());
     });
-    expect(await reasonOf(open(hooks))).toBe(want);
-    const st = lstatSync(join(home, 'd'));
-    expect([st.ino, st.uid, st.mode]).toEqual(swapped);
+    expect(await reasonOf(open(hooks))).toBe('raced');
     expect(statSync(elsewhere).uid).toBe(0);
+    expect(lstatSync(join(home, 'd')).isSymbolicLink()).toBe(true);
   });
 
-  it("takes an empty directory of root's swapped in before the first look as the one made (nothing in it to give away)", async () => {
-    const hooks = raceAt('dir-made', () => renameSync(rootDir('r', false), join(home, 'd')));
-    expect(await reasonOf(open(hooks))).toBe('ok');
-    expect(readdirSync(join(home, 'd'))).toEqual([]);
+  const leftovers: [string, () => void, HomeProblem | 'ok', number][] = [
+    [
+      "an empty directory of root's, 0700 (kubeusers' own mkdir, never chowned): adopted",
+      () => void mkdirSync(join(home, 'd'), { mode: 0o700 }),
+      'ok',
+      ME,
+    ],
+    ["root's directory with something in it: foreign", () => void rootDir('d', true), 'foreign-owner', 0],
+    [
+      "an empty directory of root's with another mode: foreign",
+      () => void mkdirSync(join(home, 'd'), { mode: 0o755 }),
+      'foreign-owner',
+      0,
+    ],
+    [
+      'a temp directory an interrupted creation left: removed, the directory made anew',
+      () => void mkdirSync(tmp(), { mode: 0o700 }),
+      'ok',
+      ME,
+    ],
+    [
+      'something else under the temp name: the creation stops',
+      () => void symlinkSync(elsewhere, tmp()),
+      'raced',
+      -1,
+    ],
+  ];
+
+  it.each(leftovers)('%s', async (_, plant, want, uid) => {
+    plant();
+    expect(await reasonOf(open())).toBe(want);
+    if (uid >= 0) expect(lstatSync(join(home, 'd')).uid).toBe(uid);
+    if (want === 'ok') expect(readdirSync(home)).toEqual(['d']);
+    expect(statSync(elsewhere).uid).toBe(0);
+  });
+});
+
+describe('stageFile with the chown held back until commit', () => {
+  const stage = () =>
+    stageFile(dir, 'key', 'KEY', { owner, label: '~/key', mode: 0o600, chownOnCommit: true });
+  const temp = (): string => readdirSync(home).find((n) => n.startsWith('.key.kubeusers-'))!;
+
+  it("stays kubeusers' own 0600 temp file until commit, then becomes the account's", async () => {
+    const staged = await stage();
+    const st = lstatSync(join(home, temp()));
+    expect([st.uid, st.mode & 0o7777, readdirSync(home)]).toEqual([0, 0o600, [temp()]]);
+    await staged.commit();
+    const done = lstatSync(join(home, 'key'));
+    expect([done.uid, done.mode & 0o7777, readdirSync(home)]).toEqual([ME, 0o600, ['key']]);
+  });
+
+  const swaps: [string, (tmp: string) => void][] = [
+    ["a second name of root's file", (tmp) => linkSync(fileOf(join(elsewhere, 's'), 0, SECRET), tmp)],
+    ["another file of root's", (tmp) => fileOf(tmp, 0, SECRET)],
+  ];
+
+  it.each(swaps)('the temp file swapped for %s before commit: nothing is chowned', async (_, swap) => {
+    const staged = await stage();
+    const tmp = join(home, temp());
+    unlinkSync(tmp);
+    swap(tmp);
+    expect(await reasonOf(staged.commit())).toBe('raced');
+    expect(readdirSync(home)).not.toContain('key');
+    for (const f of [join(elsewhere, 's'), tmp])
+      if (readdirSync(join(f, '..')).includes(f.split('/').pop()!)) expect(lstatSync(f).uid).toBe(0);
+  });
+});
+
+describe('writeFileAtomic through the fixed temp name', () => {
+  const tmp = (): string => join(home, '.f.kubeusers-new');
+  const write = () => writeFileAtomic(dir, 'f', 'new', { owner, label: '~/f', mode: 0o644, fixedTemp: true });
+
+  const leftovers: [string, () => void, HomeProblem | 'ok'][] = [
+    ['nothing left', () => undefined, 'ok'],
+    [
+      "kubeusers' own temp file left by a crash: removed, then written",
+      () => void fileOf(tmp(), 0, 'old'),
+      'ok',
+    ],
+    ["the account's (after the chown): removed, then written", () => void fileOf(tmp(), ME, 'old'), 'ok'],
+    [
+      'a symlink under the temp name: left, nothing written',
+      () => symlinkSync(join(elsewhere, 's'), tmp()),
+      'raced',
+    ],
+    [
+      "a second name of another uid's file: left, nothing written",
+      () => linkSync(fileOf(join(elsewhere, 's'), OTHER, SECRET), tmp()),
+      'raced',
+    ],
+  ];
+
+  it.each(leftovers)('%s', async (_, plant, want) => {
+    plant();
+    expect(await reasonOf(write())).toBe(want);
+    if (want === 'ok') {
+      expect(readdirSync(home)).toEqual(['f']);
+      expect(readFileSync(join(home, 'f'), 'utf8')).toBe('new');
+    } else {
+      expect(readdirSync(home)).toEqual(['.f.kubeusers-new']);
+    }
   });
 });

@@ -4,8 +4,11 @@
 // Every file read is checked on its open descriptor (fstat), every file replaced or removed is checked
 // just before, and every directory created is checked to be the one created before it is chowned
 // (ADR 6). What fails a check is left alone and reported as a HomeError with a reason code.
+// Nothing half-made is ever left under a name the account uses: a directory is made under a temp
+// name, chowned, then renamed into place; a file is written to a temp file, then renamed. A crash
+// leaves only temp entries with kubeusers' own recognisable names, which a later write removes (ADR 15).
 import { constants as C, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 
 export type HomeProblem =
   | 'symlink'
@@ -49,6 +52,8 @@ export interface Facts {
   type: 'file' | 'directory' | 'symlink' | 'other';
   uid: number;
   nlink: number;
+  /** Permission bits, with setuid, setgid and sticky. */
+  mode: number;
   size: number;
   dev: number;
   ino: number;
@@ -69,6 +74,7 @@ export function factsOf(st: Stats): Facts {
     type,
     uid: st.uid,
     nlink: st.nlink,
+    mode: st.mode & 0o7777,
     size: st.size,
     dev: st.dev,
     ino: st.ino,
@@ -114,6 +120,37 @@ export function createdDirProblem(
   // Not nlink: some file systems (btrfs) count a directory's links differently.
   if (entries !== 0) return 'raced';
   return undefined;
+}
+
+/**
+ * Whether an existing directory that is not the owner's is one kubeusers itself made and never got
+ * to chown (the release before ADR 15 made directories in place, so a crash between mkdir and chown
+ * left them so): owned by kubeusers (`self`), with exactly the mode its mkdir leaves (0700), and
+ * empty. Such a directory may be given to its owner; anything else stays foreign.
+ */
+export function leftByKubeusers(f: Facts, self: number, entries: number): boolean {
+  return f.type === 'directory' && f.uid === self && f.mode === 0o700 && entries === 0;
+}
+
+/** Temp names: `.<name>.kubeusers-<uuid>` for files, `.<name>.kubeusers-new` for directories. */
+const TEMP_FILE = /^\.(.+)\.kubeusers-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const tempFileName = (name: string): string => `.${name}.kubeusers-${globalThis.crypto.randomUUID()}`;
+/** The fixed temp name: of a directory being made, or of a file written into a home (see fixedTemp). */
+export const tempDirName = (name: string): string => `.${name}.kubeusers-new`;
+
+/** The name a temp file of kubeusers' own was written for, if `entry` is one. */
+export function tempFileFor(entry: string): string | undefined {
+  return TEMP_FILE.exec(entry)?.[1];
+}
+
+/**
+ * Whether a temp file left by an interrupted write may be removed: a regular file with that one name,
+ * owned by kubeusers (before its chown) or by the account (after). A symlink, a directory, a file of
+ * someone else or one with a second name is not kubeusers' own, whatever it is called.
+ */
+export function orphanRemovable(f: Facts, accountUid: number, self: number): boolean {
+  return f.type === 'file' && f.nlink === 1 && (f.uid === self || f.uid === accountUid);
 }
 
 /**
@@ -201,51 +238,148 @@ export interface DirOptions {
 
 const self = (): number => process.geteuid?.() ?? 0;
 
-/** mkdir; the identity of what is there right after, or undefined when it existed already. */
-async function makeDir(parent: FileHandle, name: string, hooks?: Hooks): Promise<Facts | undefined> {
+/** Opens `name` inside `parent` as a directory without following it; undefined when absent. */
+async function openDirIn(parent: FileHandle, name: string, label: string): Promise<FileHandle | undefined> {
   try {
-    await mkdir(at(parent, name), { mode: 0o700 });
+    return await open(at(parent, name), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
   } catch (err) {
-    if (code(err) === 'EEXIST') return undefined;
-    throw err;
+    if (code(err) === 'ENOENT') return undefined;
+    throw await dirError(err, at(parent, name), label);
   }
-  await hooks?.at?.('dir-made', name);
-  const made = await factsIn(parent, name);
-  // Gone already: whatever appears there next is not the directory made, and is refused as raced.
-  return made ?? { type: 'other', uid: -1, nlink: 0, size: 0, dev: -1, ino: -1, born: 0, modified: 0 };
+}
+
+const entriesOf = async (dir: FileHandle): Promise<number> =>
+  (await readdir(`/proc/self/fd/${dir.fd}`)).length;
+
+/**
+ * An existing directory: the owner's, or one kubeusers left before it could chown it (adopted: given
+ * to the owner, on the open descriptor, while only kubeusers can write into it).
+ */
+async function useExistingDir(dir: FileHandle, o: DirOptions): Promise<void> {
+  const f = factsOf(await dir.stat());
+  const problem = dirProblem(f, o.owner.uid);
+  if (!problem) return;
+  if (problem === 'foreign-owner' && leftByKubeusers(f, self(), await entriesOf(dir))) {
+    await dir.chown(o.owner.uid, o.owner.gid);
+    await dir.chmod(o.mode);
+    return;
+  }
+  throw homeError(problem, o.label, f, o.owner.uid);
 }
 
 /**
- * Opens `name` inside `parent` as a directory, creating it with `mode` and `owner` if missing.
- * An existing one must belong to `owner.uid`: nothing is written into someone else's directory. A
- * created one is chowned only once it is known to be the directory just made (see createdDirProblem).
+ * Removes the temp directory an earlier, interrupted creation left: only an empty directory of
+ * kubeusers or of the owner (rmdir never follows a link and never removes anything non-empty).
  */
-export async function openOrCreateDir(parent: FileHandle, name: string, o: DirOptions): Promise<FileHandle> {
-  const made = await makeDir(parent, name, o.hooks);
-  await o.hooks?.at?.('dir-checked', name);
-  let dir: FileHandle;
+async function clearTempDir(parent: FileHandle, tmp: string, o: DirOptions): Promise<void> {
+  const f = await factsIn(parent, tmp);
+  if (!f) return;
+  if (f.type !== 'directory' || (f.uid !== self() && f.uid !== o.owner.uid))
+    throw homeError('raced', `${o.label} (its temp name ${tmp})`);
   try {
-    dir = await open(at(parent, name), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+    await rmdir(at(parent, tmp));
   } catch (err) {
-    throw await dirError(err, at(parent, name), o.label);
+    if (code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST')
+      throw homeError('raced', `${o.label} (its temp name ${tmp})`);
+    if (code(err) !== 'ENOENT') throw err;
   }
+}
+
+/** What a temp directory that vanished right after mkdir is compared as: nothing matches it. */
+const GONE: Facts = {
+  type: 'other',
+  uid: -1,
+  nlink: 0,
+  mode: 0,
+  size: 0,
+  dev: -1,
+  ino: -1,
+  born: 0,
+  modified: 0,
+};
+
+/**
+ * Creates `name` inside `parent`: mkdir under a temp name, check that what is there is the directory
+ * made (createdDirProblem), chown and chmod it on its descriptor, then rename it into place. Under its
+ * own name it is never anybody's but the owner's, so a crash cannot leave one root-owned.
+ */
+async function createDir(parent: FileHandle, name: string, o: DirOptions): Promise<FileHandle> {
+  const tmp = tempDirName(name);
+  await clearTempDir(parent, tmp, o);
+  await mkdir(at(parent, tmp), { mode: 0o700 });
+  let dir: FileHandle | undefined;
   try {
-    const f = factsOf(await dir.stat());
-    if (made) {
-      const entries = (await readdir(`/proc/self/fd/${dir.fd}`)).length;
-      const problem = createdDirProblem(f, made, self(), entries);
-      if (problem) throw homeError(problem, o.label, f, o.owner.uid);
-      await dir.chown(o.owner.uid, o.owner.gid);
-      await dir.chmod(o.mode);
-    } else {
-      const problem = dirProblem(f, o.owner.uid);
-      if (problem) throw homeError(problem, o.label, f, o.owner.uid);
-    }
+    await o.hooks?.at?.('dir-made', name);
+    const made = (await factsIn(parent, tmp)) ?? GONE;
+    dir = await openDirIn(parent, tmp, o.label);
+    if (!dir) throw homeError('raced', o.label);
+    const problem = createdDirProblem(factsOf(await dir.stat()), made, self(), await entriesOf(dir));
+    if (problem) throw homeError(problem, o.label);
+    await dir.chown(o.owner.uid, o.owner.gid);
+    await dir.chmod(o.mode);
+    await o.hooks?.at?.('dir-checked', name);
+    await placeDir(parent, tmp, name, dir, o.label);
     return dir;
   } catch (err) {
-    await dir.close();
+    await dir?.close();
+    await rmdir(at(parent, tmp)).catch(() => undefined);
     throw err;
   }
+}
+
+/** Renames the temp directory `dir` into place, and checks that what is there now is `dir`. */
+async function placeDir(
+  parent: FileHandle,
+  tmp: string,
+  name: string,
+  dir: FileHandle,
+  label: string,
+): Promise<void> {
+  // rename(2) would replace an empty directory that appeared meanwhile: look first.
+  if (await factsIn(parent, name)) throw homeError('raced', label);
+  await rename(at(parent, tmp), at(parent, name));
+  const placed = await factsIn(parent, name);
+  const own = factsOf(await dir.stat());
+  if (placed?.dev !== own.dev || placed.ino !== own.ino) throw homeError('raced', label);
+  await parent.sync();
+}
+
+/**
+ * Opens `name` inside `parent` as a directory, creating it with `mode` and `owner` if missing (see
+ * createDir). An existing one must belong to `owner.uid` (or be an empty one kubeusers left before it
+ * could chown it): nothing is written into someone else's directory.
+ */
+export async function openOrCreateDir(parent: FileHandle, name: string, o: DirOptions): Promise<FileHandle> {
+  const existing = await openDirIn(parent, name, o.label);
+  if (!existing) return createDir(parent, name, o);
+  try {
+    await useExistingDir(existing, o);
+    return existing;
+  } catch (err) {
+    await existing.close();
+    throw err;
+  }
+}
+
+/**
+ * Removes the temp files interrupted writes left in `dir` (kubeusers' own names only, see
+ * orphanRemovable); returns the names removed. Each is checked with lstat just before unlink, which
+ * removes the name and never follows it.
+ */
+export async function removeOrphans(dir: FileHandle, o: FileOptions): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await readdir(`/proc/self/fd/${dir.fd}`)) {
+    if (tempFileFor(entry) === undefined) continue;
+    const f = await factsIn(dir, entry);
+    if (!f || !orphanRemovable(f, o.owner.uid, self())) continue;
+    try {
+      await unlink(at(dir, entry));
+      removed.push(entry);
+    } catch (err) {
+      if (code(err) !== 'ENOENT') throw err;
+    }
+  }
+  return removed;
 }
 
 export interface FileOptions {
@@ -309,6 +443,107 @@ export interface WriteOptions extends FileOptions {
   expect?: Facts | null;
 }
 
+/** Gives the temp file kubeusers wrote (and only that very file) to the account. */
+async function chownHeld(dir: FileHandle, tmp: string, written: Facts, o: WriteOptions): Promise<void> {
+  const held = await open(at(dir, tmp), C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    // The account can rename entries in its directory: only the very file written is chowned.
+    const f = factsOf(await held.stat());
+    const same = f.dev === written.dev && f.ino === written.ino && f.born === written.born;
+    if (!same || f.nlink !== 1 || f.uid !== self()) throw homeError('raced', o.label);
+    await held.chown(o.owner.uid, o.owner.gid);
+    await held.chmod(o.mode);
+  } finally {
+    await held.close();
+  }
+}
+
+/** A temp file written and synced beside `name`, not yet in place. */
+export interface Staged {
+  /** Chowns it if that was held back, checks `name` once more, and renames it into place. */
+  commit(): Promise<void>;
+  /** Removes it (after a failure elsewhere). */
+  discard(): Promise<void>;
+}
+
+export interface StageOptions extends WriteOptions {
+  /**
+   * Keep the temp file kubeusers' own (0600) until commit: a key whose certificate is not in place
+   * yet is readable by nobody else, even if the process dies here.
+   */
+  chownOnCommit?: boolean;
+  /**
+   * Write through the fixed temp name `.<name>.kubeusers-new` instead of a random one: for a file in
+   * a directory too large to list for orphans (the home itself), a leftover is found by its name.
+   */
+  fixedTemp?: boolean;
+}
+
+const EXCL = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+
+/** Creates the temp file; a leftover under a fixed temp name is removed first if it is kubeusers' own. */
+async function createTemp(dir: FileHandle, tmp: string, o: StageOptions): Promise<FileHandle> {
+  try {
+    return await open(at(dir, tmp), EXCL, 0o600);
+  } catch (err) {
+    if (!o.fixedTemp || code(err) !== 'EEXIST') throw err;
+  }
+  const f = await factsIn(dir, tmp);
+  if (f && !orphanRemovable(f, o.owner.uid, self()))
+    throw homeError('raced', `${o.label} (its temp name ${tmp})`);
+  await unlink(at(dir, tmp)).catch((err: unknown) => {
+    if (code(err) !== 'ENOENT') throw err;
+  });
+  return open(at(dir, tmp), EXCL, 0o600);
+}
+
+/**
+ * Writes `data` to a fresh temp file in `dir` (O_EXCL, never through a link), fsyncs it, and leaves it
+ * there for commit. The old entry is checked now and again in commit: only a file of the account (or
+ * root) with one name is replaced.
+ */
+export async function stageFile(
+  dir: FileHandle,
+  name: string,
+  data: string,
+  o: StageOptions,
+): Promise<Staged> {
+  const before = await checkReplaceable(dir, name, o);
+  if (o.expect !== undefined && !sameEntry(o.expect ?? undefined, before)) throw homeError('raced', o.label);
+  const tmp = o.fixedTemp ? tempDirName(name) : tempFileName(name);
+  const discard = (): Promise<void> => unlink(at(dir, tmp)).catch(() => undefined);
+  const fh = await createTemp(dir, tmp, o);
+  let written: Facts;
+  try {
+    written = factsOf(await fh.stat());
+    await fh.writeFile(data, 'utf8');
+    if (!o.chownOnCommit) {
+      await fh.chown(o.owner.uid, o.owner.gid);
+      await fh.chmod(o.mode);
+    }
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await discard();
+    throw err;
+  }
+  const commit = async (): Promise<void> => {
+    try {
+      if (o.chownOnCommit) await chownHeld(dir, tmp, written, o);
+      await o.hooks?.at?.('temp-written', name);
+      const now = await checkReplaceable(dir, name, o);
+      if (!sameEntry(before, now)) throw homeError('raced', o.label);
+      await rename(at(dir, tmp), at(dir, name));
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+    await dir.sync();
+  };
+  await fh.close();
+  return { commit, discard };
+}
+
 /**
  * Writes `name` inside `dir` atomically: a fresh temp file in the same directory, fsync,
  * chown/chmod, then rename over the old one. A reader sees the old file or the new, never a mix.
@@ -320,33 +555,9 @@ export async function writeFileAtomic(
   dir: FileHandle,
   name: string,
   data: string,
-  o: WriteOptions,
+  o: WriteOptions & Pick<StageOptions, 'fixedTemp'>,
 ): Promise<void> {
-  const before = await checkReplaceable(dir, name, o);
-  if (o.expect !== undefined && !sameEntry(o.expect ?? undefined, before)) throw homeError('raced', o.label);
-  const tmp = `.${name}.kubeusers-${globalThis.crypto.randomUUID()}`;
-  const fh = await open(at(dir, tmp), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-  try {
-    await fh.writeFile(data, 'utf8');
-    await fh.chown(o.owner.uid, o.owner.gid);
-    await fh.chmod(o.mode);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(at(dir, tmp)).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await o.hooks?.at?.('temp-written', name);
-    const now = await checkReplaceable(dir, name, o);
-    if (!sameEntry(before, now)) throw homeError('raced', o.label);
-    await rename(at(dir, tmp), at(dir, name));
-  } catch (err) {
-    await unlink(at(dir, tmp)).catch(() => undefined);
-    throw err;
-  }
-  await dir.sync();
+  await (await stageFile(dir, name, data, o)).commit();
 }
 
 /** Removes `name` inside `dir` if it is a file the account (or root) owns with one name. */

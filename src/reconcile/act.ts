@@ -168,7 +168,13 @@ export class Actor {
   }
 
   async #adopt(account: Account, adopted: AccountState, creds: Credentials): Promise<void> {
-    await this.saveState(adopted);
+    const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide);
+    // The interruption may have come before the kubeconfig was merged: it is written (with the same
+    // files) before the state says the account is served, so a crash here leads back to this step.
+    const left = reason
+      ? []
+      : await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
+    await this.saveState({ ...adopted, ...leftAloneNote(left) });
     this.#d.events?.issued?.(account, adopted, 'adopted', 0);
     this.#d.log.info(
       {
@@ -181,12 +187,7 @@ export class Actor {
       'adopted the certificate already in the home',
     );
     await cleanupCsr(this.#d.clients, account).catch(() => undefined);
-    const reason = issueReason(adopted, account, this.#d.clock.now(), this.#d.decide);
     if (reason) return this.issue(account, adopted, reason);
-    // The interruption may have come before the kubeconfig was merged: rewrite it with the same files.
-    const left = await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
-    if (left.length === 0) return;
-    await this.saveState({ ...adopted, ...leftAloneNote(left) });
     this.#throwIfLeftAlone(account, left);
   }
 

@@ -32,6 +32,7 @@ import {
 import { gatherCluster, indexObjects, type ClusterSnapshot } from './gather.ts';
 import type { ObservedObject } from './observed.ts';
 import { KeyedMutex, mapPool } from './pool.ts';
+import { waitingAccounts, type Waiting } from './credentials.ts';
 
 export interface SyncDeps {
   directory: Directory;
@@ -72,6 +73,8 @@ export interface SyncResult {
   plans: AccountPlan[];
   done: string[];
   failures: { account: string; error: string }[];
+  /** Accounts left without working credentials that this run did not try (backing off): not success. */
+  waiting: Waiting[];
   skipped: Skipped[];
   guard?: GuardTrip;
   directoryError?: string;
@@ -302,6 +305,7 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
     plans,
     done: [],
     failures: [],
+    waiting: [],
     skipped: inputs.snapshot?.skipped ?? [],
     ...(guard ? { guard } : {}),
     ...(inputs.directoryError ? { directoryError: inputs.directoryError } : {}),
@@ -348,6 +352,13 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
       );
     }
   });
+  result.waiting = waitingAccounts(
+    plans,
+    inputs.cluster.states,
+    accounts,
+    deps.clock.now(),
+    deps.decide.clockSkewToleranceMs,
+  );
   for (const name of staleCsrs(inputs, deps, plans)) {
     await deleteCsr(deps.clients.certificates, name).catch(() => undefined);
   }
