@@ -26,3 +26,25 @@ export function describeError(err: unknown): string {
   }
   return err instanceof Error ? err.message : 'unknown error';
 }
+
+/**
+ * A write the leader-election fence refused: this process does not hold the lease (any more). Not a
+ * failure of the account: the next leader does the work.
+ */
+export class NotLeaderError extends Error {
+  readonly reason = 'not-leader';
+
+  constructor(options?: { cause?: unknown }) {
+    super('not the leader: kubeusers writes only while it holds the lease', options);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** The fence's refusal, also when an API client wrapped it. */
+export function isNotLeader(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && depth < 5; depth++) {
+    if (e instanceof NotLeaderError) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}

@@ -16,8 +16,8 @@ import { Ledger } from '../cluster/ledger.ts';
 import { deleteCsr } from '../cluster/csr.ts';
 import { accountFromState, type AccountState } from '../cluster/state.ts';
 import type { Logger } from '../log.ts';
-import { recordEvent } from '../cluster/events.ts';
-import { describeError } from '../cluster/errors.ts';
+import { emitEvent, type EventSink } from '../cluster/events.ts';
+import { describeError, isNotLeader } from '../cluster/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Actor } from './act.ts';
 import {
@@ -46,6 +46,8 @@ export interface SyncDeps {
   signTimeoutMs: number;
   mutex: KeyedMutex;
   metrics?: Metrics;
+  /** Events go through it (queued and retried); without it, one attempt each. */
+  recorder?: EventSink;
   /** Draws new epoch ids (the system's randomness unless a test injects its own). */
   random?: Random;
 }
@@ -261,16 +263,14 @@ async function report(deps: SyncDeps, result: SyncResult): Promise<void> {
     { action: 'guard', removals: g.removals, limit: g.limit, accounts: g.names.slice(0, 50) },
     note,
   );
-  await recordEvent(deps.clients, deps.clock, {
+  await emitEvent(deps, {
     namespace: deps.ownNamespace,
     regarding: { apiVersion: 'v1', kind: 'Namespace', name: deps.ownNamespace, namespace: deps.ownNamespace },
     reason: 'RemovalGuard',
     action: 'HoldRemovals',
     type: 'Warning',
     note,
-  }).catch((err: unknown) =>
-    deps.log.warn({ action: 'event', err: describeError(err) }, 'could not record the guard event'),
-  );
+  });
 }
 
 /** One sync, recorded in the metrics whatever its outcome. */
@@ -337,17 +337,27 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
       }
     }),
   );
+  const notLeader: string[] = [];
   outcomes.forEach((o, i) => {
     if (o.status === 'rejected') {
       const plan = work[i]!;
+      const key = accountKey(plan.kind, plan.name);
       const error = describeError(o.reason);
-      result.failures.push({ account: accountKey(plan.kind, plan.name), error });
-      deps.log.error(
-        { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
-        'account failed; the others go on',
-      );
+      result.failures.push({ account: key, error });
+      if (isNotLeader(o.reason)) notLeader.push(key);
+      else
+        deps.log.error(
+          { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
+          'account failed; the others go on',
+        );
     }
   });
+  // Losing the lease is one event of this process, not a failure of each account it stopped.
+  if (notLeader.length > 0)
+    deps.log.warn(
+      { action: 'leader-lost', accounts: notLeader.length, first: notLeader.slice(0, 10) },
+      `lost the lease during the sync: ${notLeader.length} account(s) left unfinished for the next leader`,
+    );
   for (const name of staleCsrs(inputs, deps, plans)) {
     await deleteCsr(deps.clients.certificates, name).catch(() => undefined);
   }
