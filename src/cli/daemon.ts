@@ -13,6 +13,9 @@ import { ensureNamespaceOnly, ensureOwnNamespace, type App } from '../main.ts';
 import { SyncLoop } from '../reconcile/loop.ts';
 import { EXIT } from './exit-codes.ts';
 
+/** How long a draining daemon waits for queued Events (well inside the pod's termination grace). */
+const EVENT_DRAIN_MS = 10_000;
+
 function listen(app: Express, port: number, address: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, address, (err?: Error) => (err ? reject(err) : resolve(server)));
@@ -93,6 +96,7 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
           leaseDurationMs: le.leaseDurationSeconds * 1000,
           renewDeadlineMs: le.renewDeadlineSeconds * 1000,
           retryPeriodMs: le.retryPeriodSeconds * 1000,
+          userAgent: `kubeusers/${s.kubernetes.namespace}/${le.identity ?? 'local'}`,
         },
         app.log,
         {
@@ -148,6 +152,10 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   });
   await stopLoop();
   await elector?.stop();
+  // What was done is recorded: queued Events get a bounded wait before the process ends.
+  const undelivered = await app.recorder.flush(EVENT_DRAIN_MS);
+  if (undelivered > 0)
+    app.log.warn({ action: 'event', undelivered }, 'stopping with events the API server did not take');
   await close(api);
   await close(ops);
   app.log.info({ action: 'stop' }, 'stopped');
