@@ -56,6 +56,8 @@ interface Walk {
   apiPort: number;
   daemonLine: string;
   daemon?: ChildProcess;
+  /** The daemon was stopped for a one-shot write, and is started again after it. */
+  paused?: boolean;
   log: string;
 }
 
@@ -348,7 +350,19 @@ const RULES: Rule[] = [
     match: /^kubectl get events -n tool-<name>$/,
     expect: /^(?=[\s\S]*CertificateIssued)(?=[\s\S]*CredentialRevoked)/,
   },
-  { match: /^kubeusers (plan|status|renew --once|sync --once --confirm-removals)$/ },
+  { match: /^kubeusers (plan|status)$/ },
+  {
+    // One-shot writes take the Lease: the docs run them with the daemon scaled down.
+    match: /^kubeusers (renew --once|sync --once --confirm-removals)$/,
+    before: async (w) => {
+      w.paused = w.daemon !== undefined;
+      await stopDaemon(w);
+    },
+    after: async (w) => {
+      if (w.paused) await startDaemon(w);
+      w.paused = false;
+    },
+  },
   { match: /^curl .*\/revoke$/, expect: /"revoked"/ },
   { match: /^curl /, expect: /"name"|"items"|\[/ },
   { match: /^kubectl -n kubeusers create (serviceaccount|token) automation/ },
