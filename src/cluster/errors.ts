@@ -27,6 +27,28 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : 'unknown error';
 }
 
+/** Connection failures of a socket or of undici: the API server did not answer at all. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** No answer from the API server (an outage, a restart), told by the error's code, never its text. */
+export function isUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('UND_ERR_'))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * A write the leader-election fence refused: this process does not hold the lease (any more). Not a
  * failure of the account: the next leader does the work.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { makeClients } from './client.ts';
-import { isNotLeader, NotLeaderError } from './errors.ts';
+import { isNotLeader, isUnreachable, NotLeaderError } from './errors.ts';
 import { leaseDecision, type LeaseDecision, type LeaseSpecJson } from './leader.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { failureReason } from '../reconcile/act.ts';
@@ -62,4 +62,16 @@ describe('the fence', () => {
     ['another error', new Error('not the leader'), false],
   ];
   it.each(cases)('isNotLeader: %s', (_, err, want) => expect(isNotLeader(err)).toBe(want));
+});
+
+describe('isUnreachable', () => {
+  const sys = (code: string): Error => Object.assign(new Error('x'), { code });
+  const cases: [string, unknown, boolean][] = [
+    ['connection refused', sys('ECONNREFUSED'), true],
+    ['reset, wrapped by fetch', new TypeError('fetch failed', { cause: sys('ECONNRESET') }), true],
+    ['an undici socket error', sys('UND_ERR_SOCKET'), true],
+    ['a file system error', sys('EACCES'), false],
+    ['an API answer', Object.assign(new Error('x'), { code: 503 }), false],
+  ];
+  it.each(cases)('%s', (_, err, want) => expect(isUnreachable(err)).toBe(want));
 });

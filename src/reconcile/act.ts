@@ -5,7 +5,14 @@ import { isSafeUserName } from '../directory/mapping.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
-import { describeError, isForbidden, isNotFound, isNotLeader, statusOf } from '../cluster/errors.ts';
+import {
+  describeError,
+  isForbidden,
+  isNotFound,
+  isNotLeader,
+  isUnreachable,
+  statusOf,
+} from '../cluster/errors.ts';
 import type { EventSink } from '../cluster/events.ts';
 import { CsrFailedError } from '../cluster/csr.ts';
 import { HomeError } from '../homes/safe-fs.ts';
@@ -516,6 +523,7 @@ export function failureReason(err: unknown): string {
   if (err instanceof IssueError) return `certificate-${err.reason}`;
   const status = statusOf(err);
   if (status !== undefined) return `api-${status}`;
+  if (isUnreachable(err)) return 'api-unreachable';
   if (err instanceof Error && /not signed within/.test(err.message)) return 'sign-timeout';
   return 'other';
 }

@@ -229,6 +229,18 @@ async function installPrometheusOperatorCrd(w: Walk): Promise<void> {
 const NO_KUBELET =
   'this cluster has no kubelet, so the Deployment runs no pod: the daemon runs here as a process with the same configuration';
 
+/** A one-shot write takes the Lease: a daemon the walk started is stopped around it, and started again. */
+const DAEMON_PAUSED: Pick<Rule, 'before' | 'after'> = {
+  before: async (w) => {
+    w.paused = w.daemon !== undefined;
+    await stopDaemon(w);
+  },
+  after: async (w) => {
+    if (w.paused) await startDaemon(w);
+    w.paused = false;
+  },
+};
+
 const RULES: Rule[] = [
   {
     match: /^docker (build|push) /,
@@ -351,25 +363,16 @@ const RULES: Rule[] = [
     expect: /^(?=[\s\S]*CertificateIssued)(?=[\s\S]*CredentialRevoked)/,
   },
   { match: /^kubeusers (plan|status)$/ },
-  {
-    // One-shot writes take the Lease: the docs run them with the daemon scaled down.
-    match: /^kubeusers (renew --once|sync --once --confirm-removals)$/,
-    before: async (w) => {
-      w.paused = w.daemon !== undefined;
-      await stopDaemon(w);
-    },
-    after: async (w) => {
-      if (w.paused) await startDaemon(w);
-      w.paused = false;
-    },
-  },
+  // One-shot writes take the Lease: the docs run them with the daemon scaled down.
+  { match: /^kubeusers (renew --once|sync --once --confirm-removals)$/, ...DAEMON_PAUSED },
   { match: /^curl .*\/revoke$/, expect: /"revoked"/ },
   { match: /^curl /, expect: /"name"|"items"|\[/ },
   { match: /^kubectl -n kubeusers create (serviceaccount|token) automation/ },
   { match: /^kubectl create clusterrolebinding kubeusers-automation /, expect: /created/ },
+  { match: /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (plan|status \[name\] \[--json\])$/ },
   {
-    match:
-      /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (plan|sync --once|renew --once|status \[name\] \[--json\])$/,
+    match: /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (sync --once|renew --once)$/,
+    ...DAEMON_PAUSED,
   },
 ];
 

@@ -2,7 +2,7 @@
 // naming its serial, also when the API server goes away in the middle of the work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -98,9 +98,17 @@ describe('across a kube-apiserver restart', () => {
     const child = spawn(
       process.execPath,
       [join(repo, 'src', 'cli', 'index.ts'), '--config', s.configFile, 'run'],
-      { env: { ...process.env, NODE_OPTIONS: '' }, stdio: 'ignore' },
+      { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     daemons.push(child);
+    // The daemon's log, also scanned for secrets by the global teardown.
+    const log = join(testEnv().dir, `kubeusers-evr-daemon-${process.pid}.jsonl`);
+    const lines: string[] = [];
+    child.stdout.on('data', (c: Buffer) => {
+      appendFileSync(log, c);
+      lines.push(...c.toString('utf8').split('\n').filter(Boolean));
+    });
+    child.stderr.on('data', (c: Buffer) => appendFileSync(log, c));
     const homes = (): number => names.filter((n) => existsSync(kubeconfigOf(join(s.homesRoot, n)))).length;
     // The outage starts from the run's own progress: once a few homes are written, with more in flight.
     await until(() => homes() >= 3, 120_000);
@@ -121,6 +129,25 @@ describe('across a kube-apiserver restart', () => {
       `apiserver restart: ${atStop}/${TOOLS} homes written at the stop, API down ${outage.toFixed(1)} s, all homes ${settled.toFixed(1)} s later, events complete ${drained === undefined ? 'never' : `${drained.toFixed(1)} s after that`}`,
     );
     expect(await missing()).toEqual([]);
+    // Failures during the outage have their own reasons (api-unreachable, not-leader), never `other`,
+    // and a lost lease is one line per sync, not a line per account.
+    const failed: string[] = [];
+    for (const n of names) {
+      const events = await core().listNamespacedEvent({
+        namespace: `${s.settings.kubernetes.namespacePrefix}${n}`,
+        fieldSelector: 'reason=IssuanceFailed',
+      });
+      for (const e of events.items)
+        failed.push(/^no certificate delivered \(([^)]+)\)/.exec(e.message ?? '')?.[1] ?? '?');
+    }
+    const count = (what: string): number => lines.filter((l) => l.includes(what)).length;
+    console.log(
+      `apiserver restart: IssuanceFailed reasons [${failed.join(', ')}]; log: ${count('"action":"leader-lost"')} leader-lost, ${count('"action":"reconcile"')} per-account failure, ${count('events wait')} events-wait and ${count('events are delivered again')} delivered-again line(s); per-account errors: ${JSON.stringify(lines.filter((l) => l.includes('"action":"reconcile"')).map((l) => (JSON.parse(l) as { err?: string }).err))}`,
+    );
+    expect(failed.filter((r) => r === 'other' || r === '?')).toEqual([]);
+    expect(lines.filter((l) => l.includes('"action":"reconcile"') && l.includes('not the leader'))).toEqual(
+      [],
+    );
     child.kill('SIGTERM');
   });
 });
