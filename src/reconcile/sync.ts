@@ -17,7 +17,7 @@ import { deleteCsr } from '../cluster/csr.ts';
 import { accountFromState, type AccountState } from '../cluster/state.ts';
 import type { Logger } from '../log.ts';
 import { emitEvent, type EventSink } from '../cluster/events.ts';
-import { describeError, isNotLeader } from '../cluster/errors.ts';
+import { describeError, isNotLeader, isUnreachable } from '../cluster/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Actor } from './act.ts';
 import {
@@ -273,6 +273,49 @@ async function report(deps: SyncDeps, result: SyncResult): Promise<void> {
   });
 }
 
+/** Causes that are the process's or the cluster's, not an account's: said once per sync, with a count. */
+const COLLECTIVE = {
+  'leader-lost': (n: number) =>
+    `lost the lease during the sync: ${n} account(s) left unfinished for the next leader`,
+  'api-unreachable': (n: number) =>
+    `the API server did not answer: ${n} account(s) left unfinished for the next sync`,
+} as const;
+
+function collectiveCause(err: unknown): keyof typeof COLLECTIVE | undefined {
+  if (isNotLeader(err)) return 'leader-lost';
+  if (isUnreachable(err)) return 'api-unreachable';
+  return undefined;
+}
+
+/** Every failed account goes into the result; the log has a line per account, or one per collective cause. */
+function reportFailures(
+  deps: SyncDeps,
+  work: AccountPlan[],
+  outcomes: PromiseSettledResult<unknown>[],
+  result: SyncResult,
+): void {
+  const collective = new Map<keyof typeof COLLECTIVE, string[]>();
+  outcomes.forEach((o, i) => {
+    if (o.status !== 'rejected') return;
+    const plan = work[i]!;
+    const key = accountKey(plan.kind, plan.name);
+    const error = describeError(o.reason);
+    result.failures.push({ account: key, error });
+    const cause = collectiveCause(o.reason);
+    if (cause) collective.set(cause, [...(collective.get(cause) ?? []), key]);
+    else
+      deps.log.error(
+        { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
+        'account failed; the others go on',
+      );
+  });
+  for (const [cause, accounts] of collective)
+    deps.log.warn(
+      { action: cause, accounts: accounts.length, first: accounts.slice(0, 10) },
+      COLLECTIVE[cause](accounts.length),
+    );
+}
+
 /** One sync, recorded in the metrics whatever its outcome. */
 export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const started = performance.now();
@@ -337,27 +380,7 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
       }
     }),
   );
-  const notLeader: string[] = [];
-  outcomes.forEach((o, i) => {
-    if (o.status === 'rejected') {
-      const plan = work[i]!;
-      const key = accountKey(plan.kind, plan.name);
-      const error = describeError(o.reason);
-      result.failures.push({ account: key, error });
-      if (isNotLeader(o.reason)) notLeader.push(key);
-      else
-        deps.log.error(
-          { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
-          'account failed; the others go on',
-        );
-    }
-  });
-  // Losing the lease is one event of this process, not a failure of each account it stopped.
-  if (notLeader.length > 0)
-    deps.log.warn(
-      { action: 'leader-lost', accounts: notLeader.length, first: notLeader.slice(0, 10) },
-      `lost the lease during the sync: ${notLeader.length} account(s) left unfinished for the next leader`,
-    );
+  reportFailures(deps, work, outcomes, result);
   for (const name of staleCsrs(inputs, deps, plans)) {
     await deleteCsr(deps.clients.certificates, name).catch(() => undefined);
   }

@@ -83,11 +83,11 @@ export async function stopApiserver(
       closeSync(fd);
       if (child.pid === undefined) throw new Error('could not start kube-apiserver again');
       const restarted = child.pid;
-      // The next run's reaper finds it through the pids file; this process ends it when it exits.
+      // Not a handle of this process: jest must still be able to exit.
+      child.unref();
+      // Listed with the environment's processes; the environment's stop (and the next run's reaper)
+      // ends it, since its command line names the environment's directory.
       appendFileSync(join(kubeDir(env), 'pids'), `${restarted}\n`);
-      process.once('exit', () => {
-        if (alive(restarted)) process.kill(restarted, 'SIGKILL');
-      });
       const deadline = performance.now() + 60_000;
       while (!(await ready(env))) {
         if (child.exitCode !== null) throw new Error(`kube-apiserver exited with ${child.exitCode}`);
