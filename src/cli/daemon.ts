@@ -11,6 +11,7 @@ import { Ledger } from '../cluster/ledger.ts';
 import { LeaderElector } from '../cluster/leader.ts';
 import { ensureNamespaceOnly, ensureOwnNamespace, type App } from '../main.ts';
 import { SyncLoop } from '../reconcile/loop.ts';
+import { describeError } from '../cluster/errors.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** How long a draining daemon waits for queued Events (well inside the pod's termination grace). */
@@ -65,8 +66,10 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   );
   if (!exists) await ensureNamespaceOnly(app);
   let loop: SyncLoop | undefined;
-  const startLoop = async (): Promise<void> => {
+  /** `still()` says whether to go on once the namespace is there (leadership may have ended meanwhile). */
+  const startLoop = async (still: () => boolean = () => true): Promise<void> => {
     await ensureOwnNamespace(app);
+    if (!still()) return;
     const l = new SyncLoop(app.sync, {
       intervalMs: s.sync.intervalSeconds * 1000,
       watchMs: s.sync.watchSeconds * 1000,
@@ -86,6 +89,24 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     await l?.stop();
   };
   const le = s.leaderElection;
+  let leading = false;
+  // Starting writes (the namespace, the policy): a lease renewed just past its deadline, or the API
+  // going away, makes it fail while this replica still leads. It is tried again while it leads, or a
+  // leader would sit without a loop until it lost the lease.
+  let starting = false;
+  const startWhileLeading = (): void => {
+    if (!leading || loop || starting) return;
+    starting = true;
+    startLoop(() => leading)
+      .finally(() => (starting = false))
+      .catch((err: unknown) => {
+        app.log.error(
+          { action: 'start', err: describeError(err), retryInSeconds: le.retryPeriodSeconds },
+          'could not start the sync loop; trying again while leading',
+        );
+        setTimeout(startWhileLeading, le.retryPeriodSeconds * 1000).unref();
+      });
+  };
   const elector = le.enabled
     ? new LeaderElector(
         app.clients.kc,
@@ -102,15 +123,12 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
         {
           started: () => {
             app.metrics.leader.set(1);
-            startLoop().catch((err: unknown) =>
-              app.log.error(
-                { action: 'start', err: (err as Error).message },
-                'could not start the sync loop',
-              ),
-            );
+            leading = true;
+            startWhileLeading();
           },
           stopped: () => {
             app.metrics.leader.set(0);
+            leading = false;
             void stopLoop();
           },
         },
