@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
+import { EventRecorder } from './cluster/events.ts';
 import { applyObject } from './cluster/objects.ts';
 import { podIdentityPolicy } from './cluster/pod-identity.ts';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
@@ -27,6 +28,8 @@ export interface Fence {
 
 export interface App {
   fence: Fence;
+  /** Every Event goes through it: queued, retried across an API outage, bounded. */
+  recorder: EventRecorder;
   metrics: Metrics;
   settings: Settings;
   clients: Clients;
@@ -139,11 +142,12 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   const directory = await ldapDirectory(settings, log);
   const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
   const fence: Fence = { canWrite: () => true };
-  const clients = makeClients(loadKubeConfig(settings), limiter, {
-    userAgent: `kubeusers/${settings.kubernetes.namespace}/${settings.leaderElection.identity ?? 'local'}`,
-    canWrite: () => fence.canWrite(),
-    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
-  });
+  const kc = loadKubeConfig(settings);
+  const userAgent = `kubeusers/${settings.kubernetes.namespace}/${settings.leaderElection.identity ?? 'local'}`;
+  const onRequest = opts.onRequest ? { onRequest: opts.onRequest } : {};
+  const clients = makeClients(kc, limiter, { userAgent, canWrite: () => fence.canWrite(), ...onRequest });
+  // Events record what was done: they are delivered after the lease is lost too (same budget, no fence).
+  const eventClients = makeClients(kc, limiter, { userAgent, ...onRequest });
   const clusterInfo = await readClusterInfo(clients, settings.kubernetes.server);
   const h = settings.homes;
   const homes = new SafeHomes(
@@ -156,6 +160,17 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   );
   const decide = decideSettings(settings);
   const metrics = new Metrics(decide.renewal, clock);
+  const recorder = new EventRecorder({
+    send: async (namespace, body) => {
+      await eventClients.core.createNamespacedEvent({ namespace, body });
+    },
+    clock,
+    log,
+    observer: {
+      queued: (n) => metrics.eventsQueued.set(n),
+      dropped: (reason) => metrics.eventsDropped.inc({ reason }),
+    },
+  });
   const events: ActEvents = {
     saved: (s) => metrics.stateSaved(s),
     removed: (kind, name) => metrics.stateRemoved(kind, name),
@@ -192,6 +207,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     issue,
     decide,
     events,
+    recorder,
     ...(opts.point ? { point: opts.point } : {}),
   });
   const sync: SyncDeps = {
@@ -207,8 +223,9 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     signTimeoutMs: issue.signTimeoutMs,
     mutex: new KeyedMutex(),
     metrics,
+    recorder,
   };
-  return { fence, metrics, settings, clients, clusterInfo, actor, sync, log, clock };
+  return { fence, recorder, metrics, settings, clients, clusterInfo, actor, sync, log, clock };
 }
 
 /** kubeusers' own namespace holds the state and the lease; it is created if missing, and the

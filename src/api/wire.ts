@@ -84,6 +84,7 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     ownNamespace: ns,
     decide: decideSettings(app.settings),
     onRevoked: (r: { kind: AccountKind }) => app.metrics.revocations.inc({ kind: r.kind }),
+    recorder: app.recorder,
   };
   return {
     log: app.log,

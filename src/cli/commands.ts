@@ -5,6 +5,7 @@ import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
 import { describeValidity, recordedValidity } from '../pki/validity.ts';
 import { EXIT } from './exit-codes.ts';
+import { deliverEvents, underLease } from './lease.ts';
 
 export interface Output {
   out(line: string): void;
@@ -66,16 +67,28 @@ export function report(result: SyncResult, io: Output, mode: SyncMode): void {
   );
 }
 
+export interface OnceOptions {
+  confirmRemovals?: boolean;
+  /** Take the lease from a live holder (an emergency: the daemon stops writing meanwhile). */
+  force?: boolean;
+}
+
 export async function syncOnce(
   app: App,
   io: Output,
   mode: SyncMode,
-  confirmRemovals = false,
+  opts: OnceOptions = {},
 ): Promise<number> {
-  if (mode !== 'plan') await ensureOwnNamespaceCheaply(app);
-  const result = await runSync(app.sync, { mode, ...(confirmRemovals ? { confirmRemovals } : {}) });
-  report(result, io, mode);
-  return exitCodeOf(result);
+  const confirmRemovals = opts.confirmRemovals === true;
+  const run = async (): Promise<number> => {
+    if (mode !== 'plan') await ensureOwnNamespaceCheaply(app);
+    const result = await runSync(app.sync, { mode, ...(confirmRemovals ? { confirmRemovals } : {}) });
+    report(result, io, mode);
+    return exitCodeOf(result);
+  };
+  const code = mode === 'plan' ? await run() : await underLease(app, io, opts.force === true, run);
+  await deliverEvents(app, io);
+  return code;
 }
 
 export async function status(app: App, io: Output, name: string | undefined, json: boolean): Promise<number> {

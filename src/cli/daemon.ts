@@ -11,7 +11,11 @@ import { Ledger } from '../cluster/ledger.ts';
 import { LeaderElector } from '../cluster/leader.ts';
 import { ensureNamespaceOnly, ensureOwnNamespace, type App } from '../main.ts';
 import { SyncLoop } from '../reconcile/loop.ts';
+import { describeError } from '../cluster/errors.ts';
 import { EXIT } from './exit-codes.ts';
+
+/** How long a draining daemon waits for queued Events (well inside the pod's termination grace). */
+const EVENT_DRAIN_MS = 10_000;
 
 function listen(app: Express, port: number, address: string): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -62,8 +66,10 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   );
   if (!exists) await ensureNamespaceOnly(app);
   let loop: SyncLoop | undefined;
-  const startLoop = async (): Promise<void> => {
+  /** `still()` says whether to go on once the namespace is there (leadership may have ended meanwhile). */
+  const startLoop = async (still: () => boolean = () => true): Promise<void> => {
     await ensureOwnNamespace(app);
+    if (!still()) return;
     const l = new SyncLoop(app.sync, {
       intervalMs: s.sync.intervalSeconds * 1000,
       watchMs: s.sync.watchSeconds * 1000,
@@ -83,6 +89,24 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     await l?.stop();
   };
   const le = s.leaderElection;
+  let leading = false;
+  // Starting writes (the namespace, the policy): a lease renewed just past its deadline, or the API
+  // going away, makes it fail while this replica still leads. It is tried again while it leads, or a
+  // leader would sit without a loop until it lost the lease.
+  let starting = false;
+  const startWhileLeading = (): void => {
+    if (!leading || loop || starting) return;
+    starting = true;
+    startLoop(() => leading)
+      .finally(() => (starting = false))
+      .catch((err: unknown) => {
+        app.log.error(
+          { action: 'start', err: describeError(err), retryInSeconds: le.retryPeriodSeconds },
+          'could not start the sync loop; trying again while leading',
+        );
+        setTimeout(startWhileLeading, le.retryPeriodSeconds * 1000).unref();
+      });
+  };
   const elector = le.enabled
     ? new LeaderElector(
         app.clients.kc,
@@ -93,20 +117,18 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
           leaseDurationMs: le.leaseDurationSeconds * 1000,
           renewDeadlineMs: le.renewDeadlineSeconds * 1000,
           retryPeriodMs: le.retryPeriodSeconds * 1000,
+          userAgent: `kubeusers/${s.kubernetes.namespace}/${le.identity ?? 'local'}`,
         },
         app.log,
         {
           started: () => {
             app.metrics.leader.set(1);
-            startLoop().catch((err: unknown) =>
-              app.log.error(
-                { action: 'start', err: (err as Error).message },
-                'could not start the sync loop',
-              ),
-            );
+            leading = true;
+            startWhileLeading();
           },
           stopped: () => {
             app.metrics.leader.set(0);
+            leading = false;
             void stopLoop();
           },
         },
@@ -155,6 +177,10 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   });
   await stopLoop();
   await elector?.stop();
+  // What was done is recorded: queued Events get a bounded wait before the process ends.
+  const undelivered = await app.recorder.flush(EVENT_DRAIN_MS);
+  if (undelivered > 0)
+    app.log.warn({ action: 'event', undelivered }, 'stopping with events the API server did not take');
   await close(api);
   await close(ops);
   app.log.info({ action: 'stop' }, 'stopped');

@@ -7,4 +7,6 @@ export const EXIT = {
   accountsFailed: 3,
   guardHeld: 4,
   directoryUnreachable: 5,
+  /** A one-shot write refused: another process holds the lease (its name is on stderr). */
+  leaseHeld: 6,
 } as const;

@@ -5,6 +5,9 @@ import { EXIT } from './exit-codes.ts';
 import { status, stdio, syncOnce, withApp, type Output } from './commands.ts';
 import { runDaemon } from './daemon.ts';
 
+const FORCE_HELP =
+  'write even though another process holds the lease: take it over (the daemon stops writing until this ends)';
+
 export function buildProgram(
   io: Output = stdio,
   exit: (code: number) => void = (c) => (process.exitCode = c),
@@ -27,8 +30,9 @@ export function buildProgram(
     .description('reconcile every account once')
     .requiredOption('--once', 'one pass, then exit (the daemon is `run`)')
     .option('--confirm-removals', 'carry out removals the removal guard held back')
-    .action((o: { confirmRemovals?: boolean }) =>
-      run((app) => syncOnce(app, io, 'sync', o.confirmRemovals ?? false))(),
+    .option('--force', FORCE_HELP)
+    .action((o: { confirmRemovals?: boolean; force?: boolean }) =>
+      run((app) => syncOnce(app, io, 'sync', o))(),
     );
   program
     .command('plan')
@@ -41,16 +45,22 @@ export function buildProgram(
         'renew every credential in its renewal window (--once, for system cron), or one account now through the admin API',
       )
       .option('--once', 'one sweep, then exit')
+      .option('--force', FORCE_HELP)
       .addOption(
         new Option('--kind <kind>', 'kind of the named account').choices(['tool', 'admin']).default('tool'),
       ),
     false,
-  ).action(async (name: string | undefined, o: ApiTargetOptions & { once?: boolean; kind: string }) => {
-    if (name && o.api) return exit(await renewViaApi(io, name, o));
-    if (!name && o.once) return run((app) => syncOnce(app, io, 'renew'))();
-    io.err('kubeusers: give --once for the sweep, or an account name and --api');
-    exit(EXIT.config);
-  });
+  ).action(
+    async (
+      name: string | undefined,
+      o: ApiTargetOptions & { once?: boolean; force?: boolean; kind: string },
+    ) => {
+      if (name && o.api) return exit(await renewViaApi(io, name, o));
+      if (!name && o.once) return run((app) => syncOnce(app, io, 'renew', { force: o.force ?? false }))();
+      io.err('kubeusers: give --once for the sweep, or an account name and --api');
+      exit(EXIT.config);
+    },
+  );
   addApiOptions(
     program
       .command('revoke <name>')

@@ -1,6 +1,7 @@
 // Every API client kubeusers uses, built from one KubeConfig with one middleware that rate-limits
 // and counts each request.
 import * as k8s from '@kubernetes/client-node';
+import { NotLeaderError } from './errors.ts';
 import type { TokenBucket } from './rate-limit.ts';
 
 export interface Clients {
@@ -43,7 +44,7 @@ export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, opts: Clie
     pre: async (ctx) => {
       const method = ctx.getHttpMethod();
       if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(ctx.getUrl()) && !canWrite()) {
-        throw new Error('not the leader: kubeusers writes only while it holds the lease');
+        throw new NotLeaderError();
       }
       await limiter.take();
       // client-node 2 builds a new undici Agent (a new TLS connection, kept alive 30 s) for every

@@ -26,3 +26,47 @@ export function describeError(err: unknown): string {
   }
   return err instanceof Error ? err.message : 'unknown error';
 }
+
+/** Connection failures of a socket or of undici: the API server did not answer at all. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** No answer from the API server (an outage, a restart), told by the error's code, never its text. */
+export function isUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('UND_ERR_'))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * A write the leader-election fence refused: this process does not hold the lease (any more). Not a
+ * failure of the account: the next leader does the work.
+ */
+export class NotLeaderError extends Error {
+  readonly reason = 'not-leader';
+
+  constructor(options?: { cause?: unknown }) {
+    super('not the leader: kubeusers writes only while it holds the lease', options);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** The fence's refusal, also when an API client wrapped it. */
+export function isNotLeader(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && depth < 5; depth++) {
+    if (e instanceof NotLeaderError) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}

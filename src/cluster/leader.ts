@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { microTime, rawJson } from './raw.ts';
 
-interface LeaseSpecJson {
+export interface LeaseSpecJson {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
   renewTime?: string;
@@ -12,7 +12,7 @@ interface LeaseSpecJson {
   leaseTransitions?: number;
 }
 
-type LeaseJson = { metadata?: Record<string, unknown>; spec?: LeaseSpecJson };
+export type LeaseJson = { metadata?: Record<string, unknown>; spec?: LeaseSpecJson };
 
 export interface LeaderSettings {
   namespace: string;
@@ -21,7 +21,38 @@ export interface LeaderSettings {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** Sent with every lease request, so the audit log names the process. */
+  userAgent?: string;
 }
+
+/** What a look at the lease allows: take it (or keep it), or leave it to its live holder. */
+export type LeaseDecision =
+  | { take: true; takeover: boolean; from?: { holder: string; expiresAt: Date } }
+  | { take: false; holder: string; expiresAt: Date; renewedAt?: Date };
+
+/**
+ * Ours already, free, expired — or, with `force`, taken from a live holder (`from` says whose, and
+ * when its lease would have ended: until then it may still be writing).
+ */
+export function leaseDecision(
+  spec: LeaseSpecJson,
+  now: Date,
+  identity: string,
+  force = false,
+): LeaseDecision {
+  const holder = spec.holderIdentity;
+  if (!holder) return { take: true, takeover: true };
+  if (holder === identity) return { take: true, takeover: false };
+  const renewedAt = spec.renewTime ? new Date(spec.renewTime) : undefined;
+  const expiresAt = new Date((renewedAt?.getTime() ?? 0) + (spec.leaseDurationSeconds ?? 0) * 1000);
+  if (expiresAt < now) return { take: true, takeover: true };
+  if (force) return { take: true, takeover: true, from: { holder, expiresAt } };
+  return { take: false, holder, expiresAt, ...(renewedAt ? { renewedAt } : {}) };
+}
+
+export type Acquired =
+  | { ok: true; from?: { holder: string; expiresAt: Date } }
+  | { ok: false; holder: string; expiresAt: Date; renewedAt?: Date };
 
 export interface LeaderEvents {
   started(): void;
@@ -96,27 +127,60 @@ export class LeaderElector {
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
+    return (await this.#attempt(false)).ok;
+  }
+
+  /** One look at the lease, and the write it allows (a compare-and-swap on its resourceVersion). */
+  async #attempt(force: boolean): Promise<Acquired | { ok: false; conflict: true }> {
     const now = new Date();
-    const got = await rawJson<LeaseJson>(this.#kc, 'GET', `${this.#path}/${this.#s.name}`);
-    if (got.status === 404) return this.#create(now);
+    const got = await this.#raw<LeaseJson>('GET', `${this.#path}/${this.#s.name}`);
+    if (got.status === 404) return (await this.#create(now)) ? { ok: true } : { ok: false, conflict: true };
     if (got.status !== 200) throw new Error(`lease read answered ${got.status}`);
     const spec = got.body.spec ?? {};
     this.#holder = spec.holderIdentity || undefined;
-    if (!this.#mayTake(spec, now)) return false;
-    const takeover = spec.holderIdentity !== this.#s.identity;
+    const decision = leaseDecision(spec, now, this.#s.identity, force);
+    if (!decision.take) return { ok: false, ...decision };
     const transitions = { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
-    const body = { ...got.body, spec: { ...spec, ...this.#mySpec(now), ...(takeover ? transitions : {}) } };
+    const body = {
+      ...got.body,
+      spec: { ...spec, ...this.#mySpec(now), ...(decision.takeover ? transitions : {}) },
+    };
     // The resourceVersion in the body makes this a compare-and-swap: two candidates cannot both win.
-    const put = await rawJson(this.#kc, 'PUT', `${this.#path}/${this.#s.name}`, body);
-    if (put.status === 200) this.#holder = this.#s.identity;
-    return put.status === 200;
+    const put = await this.#raw('PUT', `${this.#path}/${this.#s.name}`, body);
+    if (put.status !== 200) return { ok: false, conflict: true };
+    this.#holder = this.#s.identity;
+    return { ok: true, ...(decision.from ? { from: decision.from } : {}) };
   }
 
-  /** Ours already, free, or expired. */
-  #mayTake(spec: LeaseSpecJson, now: Date): boolean {
-    if (!spec.holderIdentity || spec.holderIdentity === this.#s.identity) return true;
-    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    return renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < now.getTime();
+  /**
+   * For a one-shot command: takes the lease now if it is free (or, with `force`, from its live
+   * holder) and keeps renewing it until stop(); or says who holds it.
+   */
+  async acquire(opts: { force?: boolean } = {}): Promise<Acquired> {
+    for (let i = 0; ; i++) {
+      const before = performance.now();
+      const r = await this.#attempt(opts.force ?? false);
+      if ('conflict' in r) {
+        // Someone else wrote the lease between our read and our write: look again, a few times.
+        if (i < 3) continue;
+        throw new Error('the lease changed under every attempt to take it');
+      }
+      if (!r.ok) return r;
+      this.#renewedAt = before;
+      this.#setLeading(true);
+      if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), this.#s.retryPeriodMs);
+      return r;
+    }
+  }
+
+  #raw<T>(method: string, path: string, body?: unknown): ReturnType<typeof rawJson<T>> {
+    return rawJson<T>(
+      this.#kc,
+      method,
+      path,
+      body,
+      this.#s.userAgent ? { 'user-agent': this.#s.userAgent } : {},
+    );
   }
 
   #mySpec(now: Date): LeaseSpecJson {
@@ -128,7 +192,7 @@ export class LeaderElector {
   }
 
   async #create(now: Date): Promise<boolean> {
-    const created = await rawJson(this.#kc, 'POST', this.#path, {
+    const created = await this.#raw('POST', this.#path, {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name: this.#s.name, namespace: this.#s.namespace },
@@ -144,11 +208,9 @@ export class LeaderElector {
     clearTimeout(this.#timer);
     if (!this.#leading) return;
     this.#setLeading(false);
-    const got = await rawJson<LeaseJson>(this.#kc, 'GET', `${this.#path}/${this.#s.name}`).catch(
-      () => undefined,
-    );
+    const got = await this.#raw<LeaseJson>('GET', `${this.#path}/${this.#s.name}`).catch(() => undefined);
     if (got?.status === 200 && got.body.spec?.holderIdentity === this.#s.identity) {
-      await rawJson(this.#kc, 'PUT', `${this.#path}/${this.#s.name}`, {
+      await this.#raw('PUT', `${this.#path}/${this.#s.name}`, {
         ...got.body,
         spec: { ...got.body.spec, holderIdentity: '', leaseDurationSeconds: 1 },
       }).catch(() => undefined);

@@ -13,13 +13,18 @@ export async function rawJson<T>(
   method: string,
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<RawReply<T>> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(path, cluster.server);
   const opts: RequestOptions = {
     method,
-    headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      accept: 'application/json',
+      ...(body ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
   };
   await kc.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {

@@ -95,6 +95,17 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly eventsQueued = new Gauge({
+    name: 'kubeusers_events_queued',
+    help: 'Events waiting for the API server (queued, retried with backoff).',
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: 'kubeusers_events_dropped_total',
+    help: 'Events given up, by reason: overflow (the bounded queue was full), refused (the API server will never take it), too-old.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: 'kubeusers_leader',
     help: '1 when this replica holds the lease and writes.',

@@ -5,7 +5,15 @@ import { isSafeUserName } from '../directory/mapping.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
-import { describeError, isForbidden, isNotFound, statusOf } from '../cluster/errors.ts';
+import {
+  describeError,
+  isForbidden,
+  isNotFound,
+  isNotLeader,
+  isUnreachable,
+  statusOf,
+} from '../cluster/errors.ts';
+import type { EventSink } from '../cluster/events.ts';
 import { CsrFailedError } from '../cluster/csr.ts';
 import { HomeError } from '../homes/safe-fs.ts';
 import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
@@ -38,6 +46,8 @@ export interface ActDeps {
   issue: IssueSettings;
   decide: DecideSettings;
   events?: ActEvents;
+  /** Events go through it (queued and retried); without it, one attempt each. */
+  recorder?: EventSink;
   /** Fault injection for crash tests: called at named points of an issuance. */
   point?: (name: string) => void;
 }
@@ -175,6 +185,13 @@ export class Actor {
       ? []
       : await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
     await this.saveState({ ...adopted, ...leftAloneNote(left) });
+    await accountEvent(
+      this.#d,
+      account.kind,
+      account.name,
+      'CertificateAdopted',
+      `certificate ${adopted.serial} (sha256 ${adopted.fingerprint}) valid until ${adopted.notAfter?.toISOString() ?? '?'}: adopted from the home${adopted.legacyUser ? " (maintain-kubeusers')" : ''}`,
+    );
     this.#d.events?.issued?.(account, adopted, 'adopted', 0);
     this.#d.log.info(
       {
@@ -203,6 +220,10 @@ export class Actor {
       this.#d.events?.failed?.(account, failureReason(err));
       this.#logLeftAlone(account, err);
     }
+    // Never rejects: without a recorder a failed attempt is logged.
+    void accountEvent(this.#d, account.kind, account.name, 'HomeLeftAlone', {
+      warning: `left alone in the home (${left.map((e) => e.reason).join(', ')}): ${leftAloneMessage(left)}`,
+    });
   }
 
   #logLeftAlone(account: Account, err: HomeError): void {
@@ -372,7 +393,9 @@ export class Actor {
       await this.saveState(next);
       await this.#reportIssued(account, next, reason, (now.getTime() - started.getTime()) / 1000);
     } catch (err) {
-      await this.#recordFailure(account, state, err);
+      // The lease is gone: not this account's failure, and nothing may be written; the next leader goes on.
+      if (isNotLeader(err)) this.#d.events?.failed?.(account, failureReason(err));
+      else await this.#recordFailure(account, state, err);
       throw err;
     } finally {
       await cleanupCsr(d.clients, account).catch(() => undefined);
@@ -433,8 +456,12 @@ export class Actor {
       lastChange: now,
     };
     delete failed.issuing;
-    this.#d.events?.failed?.(account, failureReason(err));
+    const reason = failureReason(err);
+    this.#d.events?.failed?.(account, reason);
     await this.saveState(failed).catch(() => undefined);
+    await accountEvent(this.#d, account.kind, account.name, 'IssuanceFailed', {
+      warning: `no certificate delivered (${reason}): ${failed.lastError ?? ''}; next attempt ${failed.nextAttempt?.toISOString() ?? '?'}`,
+    });
   }
 }
 
@@ -491,11 +518,13 @@ function issuedState(
 
 /** A bounded label for metrics: the kind of failure, never its text. */
 export function failureReason(err: unknown): string {
+  if (isNotLeader(err)) return 'not-leader';
   if (err instanceof HomeError) return `home-${err.reason}`;
   if (err instanceof CsrFailedError) return 'csr-denied';
   if (err instanceof IssueError) return `certificate-${err.reason}`;
   const status = statusOf(err);
   if (status !== undefined) return `api-${status}`;
+  if (isUnreachable(err)) return 'api-unreachable';
   if (err instanceof Error && /not signed within/.test(err.message)) return 'sign-timeout';
   return 'other';
 }

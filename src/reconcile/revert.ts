@@ -2,8 +2,7 @@
 import type { AccountKind } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
-import { describeError } from '../cluster/errors.ts';
-import { recordEvent } from '../cluster/events.ts';
+import { emitEvent, type EventSink } from '../cluster/events.ts';
 import type { Desired } from '../cluster/manifests.ts';
 import { applyObject, deleteObject, mergePatchObject, readObject, type Ref } from '../cluster/objects.ts';
 import type { Logger } from '../log.ts';
@@ -16,6 +15,7 @@ export interface RevertDeps {
   log: Logger;
   ownNamespace: string;
   events?: ActEvents;
+  recorder?: EventSink;
 }
 
 /** Why an object is written back: someone changed it, or an apply met a field that cannot change. */
@@ -73,18 +73,17 @@ async function reportTampering(
   const namespace = ref.namespace ?? (ref.kind === 'Namespace' ? ref.name : d.ownNamespace);
   const what = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
   const how = recreated ? ' (deleted and created again: the changed field cannot change in place)' : '';
-  await recordEvent(d.clients, d.clock, {
-    namespace,
-    // A core/v1 Event's involvedObject must name the Event's namespace, even for a cluster-wide object.
-    regarding: { apiVersion: object.apiVersion ?? 'v1', ...ref, namespace },
-    reason: 'TamperingReverted',
-    action: 'Revert',
-    type: 'Warning',
-    note: `${what}: ${changed.join(', ')} differed from what kubeusers wrote; put back${how}`,
-  }).catch((err: unknown) =>
-    d.log.warn(
-      { account: who.name, kind: who.kind, action: 'event', err: describeError(err) },
-      'could not record an event',
-    ),
+  await emitEvent(
+    d,
+    {
+      namespace,
+      // A core/v1 Event's involvedObject must name the Event's namespace, even for a cluster-wide object.
+      regarding: { apiVersion: object.apiVersion ?? 'v1', ...ref, namespace },
+      reason: 'TamperingReverted',
+      action: 'Revert',
+      type: 'Warning',
+      note: `${what}: ${changed.join(', ')} differed from what kubeusers wrote; put back${how}`,
+    },
+    { account: who.name, kind: who.kind },
   );
 }

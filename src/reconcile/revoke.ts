@@ -5,7 +5,7 @@ import type { AccountKind } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import { isNotFound } from '../cluster/errors.ts';
-import { recordEvent } from '../cluster/events.ts';
+import { emitEvent, type EventSink } from '../cluster/events.ts';
 import type { Ledger, Revocation } from '../cluster/ledger.ts';
 import { subjectsOf } from '../cluster/manifests.ts';
 import { kindGroup, legacyKindGroup, stateName, toolNamespace } from '../cluster/names.ts';
@@ -34,6 +34,8 @@ export interface RevokeDeps {
   ownNamespace: string;
   decide: DecideSettings;
   onRevoked?: (r: Revocation) => void;
+  /** Events go through it (queued and retried); without it, one attempt each. */
+  recorder?: EventSink;
   /** Draws the new epoch's id. */
   random?: Random;
 }
@@ -167,22 +169,23 @@ export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocat
 
 /** An Event on the tool's namespace, or on kubeusers' own namespace for an admin. */
 export async function accountEvent(
-  d: Pick<RevokeDeps, 'clients' | 'clock' | 'log' | 'ownNamespace' | 'decide'>,
+  d: Pick<RevokeDeps, 'clients' | 'clock' | 'log' | 'ownNamespace' | 'decide' | 'recorder'>,
   kind: AccountKind,
   name: string,
   reason: string,
-  note: string,
+  /** A Warning is given as `{ warning: note }`. */
+  note: string | { warning: string },
 ): Promise<void> {
+  const type = typeof note === 'string' ? 'Normal' : 'Warning';
+  const text = typeof note === 'string' ? note : note.warning;
   const namespace = kind === 'tool' ? toolNamespace(d.decide.namespacePrefix, name) : d.ownNamespace;
   const regarding =
     kind === 'tool'
       ? { apiVersion: 'v1', kind: 'Namespace', name: namespace, namespace }
       : { apiVersion: 'v1', kind: 'ConfigMap', name: stateName(kind, name), namespace };
-  await recordEvent(d.clients, d.clock, { namespace, regarding, reason, action: reason, note }).catch(
-    (err: unknown) =>
-      d.log.warn(
-        { account: name, kind, action: 'event', err: (err as Error).message },
-        'could not record an event',
-      ),
+  await emitEvent(
+    d,
+    { namespace, regarding, reason, action: reason, note: text, type },
+    { account: name, kind },
   );
 }

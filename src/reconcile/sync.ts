@@ -16,8 +16,8 @@ import { Ledger } from '../cluster/ledger.ts';
 import { deleteCsr } from '../cluster/csr.ts';
 import { accountFromState, type AccountState } from '../cluster/state.ts';
 import type { Logger } from '../log.ts';
-import { recordEvent } from '../cluster/events.ts';
-import { describeError } from '../cluster/errors.ts';
+import { emitEvent, type EventSink } from '../cluster/events.ts';
+import { describeError, isNotLeader, isUnreachable } from '../cluster/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Actor } from './act.ts';
 import {
@@ -47,6 +47,8 @@ export interface SyncDeps {
   signTimeoutMs: number;
   mutex: KeyedMutex;
   metrics?: Metrics;
+  /** Events go through it (queued and retried); without it, one attempt each. */
+  recorder?: EventSink;
   /** Draws new epoch ids (the system's randomness unless a test injects its own). */
   random?: Random;
 }
@@ -264,16 +266,57 @@ async function report(deps: SyncDeps, result: SyncResult): Promise<void> {
     { action: 'guard', removals: g.removals, limit: g.limit, accounts: g.names.slice(0, 50) },
     note,
   );
-  await recordEvent(deps.clients, deps.clock, {
+  await emitEvent(deps, {
     namespace: deps.ownNamespace,
     regarding: { apiVersion: 'v1', kind: 'Namespace', name: deps.ownNamespace, namespace: deps.ownNamespace },
     reason: 'RemovalGuard',
     action: 'HoldRemovals',
     type: 'Warning',
     note,
-  }).catch((err: unknown) =>
-    deps.log.warn({ action: 'event', err: describeError(err) }, 'could not record the guard event'),
-  );
+  });
+}
+
+/** Causes that are the process's or the cluster's, not an account's: said once per sync, with a count. */
+const COLLECTIVE = {
+  'leader-lost': (n: number) =>
+    `lost the lease during the sync: ${n} account(s) left unfinished for the next leader`,
+  'api-unreachable': (n: number) =>
+    `the API server did not answer: ${n} account(s) left unfinished for the next sync`,
+} as const;
+
+function collectiveCause(err: unknown): keyof typeof COLLECTIVE | undefined {
+  if (isNotLeader(err)) return 'leader-lost';
+  if (isUnreachable(err)) return 'api-unreachable';
+  return undefined;
+}
+
+/** Every failed account goes into the result; the log has a line per account, or one per collective cause. */
+function reportFailures(
+  deps: SyncDeps,
+  work: AccountPlan[],
+  outcomes: PromiseSettledResult<unknown>[],
+  result: SyncResult,
+): void {
+  const collective = new Map<keyof typeof COLLECTIVE, string[]>();
+  outcomes.forEach((o, i) => {
+    if (o.status !== 'rejected') return;
+    const plan = work[i]!;
+    const key = accountKey(plan.kind, plan.name);
+    const error = describeError(o.reason);
+    result.failures.push({ account: key, error });
+    const cause = collectiveCause(o.reason);
+    if (cause) collective.set(cause, [...(collective.get(cause) ?? []), key]);
+    else
+      deps.log.error(
+        { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
+        'account failed; the others go on',
+      );
+  });
+  for (const [cause, accounts] of collective)
+    deps.log.warn(
+      { action: cause, accounts: accounts.length, first: accounts.slice(0, 10) },
+      COLLECTIVE[cause](accounts.length),
+    );
 }
 
 /** One sync, recorded in the metrics whatever its outcome. */
@@ -341,17 +384,7 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
       }
     }),
   );
-  outcomes.forEach((o, i) => {
-    if (o.status === 'rejected') {
-      const plan = work[i]!;
-      const error = describeError(o.reason);
-      result.failures.push({ account: accountKey(plan.kind, plan.name), error });
-      deps.log.error(
-        { account: plan.name, kind: plan.kind, action: 'reconcile', err: error },
-        'account failed; the others go on',
-      );
-    }
-  });
+  reportFailures(deps, work, outcomes, result);
   result.waiting = waitingAccounts(
     plans,
     inputs.cluster.states,

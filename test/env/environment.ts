@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { publishClusterInfo } from './cluster-info.ts';
 import type { DirectoryShape } from './ldif.ts';
 import { startKube, type KubeInfo, type RunningKube } from './kube.ts';
+import { processesMentioning } from './proc.ts';
 import { startSlapd, type LdapInfo, type LdapSeed, type RunningLdap } from './slapd.ts';
 import { ENV_DIR_PREFIX, reapStaleEnvironments } from './stale.ts';
 
@@ -62,7 +63,11 @@ export async function startEnvironment(opts: EnvOptions = {}): Promise<Environme
   const stop = async () => {
     await kube?.stop();
     await ldap?.stop();
-    if (owned) await rm(dir, { recursive: true, force: true });
+    if (!owned) return;
+    // What the environment did not start itself (an apiserver a test restarted, a daemon a test left
+    // running) names the directory on its command line, as the reaper finds it.
+    for (const pid of processesMentioning(`${dir}/`)) process.kill(pid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
   };
   try {
     if (!ldap || !kube) {

@@ -57,6 +57,8 @@ interface Walk {
   apiPort: number;
   daemonLine: string;
   daemon?: ChildProcess;
+  /** The daemon was stopped for a one-shot write, and is started again after it. */
+  paused?: boolean;
   log: string;
 }
 
@@ -246,6 +248,18 @@ async function jsonpath(w: Walk, what: string, path: string): Promise<string> {
 const NO_KUBELET =
   'this cluster has no kubelet, so the Deployment runs no pod: the daemon runs here as a process with the same configuration';
 
+/** A one-shot write takes the Lease: a daemon the walk started is stopped around it, and started again. */
+const DAEMON_PAUSED: Pick<Rule, 'before' | 'after'> = {
+  before: async (w) => {
+    w.paused = w.daemon !== undefined;
+    await stopDaemon(w);
+  },
+  after: async (w) => {
+    if (w.paused) await startDaemon(w);
+    w.paused = false;
+  },
+};
+
 const RULES: Rule[] = [
   {
     match: /^docker (build|push) /,
@@ -426,14 +440,17 @@ const RULES: Rule[] = [
     match: /^kubectl get events -n tool-<name>$/,
     expect: /^(?=[\s\S]*CertificateIssued)(?=[\s\S]*CredentialRevoked)/,
   },
-  { match: /^kubeusers (plan|status|renew --once|sync --once --confirm-removals)$/ },
+  { match: /^kubeusers (plan|status)$/ },
+  // One-shot writes take the Lease: the docs run them with the daemon scaled down.
+  { match: /^kubeusers (renew --once|sync --once --confirm-removals)$/, ...DAEMON_PAUSED },
   { match: /^curl .*\/revoke$/, expect: /"revoked"/ },
   { match: /^curl /, expect: /"name"|"items"|\[/ },
   { match: /^kubectl -n kubeusers create (serviceaccount|token) automation/ },
   { match: /^kubectl create clusterrolebinding kubeusers-automation /, expect: /created/ },
+  { match: /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (plan|status \[name\] \[--json\])$/ },
   {
-    match:
-      /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (plan|sync --once|renew --once|status \[name\] \[--json\])$/,
+    match: /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (sync --once|renew --once)$/,
+    ...DAEMON_PAUSED,
   },
 ];
 

@@ -33,6 +33,8 @@ const FAMILIES = [
   'kubeusers_removal_guard_held_accounts',
   'kubeusers_leader',
   'kubeusers_directory_up',
+  'kubeusers_events_queued',
+  'kubeusers_events_dropped_total',
 ];
 
 describe('/metrics', () => {
