@@ -84,6 +84,14 @@ export async function approveCsr(
 }
 
 export class CsrFailedError extends Error {}
+/** The signer did not answer in time, or the watch ended before it did: worth another attempt. */
+export class CsrWaitError extends Error {
+  readonly reason: 'sign-timeout' | 'watch-ended';
+  constructor(message: string, reason: CsrWaitError['reason'], options?: ErrorOptions) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
 
 /** The PEM certificate, or a reason the CSR will never be signed. */
 export function certificateOf(csr: k8s.V1CertificateSigningRequest): string | CsrFailedError | undefined {
@@ -114,7 +122,7 @@ export async function waitForCertificate(
   try {
     return await new Promise<string>((resolve, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`CSR ${name} was not signed within ${timeoutMs} ms`)),
+        () => reject(new CsrWaitError(`CSR ${name} was not signed within ${timeoutMs} ms`, 'sign-timeout')),
         timeoutMs,
       );
       watch
@@ -129,8 +137,8 @@ export async function waitForCertificate(
             else if (result instanceof Error) reject(result);
           },
           (err: unknown) => {
-            if (err) reject(err instanceof Error ? err : new Error(`watch on CSR ${name} failed`));
-            else reject(new Error(`watch on CSR ${name} closed before it was signed`));
+            const ended = err ? `failed` : `closed before it was signed`;
+            reject(new CsrWaitError(`watch on CSR ${name} ${ended}`, 'watch-ended', { cause: err }));
           },
         )
         .then((a) => (abort = a), reject);

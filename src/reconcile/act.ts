@@ -14,7 +14,7 @@ import {
   statusOf,
 } from '../cluster/errors.ts';
 import type { EventSink } from '../cluster/events.ts';
-import { CsrFailedError } from '../cluster/csr.ts';
+import { CsrFailedError, CsrWaitError } from '../cluster/csr.ts';
 import { HomeError } from '../homes/safe-fs.ts';
 import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
 import { subjectsOf } from '../cluster/manifests.ts';
@@ -521,10 +521,10 @@ export function failureReason(err: unknown): string {
   if (isNotLeader(err)) return 'not-leader';
   if (err instanceof HomeError) return `home-${err.reason}`;
   if (err instanceof CsrFailedError) return 'csr-denied';
+  if (err instanceof CsrWaitError) return err.reason;
   if (err instanceof IssueError) return `certificate-${err.reason}`;
   const status = statusOf(err);
   if (status !== undefined) return `api-${status}`;
   if (isUnreachable(err)) return 'api-unreachable';
-  if (err instanceof Error && /not signed within/.test(err.message)) return 'sign-timeout';
   return 'other';
 }
