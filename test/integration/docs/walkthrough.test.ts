@@ -198,13 +198,15 @@ async function tripTheGuard(w: Walk): Promise<void> {
     { timeoutMs: 60_000 },
   );
   for (const name of names) await ldap.deleteTool(name);
+  // A deleted entry leaves nothing for the one-second change query to find: the next periodic sync
+  // (sync.intervalSeconds, 60 s here) sees it. Waiting exactly one interval raced that sync.
   await waitUntil(
     'the guard trips',
     async () =>
       /RemovalGuard/.test(
         (await sh(w, 'kubectl -n kubeusers get events --field-selector reason=RemovalGuard')).stdout,
       ),
-    { timeoutMs: 60_000 },
+    { timeoutMs: 150_000 },
   );
 }
 
