@@ -134,6 +134,11 @@ describe(`the migration of ${N} maintain-kubeusers tools`, () => {
   it('the first sync creates one CSR: for the certificate come due, none for the valid ones', () => {
     const requests = auditedSince(firstSyncOffset, NS);
     expect(csrCreates(requests).map((r) => r.name)).toEqual([`kubeusers-tool-${NEAR}`]);
+    // Nor asks to delete a CSR maintain-kubeusers never had (one request per tool before).
+    const csrDeletes = requests.filter(
+      (r) => r.verb === 'delete' && r.uri.includes('/certificatesigningrequests/'),
+    );
+    expect(csrDeletes.filter((r) => r.name !== `kubeusers-tool-${NEAR}`)).toEqual([]);
     const byVerb: Record<string, number> = {};
     for (const r of requests) byVerb[r.verb] = (byVerb[r.verb] ?? 0) + 1;
     console.log(`migration: the first sync made ${JSON.stringify(byVerb)} requests`);
