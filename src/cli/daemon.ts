@@ -56,6 +56,24 @@ function readinessProbe(app: App, leadership: Leadership): () => Promise<Readine
   };
 }
 
+/** The admin API over HTTPS, its serving pair and client CA watched for rotation. */
+async function serveApi(app: App, leadership: Leadership): ReturnType<typeof serveHttps> {
+  const a = app.settings.api;
+  return serveHttps(
+    createApiApp(apiDeps(app, leadership)),
+    {
+      certFile: a.certFile!,
+      keyFile: a.keyFile!,
+      // The cluster CA from cluster-info, unless a client CA file is set: that file is watched.
+      clientCaPem: a.clientCaFile === undefined ? await clientCaPem(app) : '',
+      ...(a.clientCaFile !== undefined ? { clientCaFile: a.clientCaFile } : {}),
+      log: app.log,
+    },
+    a.port,
+    a.address,
+  );
+}
+
 export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
   const s = app.settings;
   // The lease lives in kubeusers' namespace; create it if missing, without a write when it exists
@@ -142,21 +160,7 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     s.ops.port,
     s.ops.address,
   );
-  const api = s.api.enabled
-    ? await serveHttps(
-        createApiApp(apiDeps(app, leadership)),
-        {
-          certFile: s.api.certFile!,
-          keyFile: s.api.keyFile!,
-          // The cluster CA from cluster-info, unless a client CA file is set: that file is watched.
-          clientCaPem: s.api.clientCaFile === undefined ? await clientCaPem(app) : '',
-          ...(s.api.clientCaFile !== undefined ? { clientCaFile: s.api.clientCaFile } : {}),
-          log: app.log,
-        },
-        s.api.port,
-        s.api.address,
-      )
-    : undefined;
+  const api = s.api.enabled ? await serveApi(app, leadership) : undefined;
   if (elector) elector.start();
   else {
     app.metrics.leader.set(1);
