@@ -2,12 +2,12 @@
 // token, a tool's own certificate, a web page that makes an admin's browser send a request, a token
 // minted for another audience. Issue 13, points 10 and 12.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince } from '../../env/audit.ts';
 import {
   credentialsOf,
   startApi,
@@ -67,22 +67,6 @@ async function flood(
   return seen;
 }
 
-interface Audited {
-  agent: string;
-  resource: string;
-}
-/** Requests the apiserver logged after `offset` (one ResponseComplete each). */
-function auditedSince(offset: number): Audited[] {
-  return readFileSync(testEnv().kube.auditLog)
-    .subarray(offset)
-    .toString('utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { stage: string; userAgent?: string; objectRef?: { resource?: string } })
-    .filter((e) => e.stage === 'ResponseComplete')
-    .map((e) => ({ agent: e.userAgent ?? '', resource: e.objectRef?.resource ?? '' }));
-}
-const auditOffset = (): number => statSync(testEnv().kube.auditLog).size;
 /** The reconciler's own client: the user agent kubeusers' sync sends. */
 const RECONCILER_AGENT = `kubeusers/${NS}/`;
 

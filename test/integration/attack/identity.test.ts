@@ -29,6 +29,7 @@ import type { DirectoryFixture } from '../../env/directory.ts';
 import type { ToolSpec } from '../../env/ldif.ts';
 import { kubectl, testEnv } from '../../env/index.ts';
 import { cli, kubeconfigOf, scenario, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince, csrCreates } from '../../env/audit.ts';
 
 const P = 'idn';
 let s: Scenario;
@@ -55,29 +56,8 @@ async function exists(read: () => Promise<unknown>): Promise<boolean> {
 }
 
 /** CSRs this installation created since `offset` of the apiserver's audit log, by name. */
-function csrsCreatedSince(offset: number): string[] {
-  const text = readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map(
-      (l) =>
-        JSON.parse(l) as {
-          userAgent?: string;
-          stage: string;
-          verb: string;
-          objectRef?: { resource?: string; name?: string };
-        },
-    )
-    .filter(
-      (e) =>
-        e.userAgent?.startsWith(`kubeusers/kubeusers-${P}/`) &&
-        e.stage === 'ResponseComplete' &&
-        e.verb === 'create' &&
-        e.objectRef?.resource === 'certificatesigningrequests',
-    )
-    .map((e) => e.objectRef?.name ?? '?');
-}
+const csrsCreatedSince = (offset: number): string[] =>
+  csrCreates(auditedSince(offset, `kubeusers-${P}`)).map((e) => e.name ?? '?');
 
 function metric(name: string, labels: Record<string, string>): Promise<number> {
   return s.app.metrics.registry
@@ -138,7 +118,7 @@ describe('hostile tool entries written by the tool editor', () => {
 
   beforeAll(async () => {
     for (const [, spec] of hostile) await editor.addTool(spec);
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     result = await s.sync();
     csrs = csrsCreatedSince(offset);
   });

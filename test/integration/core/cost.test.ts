@@ -1,9 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generatedTools } from '../../env/ldif.ts';
 import * as k8s from '@kubernetes/client-node';
-import { adminKubeConfig, testEnv } from '../../env/index.ts';
+import { adminKubeConfig } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince } from '../../env/audit.ts';
 
 let s: Scenario;
 // At 1,000 accounts the cost must not grow: one list per kind, however many.
@@ -16,37 +16,29 @@ beforeAll(async () => {
 });
 afterAll(() => s.ldap?.stop());
 
-/** Requests this installation made, from the apiserver's audit log (one ResponseComplete per request). */
-function auditedSince(offset: number): { verb: string; uri: string }[] {
-  const text = readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { userAgent?: string; stage: string; verb: string; requestURI: string })
-    .filter((e) => e.userAgent?.startsWith('kubeusers/kubeusers-co/') && e.stage === 'ResponseComplete')
-    .map((e) => ({ verb: e.verb, uri: e.requestURI }));
-}
+/** Requests this installation made, from the apiserver's audit log. */
+const audited = (offset: number) => auditedSince(offset, 'kubeusers-co');
 
 describe('the cost of a sync', () => {
   it(`makes one labelled list per kind for a no-op sync of ${N} accounts, never a request per namespace`, async () => {
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     const result = await s.sync();
     expect(result.done).toEqual([]);
-    const requests = auditedSince(offset);
+    const requests = audited(offset);
     expect(requests.every((r) => r.verb === 'list')).toBe(true);
     expect(requests.length).toBeLessThanOrEqual(10);
     expect(requests.length).toBe(8);
   });
 
   it(`renews one account of ${N} with lists of that account's objects only`, async () => {
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     const key = 'tool/c-00500';
     const result = await s.sync({ only: new Set([key]), force: new Set([key]) });
     expect(result.failures).toEqual([]);
     expect(result.done).toContainEqual(
       expect.stringMatching(/^tool\/c-00500: issue a certificate \(forced\)/),
     );
-    const lists = auditedSince(offset).filter((r) => r.verb === 'list');
+    const lists = audited(offset).filter((r) => r.verb === 'list');
     expect(lists).toHaveLength(8);
     for (const l of lists) expect(decodeURIComponent(l.uri)).toContain('kubeusers.io/account=c-00500');
   });

@@ -347,36 +347,3 @@ export function seedLegacyHome(t: LegacyTool): void {
 }
 
 export const daysFrom = (now: Date, days: number): Date => new Date(now.getTime() + days * DAY_MS);
-
-/** Requests made by a kubeusers instance since `offset`, from the apiserver's audit log. */
-export function auditedSince(
-  offset: number,
-  instanceNamespace: string,
-): { verb: string; uri: string; name?: string }[] {
-  const text = readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map(
-      (l) =>
-        JSON.parse(l) as {
-          userAgent?: string;
-          stage: string;
-          verb: string;
-          requestURI: string;
-          objectRef?: { name?: string };
-        },
-    )
-    .filter(
-      (e) => e.userAgent?.startsWith(`kubeusers/${instanceNamespace}/`) && e.stage === 'ResponseComplete',
-    )
-    .map((e) => ({
-      verb: e.verb,
-      uri: e.requestURI,
-      ...(e.objectRef?.name ? { name: e.objectRef.name } : {}),
-    }));
-}
-
-/** CSRs created, from audited requests. */
-export const csrCreates = (requests: { verb: string; uri: string; name?: string }[]) =>
-  requests.filter((r) => r.verb === 'create' && r.uri.includes('/certificatesigningrequests'));

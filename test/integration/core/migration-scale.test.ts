@@ -2,7 +2,6 @@
 // the first sync creates no CSR for any valid certificate (the apiserver's audit log says so) and
 // renews the one come due. Fixtures stay fast: a pool of four RSA-4096 keys (PKCS#1, `openssl genrsa
 // -traditional`), and the certificates signed by `openssl ca`, one run per date of issue.
-import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -10,9 +9,8 @@ import { parse } from 'yaml';
 import { certInfo } from '../../../src/pki/cert.ts';
 import { adminKubeConfig, generatedTools, kubectl, testEnv } from '../../env/index.ts';
 import { kubeconfigOf, scenario, scenarioInput, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince, csrCreates } from '../../env/audit.ts';
 import {
-  auditedSince,
-  csrCreates,
   daysFrom,
   LegacyCa,
   seedLegacyCluster,
@@ -115,7 +113,7 @@ beforeAll(async () => {
       seedLegacyHome(t);
     }),
   );
-  firstSyncOffset = statSync(testEnv().kube.auditLog).size;
+  firstSyncOffset = auditOffset();
   firstSync = await timed('first sync', () => s.sync());
   console.log(
     `migration of ${N} tools: ` +
@@ -186,7 +184,7 @@ describe(`the migration of ${N} maintain-kubeusers tools`, () => {
   );
 
   it('the next sync changes nothing and creates no CSR', async () => {
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     const next = await timed('second sync', () => s.sync());
     console.log(`migration of ${N} tools: second sync ${seconds['second sync']!.toFixed(1)} s`);
     expect(next.failures).toEqual([]);

@@ -1,15 +1,14 @@
 // The migration from maintain-kubeusers, with homes in that daemon's exact formats (see
 // migration-fixtures.ts): what is valid is adopted as it is (no CSR), what is due or expired is renewed.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { certInfo } from '../../../src/pki/cert.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
 import { kubeconfigOf, scenario, scenarioInput, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince, csrCreates } from '../../env/audit.ts';
 import {
-  auditedSince,
-  csrCreates,
   daysFrom,
   LegacyCa,
   seedLegacyCluster,
@@ -65,7 +64,7 @@ beforeAll(async () => {
     seedLegacyHome(t);
     await s.dir.addTool({ name: tool, uidNumber: uid });
   }
-  firstSyncOffset = statSync(testEnv().kube.auditLog).size;
+  firstSyncOffset = auditOffset();
   firstSync = await s.sync();
 }, 300_000);
 
@@ -122,7 +121,7 @@ describe('migration from maintain-kubeusers', () => {
   });
 
   it('leaves the adopted credentials alone on the next sync', async () => {
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     const next = await s.sync();
     expect(next.done).toEqual([]);
     expect(csrCreates(auditedSince(offset, NS))).toEqual([]);

@@ -3,7 +3,7 @@
 // group form (kubeusers:<instance>:<kind>:<name>:<epochId>) at their normal renewal.
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { certInfo } from '../../../src/pki/cert.ts';
 import { adminKubeConfig, generatedTools, kubectl, testEnv } from '../../env/index.ts';
 import { cli, kubeconfigOf, scenario, type CliResult, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince } from '../../env/audit.ts';
 
 const PREVIOUS_RELEASE = '4e5fdbf';
 const N = 1_000;
@@ -87,15 +88,7 @@ function run(entry: string, args: string[]): Promise<CliResult> {
 }
 
 /** Requests this installation made since `offset`, from the apiserver's audit log. */
-function audited(offset: number): { verb: string; uri: string }[] {
-  const text = readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { userAgent?: string; stage: string; verb: string; requestURI: string })
-    .filter((e) => e.userAgent?.startsWith(`kubeusers/${NS}/`) && e.stage === 'ResponseComplete')
-    .map((e) => ({ verb: e.verb, uri: e.requestURI }));
-}
+const audited = (offset: number) => auditedSince(offset, NS);
 
 async function states(): Promise<Map<string, Record<string, string>>> {
   const list = await adminKubeConfig()
@@ -159,7 +152,7 @@ beforeAll(async () => {
         },
       },
     });
-  const offset = statSync(testEnv().kube.auditLog).size;
+  const offset = auditOffset();
   const t = await timed(() => cli(['--config', s.configFile, 'sync', '--once']));
   newSync = { ...t, offset };
   console.log(

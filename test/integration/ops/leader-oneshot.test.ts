@@ -1,12 +1,13 @@
 // One writer, always: the one-shot commands that write take the Lease, or refuse naming the live
 // holder; --force takes it over. Against a running daemon, the real CLI, the real apiserver.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { adminKubeConfig, testEnv } from '../../env/index.ts';
+import { adminKubeConfig } from '../../env/index.ts';
 import { cli, kubeconfigOf, scenario, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince } from '../../env/audit.ts';
 
 let s: Scenario;
 const repo = join(import.meta.dirname, '..', '..', '..');
@@ -52,12 +53,9 @@ interface Audited {
 /** Writes of kubeusers processes of this scenario since `offset`, with the pid from the user agent. */
 function audited(offset: number): Audited[] {
   const out: Audited[] = [];
-  for (const line of readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8').split('\n')) {
-    if (!line) continue;
-    const e = JSON.parse(line) as { userAgent?: string; stage: string; verb: string; requestURI: string };
-    if (!e.userAgent?.startsWith(`kubeusers/${NS}/`) || e.stage !== 'ResponseComplete') continue;
-    if (['get', 'list', 'watch'].includes(e.verb) || /reviews/.test(e.requestURI)) continue;
-    out.push({ pid: e.userAgent.split('-').at(-1)!, verb: e.verb, uri: e.requestURI });
+  for (const e of auditedSince(offset, NS)) {
+    if (['get', 'list', 'watch'].includes(e.verb) || /reviews/.test(e.uri)) continue;
+    out.push({ pid: e.agent.split('-').at(-1)!, verb: e.verb, uri: e.uri });
   }
   return out;
 }
@@ -86,7 +84,7 @@ describe('one-shot writes beside a running daemon', () => {
       ['sync --once --confirm-removals', ['sync', '--once', '--confirm-removals']],
     ];
     for (const [name, args] of refusals) {
-      const offset = statSync(testEnv().kube.auditLog).size;
+      const offset = auditOffset();
       const r = await cli(['--config', s.configFile, ...args]);
       expect({ name, code: r.code }).toEqual({ name, code: LEASE_HELD });
       expect(r.stderr).toContain(`held by ${(await holder())!}`);
@@ -105,7 +103,7 @@ describe('one-shot writes beside a running daemon', () => {
     // --force takes the lease over: the daemon stops writing, the one-shot writes, then gives it back.
     const daemonHolder = (await holder())!;
     await s.dir.addTool({ name: 'forced', uidNumber: 64_301 });
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     const forced = await cli(['--config', s.configFile, 'sync', '--once', '--force']);
     expect(forced.stderr).toContain(`taking the lease ${NS}/kubeusers-leader over from ${daemonHolder}`);
     expect(forced.code).toBe(0);
@@ -117,7 +115,7 @@ describe('one-shot writes beside a running daemon', () => {
     // With the daemon gone, a one-shot takes the free lease itself and gives it up at the end.
     d.child.kill('SIGTERM');
     await d.exited;
-    const offset2 = statSync(testEnv().kube.auditLog).size;
+    const offset2 = auditOffset();
     const alone = await cli(['--config', s.configFile, 'sync', '--once']);
     expect(alone.code).toBe(0);
     const own = audited(offset2).filter((w) => w.uri.includes('/leases'));

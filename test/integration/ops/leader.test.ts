@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { adminKubeConfig, testEnv } from '../../env/index.ts';
+import { adminKubeConfig } from '../../env/index.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
+import { auditOffset, auditedSince } from '../../env/audit.ts';
 
 let s: Scenario;
 const repo = join(import.meta.dirname, '..', '..', '..');
@@ -40,13 +41,10 @@ const holder = async (): Promise<string | undefined> =>
 /** Writes (not reviews, not the lease) per kubeusers identity, from the apiserver's audit log. */
 function writers(offset: number): Map<string, { verb: string; uri: string }[]> {
   const m = new Map<string, { verb: string; uri: string }[]>();
-  for (const line of readFileSync(testEnv().kube.auditLog).subarray(offset).toString('utf8').split('\n')) {
-    if (!line) continue;
-    const e = JSON.parse(line) as { userAgent?: string; stage: string; verb: string; requestURI: string };
-    if (!e.userAgent?.startsWith('kubeusers/kubeusers-le/') || e.stage !== 'ResponseComplete') continue;
-    if (['get', 'list', 'watch'].includes(e.verb) || /reviews|leases/.test(e.requestURI)) continue;
-    const id = e.userAgent.split('/')[2]!;
-    m.set(id, [...(m.get(id) ?? []), { verb: e.verb, uri: e.requestURI }]);
+  for (const e of auditedSince(offset, 'kubeusers-le')) {
+    if (['get', 'list', 'watch'].includes(e.verb) || /reviews|leases/.test(e.uri)) continue;
+    const id = e.agent.split('/')[2]!;
+    m.set(id, [...(m.get(id) ?? []), { verb: e.verb, uri: e.uri }]);
   }
   return m;
 }
@@ -64,7 +62,7 @@ afterAll(() => {
 
 describe('two replicas', () => {
   it('write from one identity at a time, fail over after kill -9, and never issue an account twice', async () => {
-    const offset = statSync(testEnv().kube.auditLog).size;
+    const offset = auditOffset();
     const a = daemon();
     await until(async () => (await holder())?.endsWith(`-${a.pid}`) === true, 30_000);
     const b = daemon();
