@@ -1,7 +1,7 @@
 // Server-side apply and delete for the kinds kubeusers owns, by reference.
 import * as k8s from '@kubernetes/client-node';
 import type { Clients } from './client.ts';
-import { isNotFound } from './errors.ts';
+import { isConflict, isNotFound } from './errors.ts';
 import { FIELD_MANAGER } from './names.ts';
 
 const API_VERSIONS: Record<string, string> = {
@@ -55,6 +55,21 @@ export async function applyObject(clients: Clients, object: k8s.KubernetesObject
     true,
     k8s.PatchStrategy.ServerSideApply,
   );
+}
+
+/**
+ * Creates the object unless one of that name exists, which is left as it is (a create's only 409 is
+ * AlreadyExists). For objects an operator's manifests own: kubeusers holds no field of an object it
+ * did not create, so re-applying the manifests never conflicts with it (ADR 20).
+ */
+export async function createIfMissing(clients: Clients, object: k8s.KubernetesObject): Promise<boolean> {
+  try {
+    await clients.objects.create(forClientModel(object), undefined, undefined, FIELD_MANAGER);
+    return true;
+  } catch (err) {
+    if (isConflict(err)) return false;
+    throw err;
+  }
 }
 
 /** Deletes; an object already gone is fine. */
