@@ -1,7 +1,7 @@
 // Server-side apply and delete for the kinds kubeusers owns, by reference.
 import * as k8s from '@kubernetes/client-node';
 import type { Clients } from './client.ts';
-import { isConflict, isNotFound } from './errors.ts';
+import { isNotFound } from './errors.ts';
 import { FIELD_MANAGER } from './names.ts';
 
 const API_VERSIONS: Record<string, string> = {
@@ -58,18 +58,31 @@ export async function applyObject(clients: Clients, object: k8s.KubernetesObject
 }
 
 /**
- * Creates the object unless one of that name exists, which is left as it is (a create's only 409 is
- * AlreadyExists). For objects an operator's manifests own: kubeusers holds no field of an object it
- * did not create, so re-applying the manifests never conflicts with it (ADR 20).
+ * Creates the object unless one of that name exists, which is left as it is. For objects an
+ * operator's manifests own: kubeusers holds no field of an object it did not create, so re-applying
+ * the manifests never conflicts with it (ADR 20). Whether it exists is asked with an empty merge
+ * patch (a no-op write: no new version, no field owned; a patch never creates), because kubeusers'
+ * role grants these objects `patch` and `create` by name only: no `get`, and a plain create carries
+ * no name at authorisation. A missing one is created by server-side apply.
  */
 export async function createIfMissing(clients: Clients, object: k8s.KubernetesObject): Promise<boolean> {
+  const { apiVersion, kind } = object;
+  const name = object.metadata?.name;
   try {
-    await clients.objects.create(forClientModel(object), undefined, undefined, FIELD_MANAGER);
-    return true;
+    await clients.objects.patch(
+      { apiVersion, kind, metadata: { name } },
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    );
+    return false;
   } catch (err) {
-    if (isConflict(err)) return false;
-    throw err;
+    if (!isNotFound(err)) throw err;
   }
+  await applyObject(clients, object);
+  return true;
 }
 
 /** Deletes; an object already gone is fine. */
