@@ -5,7 +5,7 @@ import { systemClock } from './clock.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
 import { EventRecorder } from './cluster/events.ts';
-import { applyObject } from './cluster/objects.ts';
+import { applyObject, createIfMissing } from './cluster/objects.ts';
 import { podIdentityPolicy } from './cluster/pod-identity.ts';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './cluster/names.ts';
 import { TokenBucket } from './cluster/rate-limit.ts';
@@ -246,7 +246,11 @@ export async function ensureOwnNamespaceCheaply(app: App): Promise<void> {
 
 async function ensurePolicy(app: App): Promise<void> {
   if (app.settings.podIdentity.applyPolicy) {
-    for (const o of podIdentityPolicy()) await applyObject(app.clients, o);
+    // The manifests (deploy/base, the chart) own the policy: kubeusers only creates what is missing.
+    for (const o of podIdentityPolicy()) {
+      if (await createIfMissing(app.clients, o))
+        app.log.warn({ kind: o.kind, name: o.metadata?.name }, 'pod-identity policy was missing: created it');
+    }
   }
 }
 

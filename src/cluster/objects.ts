@@ -57,6 +57,34 @@ export async function applyObject(clients: Clients, object: k8s.KubernetesObject
   );
 }
 
+/**
+ * Creates the object unless one of that name exists, which is left as it is. For objects an
+ * operator's manifests own: kubeusers holds no field of an object it did not create, so re-applying
+ * the manifests never conflicts with it (ADR 20). Whether it exists is asked with an empty merge
+ * patch (a no-op write: no new version, no field owned; a patch never creates), because kubeusers'
+ * role grants these objects `patch` and `create` by name only: no `get`, and a plain create carries
+ * no name at authorisation. A missing one is created by server-side apply.
+ */
+export async function createIfMissing(clients: Clients, object: k8s.KubernetesObject): Promise<boolean> {
+  const { apiVersion, kind } = object;
+  const name = object.metadata?.name;
+  try {
+    await clients.objects.patch(
+      { apiVersion, kind, metadata: { name } },
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      undefined,
+      k8s.PatchStrategy.MergePatch,
+    );
+    return false;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await applyObject(clients, object);
+  return true;
+}
+
 /** Deletes; an object already gone is fine. */
 export async function deleteObject(clients: Clients, ref: Ref): Promise<void> {
   const apiVersion = API_VERSIONS[ref.kind];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Account } from '../directory/account.ts';
 import { toolNamespaceObject, toolObjects } from './manifests.ts';
-import { podIdentityMetadata, podIdentityPolicy } from './pod-identity.ts';
+import { MATCH_DEFAULTS, podIdentityMetadata, podIdentityPolicy } from './pod-identity.ts';
 
 const account: Account = {
   kind: 'tool',
@@ -93,5 +93,18 @@ describe('podIdentityPolicy', () => {
     expect(binding.spec).not.toHaveProperty('paramRef');
     expect(JSON.stringify(policy.spec)).toContain('namespaceObject');
     expect(JSON.stringify(policy.spec)).not.toContain('params.');
+  });
+
+  // Atomic structs: a second applier of the same content conflicts unless the apiserver's defaults
+  // are written out (ADR 20).
+  it('writes out the defaults inside matchConstraints and matchResources', () => {
+    const [policy, binding] = podIdentityPolicy() as [
+      { spec: { matchConstraints: Record<string, unknown> & { resourceRules: object[] } } },
+      { spec: { matchResources: Record<string, unknown> } },
+    ];
+    expect(policy.spec.matchConstraints).toMatchObject({ ...MATCH_DEFAULTS, namespaceSelector: {} });
+    for (const rule of policy.spec.matchConstraints.resourceRules) expect(rule).toMatchObject({ scope: '*' });
+    expect(binding.spec.matchResources).toMatchObject(MATCH_DEFAULTS);
+    expect(binding.spec.matchResources.namespaceSelector).toBeDefined();
   });
 });

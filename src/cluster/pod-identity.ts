@@ -253,13 +253,23 @@ const validations: { expression: string; messageExpression: string; reason: stri
   },
 ];
 
+/**
+ * The apiserver's defaults inside a policy's `matchConstraints` and a binding's `matchResources`.
+ * Both are atomic structs (`+structType=atomic`): a server-side apply owns each as one value, and an
+ * applied value without the defaults differs from the stored one, so a second applier (the operator
+ * re-applying deploy/base after the daemon, or the reverse) conflicts even with the same manifest.
+ * Spelled out, every applier's value equals the stored object and they co-own it (ADR 20).
+ */
+export const MATCH_DEFAULTS = { matchPolicy: 'Equivalent', objectSelector: {} } as const;
+
 export function podIdentityPolicy(): KubernetesObject[] {
   const labels = { 'app.kubernetes.io/part-of': 'kubeusers' };
-  const workloads = (apiGroups: string[], resources: string[]): Record<string, string[]> => ({
+  const workloads = (apiGroups: string[], resources: string[]): Record<string, string[] | string> => ({
     apiGroups,
     apiVersions: ['*'],
     operations: ['CREATE', 'UPDATE'],
     resources,
+    scope: '*',
   });
   return [
     {
@@ -269,6 +279,8 @@ export function podIdentityPolicy(): KubernetesObject[] {
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: {
+          ...MATCH_DEFAULTS,
+          namespaceSelector: {},
           resourceRules: [
             workloads([''], ['pods', 'pods/ephemeralcontainers']),
             workloads(['apps'], ['deployments', 'replicasets', 'statefulsets', 'daemonsets']),
@@ -288,6 +300,7 @@ export function podIdentityPolicy(): KubernetesObject[] {
         validationActions: ['Deny'],
         // No parameters: every fact about the tool comes from its Namespace (namespaceObject).
         matchResources: {
+          ...MATCH_DEFAULTS,
           namespaceSelector: {
             matchLabels: { tenancy: 'tool', 'app.kubernetes.io/managed-by': 'kubeusers' },
           },

@@ -300,7 +300,9 @@ export const configSchema = z.strictObject({
       applyPolicy: z
         .boolean()
         .default(true)
-        .describe('apply the ValidatingAdmissionPolicy and its binding at start (also shipped in deploy/)'),
+        .describe(
+          'create the pod-identity ValidatingAdmissionPolicy and its binding at start when they are missing; deploy/ and the Helm chart ship them, and kubeusers never changes existing ones (ADR 20)',
+        ),
       allowedHostPaths: z
         .array(hostPath)
         .default(['/data/project', '/public/dumps', '/etc/wmcs-project'])

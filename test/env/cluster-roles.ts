@@ -13,7 +13,13 @@ export const BOUND_ROLES = [
   'kubeusers-guard.yaml',
 ];
 
-export async function installClusterRoles(env: EnvInfo, files: string[] = BOUND_ROLES): Promise<void> {
+/** The pod-identity policy, applied with the base before kubeusers starts, as an operator does (ADR 20). */
+export const POD_IDENTITY = 'pod-identity.yaml';
+
+export async function installClusterRoles(
+  env: EnvInfo,
+  files: string[] = [...BOUND_ROLES, POD_IDENTITY],
+): Promise<void> {
   const args = [
     'apply',
     '--server-side',

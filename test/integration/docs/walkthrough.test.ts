@@ -349,6 +349,12 @@ const RULES: Rule[] = [
     },
   },
   {
+    // install.md, upgrading: taking the pod-identity policy over from kubeusers, once (ADR 20).
+    match: /^kubectl apply --server-side --force-conflicts -f deploy\/base\/pod-identity\.yaml$/,
+    expect:
+      /validatingadmissionpolicy\.admissionregistration\.k8s\.io\/kubeusers-pod-identity serverside-applied/,
+  },
+  {
     match: /^npm run gen:helm$/,
     skip: 'regenerates the chart in a checkout; test/unit/helm-chart.test.ts checks the chart is what it writes',
   },
@@ -372,7 +378,7 @@ const RULES: Rule[] = [
       expect(readFileSync(join(w.work, 'kubeusers-rendered.yaml'), 'utf8')).toContain(w.env.ldap.ldapsUrl),
   },
   {
-    match: /^kubectl apply --server-side --force-conflicts --dry-run=server -f kubeusers-rendered\.yaml$/,
+    match: /^kubectl apply --server-side --dry-run=server -f kubeusers-rendered\.yaml$/,
     expect: /deployment\.apps\/kubeusers serverside-applied \(server dry run\)/,
   },
   {
