@@ -134,6 +134,21 @@ describe('EventRecorder', () => {
     expect(old.dropped).toEqual(['too-old']);
   });
 
+  it('resolves every caller whose event was in flight when the API server stopped taking them', async () => {
+    // Two workers send at once and both fail: the second failure is not the first of the outage,
+    // and its caller waited until delivery (a sync hung while RBAC refused events).
+    let release: () => void = () => undefined;
+    const hold = new Promise<void>((r) => (release = r));
+    const { r } = recorder(() => Promise.reject(api(403)), { workers: 2 }, hold);
+    const resolved: string[] = [];
+    for (const n of ['a', 'b']) void r.record(spec(n)).then(() => resolved.push(n));
+    // Both attempts have failed and both workers wait in their backoff (held) by now.
+    for (let i = 0; i < 10; i++) await new Promise((next) => setImmediate(next));
+    expect(resolved.sort()).toEqual(['a', 'b']);
+    expect(r.pending).toBe(2);
+    release();
+  });
+
   it('resolves a caller at once while the API server is down', async () => {
     let release: () => void = () => undefined;
     const hold = new Promise<void>((r) => (release = r));

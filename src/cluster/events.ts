@@ -211,6 +211,9 @@ export class EventRecorder implements EventSink {
       const delivery = attempt.ok ? 'delivered' : deliveryOf(attempt.err);
       const err = attempt.ok ? undefined : attempt.err;
       if (delivery === 'retry' && this.#d.clock.now().getTime() - p.at <= this.#s.maxAgeMs) {
+        // Its caller goes on now: another worker's failure may have started the outage while this
+        // one was in flight, and only what was queued then was let go.
+        p.settle();
         this.#queue.unshift(p);
         this.#changed();
         this.#failed(err);
