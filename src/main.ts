@@ -17,7 +17,7 @@ import { SafeHomes } from './homes/homes.ts';
 import { makeLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { Actor, type ActEvents } from './reconcile/act.ts';
-import type { DecideSettings } from './reconcile/decide.ts';
+import { decideSettings } from './reconcile/decide-settings.ts';
 import { KeyedMutex } from './reconcile/pool.ts';
 import type { SyncDeps } from './reconcile/sync.ts';
 
@@ -55,22 +55,7 @@ export function loadKubeConfig(settings: Settings): k8s.KubeConfig {
   return kc;
 }
 
-export function decideSettings(settings: Settings): DecideSettings {
-  return {
-    instance: settings.kubernetes.namespace,
-    namespacePrefix: settings.kubernetes.namespacePrefix,
-    podIdentity: settings.podIdentity,
-    toolClusterRole: settings.rbac.toolClusterRole,
-    adminClusterRoles: settings.rbac.adminClusterRoles,
-    resources: settings.resources,
-    overrides: settings.overrides,
-    renewal: {
-      renewFraction: settings.certificates.renewFraction,
-      jitterFraction: settings.certificates.jitterFraction,
-    },
-    clockSkewToleranceMs: settings.certificates.clockSkewToleranceSeconds * 1000,
-  };
-}
+export { decideSettings };
 
 /**
  * The bind password: from the environment, fixed; from a file, kept current by a watch on it (a

@@ -7,18 +7,11 @@ import type { Clients } from '../cluster/client.ts';
 import type { Clock } from '../clock.ts';
 import { checkCredential, type CredentialDeps } from './credential.ts';
 import { HttpError } from './errors.ts';
+import type { Identity } from './identity.ts';
 import { identityFromPeer, peerOf } from './peer-certificate.ts';
 import { openGate, type ReviewGate, type TokenReviewer } from './token-review.ts';
 
-export interface Identity {
-  user: string;
-  groups: string[];
-  via: 'certificate' | 'token';
-  serial?: string;
-  /** From a TokenReview: the user's uid and extra, passed on to the SubjectAccessReview. */
-  uid?: string;
-  extra?: Record<string, string[]>;
-}
+export type { Identity } from './identity.ts';
 
 /** The states and the ledger refuse credentials kubeusers has revoked or replaced (see credential.ts). */
 export interface AuthDeps extends CredentialDeps {

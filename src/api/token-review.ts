@@ -3,7 +3,7 @@
 import type { V1TokenReviewStatus } from '@kubernetes/client-node';
 import type { Clients } from '../cluster/client.ts';
 import { BudgetExhausted } from '../cluster/rate-limit.ts';
-import type { Identity } from './auth.ts';
+import type { Identity } from './identity.ts';
 import { HttpError } from './errors.ts';
 import { digestKey, type ReviewCache } from './review-cache.ts';
 

@@ -6,15 +6,33 @@ import { Ledger } from '../cluster/ledger.ts';
 import { TokenBucket, realTicker } from '../cluster/rate-limit.ts';
 import { managedSelector, ROLE_LABEL, stateName, toolNamespace } from '../cluster/names.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
-import type { App } from '../main.ts';
-import { decideSettings } from '../main.ts';
-import { readState, revoke, RevokeError } from '../reconcile/revoke.ts';
-import { runSync } from '../reconcile/sync.ts';
+import type { ClusterInfo } from '../cluster/cluster-info.ts';
+import type { Clock } from '../clock.ts';
+import type { Settings } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { decideSettings } from '../reconcile/decide-settings.ts';
+import type { EventSink } from '../cluster/events.ts';
+import { readState, revoke, RevokeError, type StateWriter } from '../reconcile/revoke.ts';
+import { runSync, type SyncDeps } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
 import { ReviewCache } from './review-cache.ts';
 import { TokenReviewer, type TokenOutcome } from './token-review.ts';
+
+/** What the API takes of the composition root's App (main.ts is not imported: it imports the API). */
+export interface App {
+  settings: Settings;
+  clients: Clients;
+  clusterInfo: ClusterInfo;
+  actor: StateWriter;
+  sync: SyncDeps;
+  metrics: Pick<Metrics, 'revocations'>;
+  recorder: EventSink;
+  log: Logger;
+  clock: Clock;
+}
 
 export interface Leadership {
   writable(): { ok: true } | { ok: false; leader?: string };

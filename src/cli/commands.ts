@@ -5,12 +5,10 @@ import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
 import { describeValidity, recordedValidity } from '../pki/validity.ts';
 import { EXIT } from './exit-codes.ts';
+import type { Output } from './output.ts';
 import { deliverEvents, underLease } from './lease.ts';
 
-export interface Output {
-  out(line: string): void;
-  err(line: string): void;
-}
+export type { Output } from './output.ts';
 
 export const stdio: Output = {
   out: (l) => process.stdout.write(`${l}\n`),

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LeaderElector, type Acquired } from '../cluster/leader.ts';
 import { ensureNamespaceOnly, type App } from '../main.ts';
-import type { Output } from './commands.ts';
+import type { Output } from './output.ts';
 import { EXIT } from './exit-codes.ts';
 
 /** Never the daemon's: a one-shot run from a copy of the daemon's configuration is still another process. */

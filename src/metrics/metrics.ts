@@ -4,7 +4,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Clock } from '../clock.ts';
 import type { AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
-import type { SyncResult } from '../reconcile/sync.ts';
+
+/** What the metrics read of a sync's result (reconcile's SyncResult has this shape: metrics import nothing of reconcile's). */
+export interface SyncOutcome {
+  failures: readonly unknown[];
+  directoryError?: string;
+  skipped: readonly { kind: string; reason: string }[];
+  guard?: { removals: number };
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -186,7 +193,7 @@ export class Metrics {
     this.#states.delete(`${kind}/${name}`);
   }
 
-  recordSync(mode: string, result: SyncResult | undefined, seconds: number): void {
+  recordSync(mode: string, result: SyncOutcome | undefined, seconds: number): void {
     const outcome = !result ? 'error' : result.failures.length || result.directoryError ? 'partial' : 'ok';
     this.syncRuns.inc({ mode, outcome });
     this.syncDuration.observe({ mode }, seconds);
@@ -194,7 +201,7 @@ export class Metrics {
     if (result) this.#recordResult(mode, result);
   }
 
-  #recordResult(mode: string, result: SyncResult): void {
+  #recordResult(mode: string, result: SyncOutcome): void {
     if (mode !== 'renew') this.directoryUp.set(result.directoryError ? 0 : 1);
     this.skippedNow.reset();
     for (const s of result.skipped) {

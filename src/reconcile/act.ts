@@ -33,7 +33,8 @@ import { backoffMs } from '../pki/renewal.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
 import { applyGrants } from './grants.ts';
-import { accountEvent } from './revoke.ts';
+import { accountEvent } from './account-event.ts';
+import type { ActEvents, NotYetValidSource } from './act-events.ts';
 
 export interface ActDeps {
   clients: Clients;
@@ -52,20 +53,7 @@ export interface ActDeps {
   point?: (name: string) => void;
 }
 
-/** What metrics and the audit trail hear about. */
-export interface ActEvents {
-  saved?(state: AccountState): void;
-  removed?(kind: Account['kind'], name: string): void;
-  issued?(account: Account, state: AccountState, reason: IssueReason | 'adopted', signSeconds: number): void;
-  failed?(account: Account, reason: string): void;
-  /** A certificate that starts after now: clock skew between this host and the signer, or a forgery. */
-  notYetValid?(account: Account, source: NotYetValidSource, skewSeconds: number): void;
-  /** An object of this kind held other content than kubeusers wrote, and was put back. */
-  reverted?(kind: string): void;
-}
-
-/** Where a not-yet-valid certificate was found. */
-export type NotYetValidSource = 'home' | 'state' | 'signer';
+export type { ActEvents, NotYetValidSource } from './act-events.ts';
 
 export class Actor {
   readonly #d: ActDeps;

@@ -6,7 +6,7 @@ import { emitEvent, type EventSink } from '../cluster/events.ts';
 import type { Desired } from '../cluster/manifests.ts';
 import { applyObject, deleteObject, mergePatchObject, readObject, type Ref } from '../cluster/objects.ts';
 import type { Logger } from '../log.ts';
-import type { ActEvents } from './act.ts';
+import type { ActEvents } from './act-events.ts';
 import { changedParts, revertPlan } from './content.ts';
 
 export interface RevertDeps {

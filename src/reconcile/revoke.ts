@@ -5,7 +5,7 @@ import type { AccountKind } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import { isNotFound } from '../cluster/errors.ts';
-import { emitEvent, type EventSink } from '../cluster/events.ts';
+import type { EventSink } from '../cluster/events.ts';
 import type { Ledger, Revocation } from '../cluster/ledger.ts';
 import { subjectsOf } from '../cluster/manifests.ts';
 import { kindGroup, legacyKindGroup, stateName, toolNamespace } from '../cluster/names.ts';
@@ -19,14 +19,14 @@ import {
 } from '../cluster/state.ts';
 import { systemRandom, type Random } from '../random.ts';
 import type { Logger } from '../log.ts';
-import type { Actor } from './act.ts';
+import { accountEvent } from './account-event.ts';
 import type { DecideSettings } from './decide.ts';
 import { applyGrants, dropLegacyAdminBindings } from './grants.ts';
 import type { KeyedMutex } from './pool.ts';
 
 export interface RevokeDeps {
   clients: Clients;
-  actor: Actor;
+  actor: StateWriter;
   ledger: Ledger;
   mutex: KeyedMutex;
   clock: Clock;
@@ -38,6 +38,11 @@ export interface RevokeDeps {
   recorder?: EventSink;
   /** Draws the new epoch's id. */
   random?: Random;
+}
+
+/** Saves an account's state (the Actor, which counts versions so a plan made from an older state is dropped). */
+export interface StateWriter {
+  saveState(state: AccountState): Promise<void>;
 }
 
 export class RevokeError extends Error {
@@ -165,27 +170,4 @@ export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocat
     );
     return entry;
   });
-}
-
-/** An Event on the tool's namespace, or on kubeusers' own namespace for an admin. */
-export async function accountEvent(
-  d: Pick<RevokeDeps, 'clients' | 'clock' | 'log' | 'ownNamespace' | 'decide' | 'recorder'>,
-  kind: AccountKind,
-  name: string,
-  reason: string,
-  /** A Warning is given as `{ warning: note }`. */
-  note: string | { warning: string },
-): Promise<void> {
-  const type = typeof note === 'string' ? 'Normal' : 'Warning';
-  const text = typeof note === 'string' ? note : note.warning;
-  const namespace = kind === 'tool' ? toolNamespace(d.decide.namespacePrefix, name) : d.ownNamespace;
-  const regarding =
-    kind === 'tool'
-      ? { apiVersion: 'v1', kind: 'Namespace', name: namespace, namespace }
-      : { apiVersion: 'v1', kind: 'ConfigMap', name: stateName(kind, name), namespace };
-  await emitEvent(
-    d,
-    { namespace, regarding, reason, action: reason, note: text, type },
-    { account: name, kind },
-  );
 }
