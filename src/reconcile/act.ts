@@ -1,7 +1,6 @@
 // act: carries out one account's steps, in order. Every step is idempotent, so a crash at any point
 // is repaired by the next sync.
 import type { Account } from '../directory/account.ts';
-import { isSafeUserName } from '../directory/mapping.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
@@ -21,7 +20,6 @@ import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import type { Desired } from '../cluster/manifests.ts';
 import { putBack } from './revert.ts';
-import { isLegacyCertificate } from './legacy.ts';
 import { Ledger } from '../cluster/ledger.ts';
 import { stateName, toolNamespace } from '../cluster/names.ts';
 import { boundGroups, currentGroup, stateConfigMap, type AccountState } from '../cluster/state.ts';
@@ -29,11 +27,18 @@ import type { Credentials, Homes } from '../homes/homes.ts';
 import type { KubeconfigEntry } from '../homes/kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { certInfo, certMatchesKey, parseCertificatePem, type CertInfo } from '../pki/cert.ts';
-import { backoffMs } from '../pki/renewal.ts';
-import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
 import { applyGrants } from './grants.ts';
 import { accountEvent } from './account-event.ts';
+import {
+  bindsBothGroups,
+  failedState,
+  homeCertificate,
+  issuedState,
+  issuingState,
+  leftAloneNote,
+  stateSkewSeconds,
+} from './transitions.ts';
 import type { ActEvents, NotYetValidSource } from './act-events.ts';
 
 export interface ActDeps {
@@ -172,7 +177,7 @@ export class Actor {
     const left = reason
       ? []
       : await this.#d.homes.writeCredentials(account, creds, this.#kubeconfigEntry(account));
-    await this.saveState({ ...adopted, ...leftAloneNote(left) });
+    await this.saveState({ ...adopted, ...leftAloneNote(left.map((e) => e.message)) });
     await accountEvent(
       this.#d,
       account.kind,
@@ -254,52 +259,28 @@ export class Actor {
     if (!(await parseCertificatePem(certPem).verify({ publicKey: ca.publicKey, signatureOnly: true })))
       return undefined;
     const info = await certInfo(certPem);
-    const now = this.#d.clock.now();
-    const validity = validityAt(info, now, this.#tolerance);
-    if (validity.validity === 'not-yet-valid') this.#notYetValid(account, 'home', validity.skewSeconds);
-    // Only a certificate that works now is adopted; any other is replaced.
-    if (validity.validity !== 'valid') return undefined;
-    const base: AccountState = {
-      ...state,
-      status: 'active',
-      serial: info.serial,
-      fingerprint: info.fingerprint,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      failures: 0,
-      lastChange: now,
-    };
-    delete base.issuing;
-    delete base.nextAttempt;
-    delete base.lastError;
-    // Only a certificate carrying the group this state drew (an interrupted issuance of ours) is
-    // adopted: a group read from a home is never bound again (an earlier life, a lost state).
-    const group = currentGroup(this.#d.decide.instance, state);
-    if (state.epochId && info.commonName === account.uid && info.groups.includes(group)) {
-      return { state: { ...base, certEpoch: state.epoch, certGroup: group }, creds: { certPem, keyPem } };
-    }
-    if (await this.#isLegacy(account, state, info)) {
+    const verdict = homeCertificate(state, account, info, this.#d.clock.now(), this.#d.decide);
+    if (verdict.use === 'none' && verdict.validity?.validity === 'not-yet-valid')
+      this.#notYetValid(account, 'home', verdict.validity.skewSeconds);
+    if (verdict.use === 'ours') return { state: verdict.state, creds: { certPem, keyPem } };
+    if (verdict.use === 'legacy' && (await this.#mayAdoptLegacy(account, info))) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
-      const adopted = { ...base, legacyUser: info.commonName };
-      delete adopted.certEpoch;
-      delete adopted.certGroup;
       await applyGrants(
         this.#d.clients,
         account,
         subjectsOf(boundGroups(this.#d.decide.instance, state), info.commonName),
         this.#d.decide,
       );
-      return { state: adopted, creds: { certPem, keyPem } };
+      return { state: verdict.state, creds: { certPem, keyPem } };
     }
     return undefined;
   }
 
   /**
-   * A first look at a tool that maintain-kubeusers served: its certificate in that daemon's exact
-   * format (never one of ours, never a `system:` or other odd name), not revoked, and its ConfigMap.
+   * A certificate in maintain-kubeusers' format (see homeCertificate) is adopted only if it is not
+   * revoked and that daemon's ConfigMap is there.
    */
-  async #isLegacy(account: Account, state: AccountState, info: CertInfo): Promise<boolean> {
-    if (state.serial || !isLegacyCertificate(info, account) || !isSafeUserName(info.commonName)) return false;
+  async #mayAdoptLegacy(account: Account, info: CertInfo): Promise<boolean> {
     const ledger = new Ledger(this.#d.clients, this.#d.ownNamespace);
     if (await ledger.has(info.serial, info.fingerprint)) {
       this.#d.log.warn(
@@ -333,10 +314,6 @@ export class Actor {
     return false;
   }
 
-  get #tolerance(): number {
-    return this.#d.decide.clockSkewToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
-  }
-
   #notYetValid(account: Account, source: NotYetValidSource, skewSeconds: number): void {
     this.#d.events?.notYetValid?.(account, source, skewSeconds);
     this.#d.log.warn(
@@ -347,8 +324,8 @@ export class Actor {
 
   /** A reissue because the recorded certificate does not work yet: the skew is told. */
   #reportStateSkew(account: Account, state: AccountState, reason: IssueReason, now: Date): void {
-    if (reason !== 'not-yet-valid' || !state.notBefore) return;
-    this.#notYetValid(account, 'state', Math.ceil((state.notBefore.getTime() - now.getTime()) / 1000));
+    const skew = stateSkewSeconds(state, reason, now);
+    if (skew !== undefined) this.#notYetValid(account, 'state', skew);
   }
 
   async issue(account: Account, state: AccountState, reason: IssueReason): Promise<void> {
@@ -357,7 +334,7 @@ export class Actor {
     this.#reportStateSkew(account, state, reason, started);
     // A renewal marks the state first, so a crash is followed by a look at the home. A first issuance
     // needs no mark: a state without a serial already leads there.
-    if (state.serial) await this.saveState({ ...state, issuing: started });
+    if (state.serial) await this.saveState(issuingState(state, started));
     let left: HomeError[];
     try {
       const group = groupToIssue(d.decide.instance, state);
@@ -366,7 +343,7 @@ export class Actor {
         ...(d.point ? { point: d.point } : {}),
       });
       // A previous release's certificate being renewed: both groups are bound while the files change.
-      const renewing = boundGroups(d.decide.instance, state).length > 1;
+      const renewing = bindsBothGroups(d.decide.instance, state);
       if (renewing) await this.#bind(account, state);
       left = await d.homes.writeCredentials(
         account,
@@ -378,7 +355,7 @@ export class Actor {
       const now = d.clock.now();
       const next = issuedState(state, account, issued.info, group, now);
       // Delivered, but something in the home was left alone: `status` shows it until the next issuance.
-      Object.assign(next, leftAloneNote(left));
+      Object.assign(next, leftAloneNote(left.map((e) => e.message)));
       if (state.legacyUser || renewing) await this.#bind(account, next);
       await this.saveState(next);
       await this.#reportIssued(account, next, reason, (now.getTime() - started.getTime()) / 1000);
@@ -433,19 +410,8 @@ export class Actor {
   async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {
     if (err instanceof IssueError && err.reason === 'not-yet-valid')
       this.#notYetValid(account, 'signer', err.skewSeconds ?? 0);
-    const now = this.#d.clock.now();
-    const failures = state.failures + 1;
-    const message = describeError(err);
     if (err instanceof HomeError) this.#logLeftAlone(account, err);
-    const failed: AccountState = {
-      ...state,
-      status: state.serial ? state.status : 'error',
-      failures,
-      lastError: message.slice(0, 500),
-      nextAttempt: new Date(now.getTime() + backoffMs(failures, now, state.notAfter)),
-      lastChange: now,
-    };
-    delete failed.issuing;
+    const failed = failedState(state, this.#d.clock.now(), describeError(err));
     const reason = failureReason(err);
     this.#d.events?.failed?.(account, reason);
     await this.saveState(failed).catch(() => undefined);
@@ -462,11 +428,6 @@ function leftAloneMessage(left: HomeError[]): string {
     .slice(0, 500);
 }
 
-/** What the state says about files left alone in the home, shown by `status` until the next issuance. */
-function leftAloneNote(left: HomeError[]): Pick<AccountState, 'lastError'> {
-  return left.length > 0 ? { lastError: leftAloneMessage(left) } : {};
-}
-
 /** One error for the sync's report; the first file's reason is its reason. */
 function leftAloneError(left: HomeError[]): HomeError {
   return new HomeError(leftAloneMessage(left), left[0]!.reason, {
@@ -479,31 +440,6 @@ function groupToIssue(instance: string, state: AccountState): string {
   if (!state.epochId)
     throw new IssueError('no-epoch-id', `${state.kind} ${state.name} has no epoch id to issue with`);
   return currentGroup(instance, state);
-}
-
-/** The state once a certificate is issued and in the home. */
-function issuedState(
-  state: AccountState,
-  account: Account,
-  info: CertInfo,
-  group: string,
-  now: Date,
-): AccountState {
-  const next: AccountState = {
-    ...state,
-    uid: account.uid,
-    status: 'active',
-    certEpoch: state.epoch,
-    certGroup: group,
-    serial: info.serial,
-    fingerprint: info.fingerprint,
-    notBefore: info.notBefore,
-    notAfter: info.notAfter,
-    failures: 0,
-    lastChange: now,
-  };
-  for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
-  return next;
 }
 
 /** A bounded label for metrics: the kind of failure, never its text. */

@@ -34,6 +34,7 @@ import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
 import { contentDigest } from './content.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
+import { lockedState } from './transitions.ts';
 
 export type IssueReason =
   'new' | 'expired' | 'not-yet-valid' | 'due' | 'old-epoch' | 'subject-changed' | 'forced';
@@ -309,18 +310,12 @@ function decideLocked(
   const s = ctx.s;
   const steps: Step[] = [];
   const state = input.state ?? initialState(account, now, ctx.random.epochSuffix());
-  if (state.status !== 'locked') {
-    // The epoch moves first: even if a delete below fails, no certificate issued so far is bound again.
-    const locked: AccountState = {
-      ...nextEpoch(state, ctx.random.epochSuffix(), now),
-      status: 'locked',
-      failures: 0,
-    };
-    delete locked.legacyUser;
-    delete locked.issuing;
-    delete locked.nextAttempt;
-    steps.push({ do: 'save-state', state: locked }, { do: 'flag', disabled: true });
-  }
+  // The lock is saved first: even if a delete below fails, no certificate issued so far is bound again.
+  if (state.status !== 'locked')
+    steps.push(
+      { do: 'save-state', state: lockedState(state, ctx.random.epochSuffix(), now) },
+      { do: 'flag', disabled: true },
+    );
   for (const ref of allRefs(account.kind, account.name, s)) {
     if (isObserved(input, ref)) steps.push({ do: 'delete', ref });
   }

@@ -13,7 +13,6 @@ import {
   accountFromState,
   boundGroups,
   certGroupOf,
-  nextEpoch,
   parseState,
   type AccountState,
 } from '../cluster/state.ts';
@@ -22,6 +21,7 @@ import type { Logger } from '../log.ts';
 import { accountEvent } from './account-event.ts';
 import type { DecideSettings } from './decide.ts';
 import { applyGrants, dropLegacyAdminBindings } from './grants.ts';
+import { revocable, revocationEntry, revokedState } from './transitions.ts';
 import type { KeyedMutex } from './pool.ts';
 
 export interface RevokeDeps {
@@ -116,37 +116,22 @@ export interface RevokeRequest {
 
 export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocation> {
   return d.mutex.run(`${req.kind}/${req.name}`, async () => {
-    const state = await readState(d.clients, d.ownNamespace, req.kind, req.name);
-    if (!state) throw new RevokeError(404, `no ${req.kind} named ${req.name}`);
-    if (state.status === 'locked')
-      throw new RevokeError(409, `${req.kind} ${req.name} is locked: it has no credential to revoke`);
-    if (!state.serial || !state.fingerprint)
-      throw new RevokeError(409, `${req.kind} ${req.name} has no certificate yet`);
+    const check = revocable(
+      await readState(d.clients, d.ownNamespace, req.kind, req.name),
+      req.kind,
+      req.name,
+    );
+    if ('refused' in check) throw new RevokeError(check.refused.status, check.refused.message);
+    const { state } = check;
     const now = d.clock.now();
-    const oldEpoch = state.certEpoch ?? state.epoch;
-    // A new epoch id, also for a previous release's state: the legacy group is never bound again.
-    const next: AccountState = {
-      ...nextEpoch(state, (d.random ?? systemRandom).epochSuffix(), now),
-      status: req.reissue ? state.status : 'revoked',
-    };
-    delete next.legacyUser;
+    const next = revokedState(state, (d.random ?? systemRandom).epochSuffix(), now, req.reissue);
     // The epoch is saved before the bindings change, so no sync can bind the old one again.
     await d.actor.saveState(next);
     const account = accountFromState(next);
     await applyGrants(d.clients, account, subjectsOf(boundGroups(d.decide.instance, next)), d.decide);
     if (req.kind === 'admin') await dropLegacyAdminBindings(d.clients, req.name, d.decide);
     await waitCutOff(d, state);
-    const entry: Revocation = {
-      serial: state.serial,
-      fingerprint: state.fingerprint,
-      kind: req.kind,
-      account: req.name,
-      epoch: oldEpoch,
-      actor: req.actor,
-      reason: req.reason,
-      time: now,
-      ...(state.notAfter ? { notAfter: state.notAfter } : {}),
-    };
+    const entry = revocationEntry(state, req, now);
     await d.ledger.record(entry);
     d.onRevoked?.(entry);
     d.log.info(
