@@ -16,13 +16,12 @@ import type { EventSink } from '../cluster/events.ts';
 import { CsrFailedError, CsrWaitError } from '../cluster/csr.ts';
 import { HomeError } from '../homes/safe-fs.ts';
 import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
-import { subjectsOf } from '../cluster/manifests.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
 import type { Desired } from '../cluster/manifests.ts';
 import { putBack } from './revert.ts';
 import { Ledger } from '../cluster/ledger.ts';
 import { stateName, toolNamespace } from '../cluster/names.ts';
-import { boundGroups, currentGroup, stateConfigMap, type AccountState } from '../cluster/state.ts';
+import { currentGroup, stateConfigMap, type AccountState } from '../cluster/state.ts';
 import type { Credentials, Homes } from '../homes/homes.ts';
 import type { KubeconfigEntry } from '../homes/kubeconfig.ts';
 import type { Logger } from '../log.ts';
@@ -265,12 +264,7 @@ export class Actor {
     if (verdict.use === 'ours') return { state: verdict.state, creds: { certPem, keyPem } };
     if (verdict.use === 'legacy' && (await this.#mayAdoptLegacy(account, info))) {
       // maintain-kubeusers' certificate: keep it working (bound by user name) until it is renewed.
-      await applyGrants(
-        this.#d.clients,
-        account,
-        subjectsOf(boundGroups(this.#d.decide.instance, state), info.commonName),
-        this.#d.decide,
-      );
+      await applyGrants(this.#d.clients, account, verdict.state, this.#d.decide);
       return { state: verdict.state, creds: { certPem, keyPem } };
     }
     return undefined;
@@ -404,7 +398,7 @@ export class Actor {
   /** Rewrites the account's bindings to name the groups this state binds. */
   async #bind(account: Account, state: AccountState): Promise<void> {
     const d = this.#d;
-    await applyGrants(d.clients, account, subjectsOf(boundGroups(d.decide.instance, state)), d.decide);
+    await applyGrants(d.clients, account, state, d.decide);
   }
 
   async #recordFailure(account: Account, state: AccountState, err: unknown): Promise<void> {

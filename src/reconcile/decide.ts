@@ -1,17 +1,7 @@
 // decide: pure. From what the directory says, what state records and what the cluster holds, the
 // ordered steps that bring one account to where it should be. No I/O, time passed in.
 import type { Account, AccountKind } from '../directory/account.ts';
-import {
-  adminObjects,
-  objectKey,
-  resourcesFor,
-  subjectsOf,
-  toolNamespaceObject,
-  toolObjects,
-  type Desired,
-  type ManifestSettings,
-  type Resources,
-} from '../cluster/manifests.ts';
+import { objectKey, type Desired, type ManifestSettings } from '../cluster/manifests.ts';
 import {
   adminBindingName,
   legacyAdminBindingName,
@@ -20,14 +10,7 @@ import {
   ROLE_BINDING,
   toolNamespace,
 } from '../cluster/names.ts';
-import {
-  boundGroups,
-  certIsCurrent,
-  initialState,
-  nextEpoch,
-  withEpochId,
-  type AccountState,
-} from '../cluster/state.ts';
+import { certIsCurrent, initialState, nextEpoch, withEpochId, type AccountState } from '../cluster/state.ts';
 import { systemRandom, type Random } from '../random.ts';
 import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
@@ -35,6 +18,7 @@ import { contentDigest } from './content.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 import { lockedState } from './transitions.ts';
+import { desiredObjects, type DesiredSettings } from './desired.ts';
 
 export type IssueReason =
   'new' | 'expired' | 'not-yet-valid' | 'due' | 'old-epoch' | 'subject-changed' | 'forced';
@@ -66,12 +50,7 @@ export interface AccountPlan {
   nextDue?: Date;
 }
 
-export interface DecideSettings extends ManifestSettings {
-  resources: Resources;
-  overrides: Record<
-    string,
-    { version: number; quota?: Record<string, string>; limitRange?: Resources['limitRange'] }
-  >;
+export interface DecideSettings extends DesiredSettings {
   renewal: RenewalPolicy;
   /** A certificate starting later than this ahead of our clock does not work yet. */
   clockSkewToleranceMs?: number;
@@ -103,13 +82,6 @@ export function drift(observed: ObservedObject | undefined, desired: Desired): D
   if (!observed) return 'missing';
   if (observed.digest === contentDigest(desired)) return undefined;
   return observed.hash === desired.metadata.annotations[HASH_ANNOTATION] ? 'tampered' : 'outdated';
-}
-
-function desiredObjects(account: Account, state: AccountState, s: DecideSettings): Desired[] {
-  const subjects = subjectsOf(boundGroups(s.instance, state), state.legacyUser);
-  if (account.kind === 'admin') return adminObjects(account, s, subjects);
-  const resources = resourcesFor(account.name, s.resources, s.overrides);
-  return [toolNamespaceObject(account, s), ...toolObjects(account, s, resources, subjects)];
 }
 
 /** The objects that grant an account its rights, for cutting it off. */

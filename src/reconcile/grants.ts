@@ -1,31 +1,27 @@
-// Rewrites the objects that grant an account its rights, with the subjects given.
+// Rewrites the objects that grant an account its rights (its bindings), outside a sync's plan:
+// around an issuance, an adoption and a revocation.
 import type { Account } from '../directory/account.ts';
 import type { Clients } from '../cluster/client.ts';
-import { adminObjects, resourcesFor, toolObjects, type Subject } from '../cluster/manifests.ts';
+import type { AccountState } from '../cluster/state.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, legacyAdminBindingName, managedSelector } from '../cluster/names.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
-import type { DecideSettings } from './decide.ts';
+import { grantObjects, type DesiredSettings } from './desired.ts';
 
+/** Writes the bindings the state calls for (the same objects decide plans: desired.ts). */
 export async function applyGrants(
   clients: Clients,
   account: Account,
-  subjects: Subject[],
-  s: DecideSettings,
+  state: AccountState,
+  s: DesiredSettings,
 ): Promise<void> {
-  const objects =
-    account.kind === 'admin'
-      ? adminObjects(account, s, subjects)
-      : toolObjects(account, s, resourcesFor(account.name, s.resources, s.overrides), subjects).filter(
-          (o) => o.kind === 'RoleBinding',
-        );
-  for (const o of objects) await applyObject(clients, o);
+  for (const o of grantObjects(account, state, s)) await applyObject(clients, o);
 }
 
 /** An admin's bindings under the previous release's names, found by this installation's labels. */
 export async function dropLegacyAdminBindings(
   clients: Clients,
   name: string,
-  s: DecideSettings,
+  s: DesiredSettings,
 ): Promise<void> {
   const legacy = new Set(s.adminClusterRoles.map((role) => legacyAdminBindingName(name, role)));
   const list = await clients.rbac.listClusterRoleBinding({

@@ -7,7 +7,6 @@ import type { Clients } from '../cluster/client.ts';
 import { isNotFound } from '../cluster/errors.ts';
 import type { EventSink } from '../cluster/events.ts';
 import type { Ledger, Revocation } from '../cluster/ledger.ts';
-import { subjectsOf } from '../cluster/manifests.ts';
 import { kindGroup, legacyKindGroup, stateName, toolNamespace } from '../cluster/names.ts';
 import {
   accountFromState,
@@ -128,7 +127,7 @@ export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocat
     // The epoch is saved before the bindings change, so no sync can bind the old one again.
     await d.actor.saveState(next);
     const account = accountFromState(next);
-    await applyGrants(d.clients, account, subjectsOf(boundGroups(d.decide.instance, next)), d.decide);
+    await applyGrants(d.clients, account, next, d.decide);
     if (req.kind === 'admin') await dropLegacyAdminBindings(d.clients, req.name, d.decide);
     await waitCutOff(d, state);
     const entry = revocationEntry(state, req, now);

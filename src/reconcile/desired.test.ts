@@ -1,0 +1,82 @@
+// The desired objects, derived once: decide's plan and the bindings written around an issuance or a
+// revocation are the same objects, and a state alone rebuilds them when the directory is unreachable.
+import { describe, expect, it } from '@jest/globals';
+import { legacyEpochGroup } from '../cluster/names.ts';
+import { accountFromState, currentGroup, type AccountState } from '../cluster/state.ts';
+import { account, state as legacyState } from './decide-fixtures.ts';
+import { desiredObjects, grantObjects, subjectsFor, type DesiredSettings } from './desired.ts';
+
+const s: DesiredSettings = {
+  instance: 'prod',
+  namespacePrefix: 'tool-',
+  toolClusterRole: 'kubeusers-tool',
+  adminClusterRoles: ['view', 'kubeusers-admin'],
+  resources: { quota: { pods: '4' }, limitRange: [{ type: 'Container' }] },
+  overrides: { foo: { version: 2, quota: { pods: '8' } } },
+};
+
+const state = (mods: Partial<AccountState> = {}): AccountState => {
+  const base = legacyState({ epochId: '3-abc' });
+  return { ...base, certGroup: currentGroup(s.instance, base), ...mods };
+};
+
+const admin = account({ kind: 'admin', name: 'alice', uid: 'alice', home: '/home/alice' });
+const adminState = state({ kind: 'admin', name: 'alice', uid: 'alice', home: '/home/alice' });
+
+describe('desiredObjects', () => {
+  it.each([
+    ['a tool', account(), state(), ['Namespace', 'ResourceQuota', 'LimitRange', 'RoleBinding']],
+    ['an admin', admin, adminState, ['ClusterRoleBinding', 'ClusterRoleBinding']],
+  ])('%s: %j', (_name, a, st, kinds) => {
+    expect(desiredObjects(a, st, s).map((o) => o.kind)).toEqual(kinds);
+  });
+
+  it.each([
+    ['a tool', account(), state()],
+    ['a locked-out tool being restored', account(), state({ status: 'locked' })],
+    ['an admin', admin, adminState],
+  ])('%s: rebuilt from its state alone, the same objects', (_name, a, st) => {
+    expect(desiredObjects(accountFromState({ ...st, status: 'active' }), st, s)).toEqual(
+      desiredObjects(a, st, s),
+    );
+  });
+});
+
+describe('grantObjects', () => {
+  it.each([
+    ['a tool', account(), state()],
+    ['an admin', admin, adminState],
+    [
+      "a tool bound by maintain-kubeusers' name",
+      account(),
+      state({ legacyUser: 'foo', certGroup: undefined }),
+    ],
+  ])('%s: exactly the bindings decide plans', (_name, a, st) => {
+    const desired = desiredObjects(a, st, s);
+    expect(grantObjects(a, st, s)).toEqual(desired.filter((o) => o.kind!.endsWith('RoleBinding')));
+  });
+});
+
+describe('subjectsFor', () => {
+  it.each<[string, AccountState, { kind: string; name: string }[]]>([
+    ['the current epoch group', state(), [{ kind: 'Group', name: currentGroup('prod', state()) }]],
+    [
+      'plus an adopted legacy user',
+      state({ legacyUser: 'foo' }),
+      [
+        { kind: 'Group', name: currentGroup('prod', state()) },
+        { kind: 'User', name: 'foo' },
+      ],
+    ],
+    [
+      "both groups while a previous release's certificate is renewed",
+      legacyState({ epochId: '3-abc' }),
+      [
+        { kind: 'Group', name: currentGroup('prod', state()) },
+        { kind: 'Group', name: legacyEpochGroup('tool', 'foo', 3) },
+      ],
+    ],
+  ])('%s', (_name, st, subjects) => {
+    expect(subjectsFor('prod', st)).toEqual(subjects);
+  });
+});
