@@ -134,7 +134,7 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
         return await revoke(revokeDeps, req);
       } catch (err) {
         if (err instanceof RevokeError)
-          throw new HttpError(err.status, err.status === 404 ? 'not-found' : 'conflict', err.message);
+          throw new HttpError(err.status, err.reason, err.message, { cause: err });
         throw err;
       }
     },

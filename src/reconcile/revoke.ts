@@ -20,7 +20,7 @@ import type { Logger } from '../log.ts';
 import { accountEvent } from './account-event.ts';
 import type { DecideSettings } from './decide.ts';
 import { applyGrants, dropLegacyAdminBindings } from './grants.ts';
-import { revocable, revocationEntry, revokedState } from './transitions.ts';
+import { revocable, revocationEntry, revokedState, type RevocationRefusal } from './transitions.ts';
 import type { KeyedMutex } from './pool.ts';
 
 export interface RevokeDeps {
@@ -44,13 +44,21 @@ export interface StateWriter {
   saveState(state: AccountState): Promise<void>;
 }
 
+/** A revocation refused: nothing to revoke (`not-found`), or nothing revocable (`conflict`). */
 export class RevokeError extends Error {
   readonly status: 404 | 409;
+  readonly reason: 'not-found' | 'conflict';
 
-  constructor(status: 404 | 409, message: string) {
-    super(message);
-    this.status = status;
+  constructor(refusal: RevocationRefusal) {
+    super(refusal.message);
+    this.status = refusal.status;
+    this.reason = refusal.reason;
   }
+}
+
+/** The bindings were rewritten but the cluster's authorizer still allows the old identity. */
+export class CutOffTimeoutError extends Error {
+  readonly reason = 'cut-off-timeout';
 }
 
 export async function readState(
@@ -102,7 +110,9 @@ async function waitCutOff(d: RevokeDeps, state: AccountState): Promise<void> {
     if (!(await stillAllowed(d, state))) return;
     await sleep(25);
   }
-  throw new Error(`the old credential of ${state.kind} ${state.name} is still authorised after 5 s`);
+  throw new CutOffTimeoutError(
+    `the old credential of ${state.kind} ${state.name} is still authorised after 5 s`,
+  );
 }
 
 export interface RevokeRequest {
@@ -120,7 +130,7 @@ export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocat
       req.kind,
       req.name,
     );
-    if ('refused' in check) throw new RevokeError(check.refused.status, check.refused.message);
+    if ('refused' in check) throw new RevokeError(check.refused);
     const { state } = check;
     const now = d.clock.now();
     const next = revokedState(state, (d.random ?? systemRandom).epochSuffix(), now, req.reissue);

@@ -159,16 +159,22 @@ describe('lockedState', () => {
 
 describe('revocation', () => {
   it.each<[string, AccountState | undefined, object]>([
-    ['no state', undefined, { refused: { status: 404, message: 'no tool named foo' } }],
+    ['no state', undefined, { refused: { status: 404, reason: 'not-found', message: 'no tool named foo' } }],
     [
       'locked',
       state({ status: 'locked' }),
-      { refused: { status: 409, message: 'tool foo is locked: it has no credential to revoke' } },
+      {
+        refused: {
+          status: 409,
+          reason: 'conflict',
+          message: 'tool foo is locked: it has no credential to revoke',
+        },
+      },
     ],
     [
       'never issued',
       state({ serial: undefined, fingerprint: undefined }),
-      { refused: { status: 409, message: 'tool foo has no certificate yet' } },
+      { refused: { status: 409, reason: 'conflict', message: 'tool foo has no certificate yet' } },
     ],
     ['active', state(), { state: state() }],
     [

@@ -94,6 +94,7 @@ export function lockedState(state: AccountState, epochSuffix: string, now: Date)
 /** Why a revocation cannot go ahead, as the API answers it. */
 export interface RevocationRefusal {
   status: 404 | 409;
+  reason: 'not-found' | 'conflict';
   message: string;
 }
 
@@ -106,12 +107,20 @@ export function revocable(
   kind: AccountKind,
   name: string,
 ): { state: Revocable } | { refused: RevocationRefusal } {
-  if (!state) return { refused: { status: 404, message: `no ${kind} named ${name}` } };
+  if (!state) return { refused: { status: 404, reason: 'not-found', message: `no ${kind} named ${name}` } };
   if (state.status === 'locked')
-    return { refused: { status: 409, message: `${kind} ${name} is locked: it has no credential to revoke` } };
+    return {
+      refused: {
+        status: 409,
+        reason: 'conflict',
+        message: `${kind} ${name} is locked: it has no credential to revoke`,
+      },
+    };
   const { serial, fingerprint } = state;
   if (!serial || !fingerprint)
-    return { refused: { status: 409, message: `${kind} ${name} has no certificate yet` } };
+    return {
+      refused: { status: 409, reason: 'conflict', message: `${kind} ${name} has no certificate yet` },
+    };
   return { state: { ...state, serial, fingerprint } };
 }
 
