@@ -7,20 +7,20 @@ import type { Clients } from '../cluster/client.ts';
 import { isNotFound } from '../cluster/errors.ts';
 import type { EventSink } from '../cluster/events.ts';
 import type { Ledger, Revocation } from '../cluster/ledger.ts';
-import { kindGroup, legacyKindGroup, stateName, toolNamespace } from '../cluster/names.ts';
-import {
-  accountFromState,
-  boundGroups,
-  certGroupOf,
-  parseState,
-  type AccountState,
-} from '../cluster/state.ts';
+import { stateName, toolNamespace } from '../cluster/names.ts';
+import { accountFromState, parseState, type AccountState } from '../cluster/state.ts';
 import { systemRandom, type Random } from '../random.ts';
 import type { Logger } from '../log.ts';
 import { accountEvent } from './account-event.ts';
 import type { DecideSettings } from './decide.ts';
 import { applyGrants, dropLegacyAdminBindings } from './grants.ts';
-import { revocable, revocationEntry, revokedState, type RevocationRefusal } from './transitions.ts';
+import {
+  oldGroups,
+  revocable,
+  revocationEntry,
+  revokedState,
+  type RevocationRefusal,
+} from './transitions.ts';
 import type { KeyedMutex } from './pool.ts';
 
 export interface RevokeDeps {
@@ -75,13 +75,6 @@ export async function readState(
     if (isNotFound(err)) return undefined;
     throw err;
   }
-}
-
-/** The groups the revoked certificate may carry or that were bound for it until now. */
-function oldGroups(instance: string, state: AccountState): string[] {
-  const cert = certGroupOf(state);
-  const kind = [kindGroup(instance, state.kind), legacyKindGroup(state.kind)];
-  return [...new Set([...kind, ...boundGroups(instance, state), ...(cert ? [cert] : [])])];
 }
 
 /** Asks the cluster's own authorizer whether the old identity can still use what it was granted. */

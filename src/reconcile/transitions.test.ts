@@ -12,6 +12,7 @@ import {
   issuingState,
   leftAloneNote,
   lockedState,
+  oldGroups,
   revocable,
   revocationEntry,
   revokedState,
@@ -296,5 +297,29 @@ describe('homeCertificate: adopt', () => {
     });
     expect(v.use === 'legacy' && v.state).not.toHaveProperty('certEpoch');
     expect(v.use === 'legacy' && v.state).not.toHaveProperty('certGroup');
+  });
+});
+
+describe('oldGroups: the identity whose cut-off a revocation waits for', () => {
+  const current = currentGroup(INSTANCE, state());
+  it.each<[string, AccountState, string[]]>([
+    ['a certificate of this release', state(), ['kubeusers:prod:tools', 'kubeusers:tools', current]],
+    [
+      "a previous release's certificate being renewed: both groups bound, and the one it carries",
+      legacyState({ epochId: '3-abc' }),
+      ['kubeusers:prod:tools', 'kubeusers:tools', current, 'kubeusers:tool:foo:3'],
+    ],
+    [
+      'a certificate of an earlier epoch still recorded',
+      state({ epoch: 4, epochId: '4-def' }),
+      [
+        'kubeusers:prod:tools',
+        'kubeusers:tools',
+        currentGroup(INSTANCE, state({ epoch: 4, epochId: '4-def' })),
+        current,
+      ],
+    ],
+  ])('%s', (_name, s, groups) => {
+    expect(oldGroups(INSTANCE, s)).toEqual(groups);
   });
 });

@@ -4,7 +4,8 @@
 import type { Account, AccountKind } from '../directory/account.ts';
 import { isSafeUserName } from '../directory/mapping.ts';
 import type { Revocation } from '../cluster/ledger.ts';
-import { boundGroups, currentGroup, nextEpoch, type AccountState } from '../cluster/state.ts';
+import { kindGroup, legacyKindGroup } from '../cluster/names.ts';
+import { boundGroups, certGroupOf, currentGroup, nextEpoch, type AccountState } from '../cluster/state.ts';
 import type { CertInfo } from '../pki/cert.ts';
 import { backoffMs } from '../pki/renewal.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt, type Validity } from '../pki/validity.ts';
@@ -122,6 +123,16 @@ export function revocable(
       refused: { status: 409, reason: 'conflict', message: `${kind} ${name} has no certificate yet` },
     };
   return { state: { ...state, serial, fingerprint } };
+}
+
+/**
+ * The groups the revoked certificate may carry or that were bound for it until now: the identity
+ * the cluster's authorizer is asked about, until it no longer allows what was granted.
+ */
+export function oldGroups(instance: string, state: AccountState): string[] {
+  const cert = certGroupOf(state);
+  const kind = [kindGroup(instance, state.kind), legacyKindGroup(state.kind)];
+  return [...new Set([...kind, ...boundGroups(instance, state), ...(cert ? [cert] : [])])];
 }
 
 /**
