@@ -6,6 +6,7 @@ import {
   type AccountKind,
   type Directory,
   type DirectorySnapshot,
+  type OneRead,
   type Skipped,
 } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
@@ -80,6 +81,8 @@ export interface SyncResult {
   skipped: Skipped[];
   guard?: GuardTrip;
   directoryError?: string;
+  /** Accounts a one-entry read could not decide (gone, no longer an admin): a full read must. */
+  undecided?: string[];
 }
 
 const where = (o: { namespace?: string; name: string }): string =>
@@ -110,6 +113,8 @@ export function describeStep(kind: AccountKind, name: string, step: Step): strin
 interface Inputs {
   snapshot?: DirectorySnapshot;
   directoryError?: string;
+  /** The directory was read for one account only: an account missing from it is not a removal. */
+  partial?: { undecided?: string };
   cluster: ClusterSnapshot;
   /** Legacy groups of certificates in the ledger, read only while a previous release's state remains. */
   revokedLegacy?: ReadonlySet<string>;
@@ -145,11 +150,26 @@ async function gather(deps: SyncDeps, mode: SyncMode, only?: Set<string>): Promi
   const revokedLegacy = await revokedLegacyGroups(deps, cluster, single(only));
   const base = { cluster, ...(revokedLegacy ? { revokedLegacy } : {}) };
   if (mode === 'renew') return base;
+  const one = single(only);
   try {
+    if (one) return { ...base, ...oneRead(one, await deps.directory.readOne(one.kind, one.name)) };
     return { ...base, snapshot: await deps.directory.read() };
   } catch (err) {
     return { ...base, directoryError: err instanceof Error ? err.message : 'directory read failed' };
   }
+}
+
+/** One entry's read as a snapshot of its own: found, skipped, or left undecided (nothing done). */
+export function oneRead(
+  one: { kind: AccountKind; name: string },
+  read: OneRead,
+): { snapshot: DirectorySnapshot; partial: { undecided?: string } } {
+  if ('found' in read) return { snapshot: { accounts: [read.found], skipped: [] }, partial: {} };
+  if ('skipped' in read) return { snapshot: { accounts: [], skipped: [read.skipped] }, partial: {} };
+  return {
+    snapshot: { accounts: [], skipped: [] },
+    partial: { undecided: `${accountKey(one.kind, one.name)}: ${read.undecided}` },
+  };
 }
 
 function byAccount(objects: ObservedObject[]): Map<string, ObservedObject[]> {
@@ -193,7 +213,8 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
   return {
     kind,
     name,
-    skipped: ix.skipped.has(key) || (!directoryAnswered && !account),
+    // Only a full read may say an account is gone (it keeps the removal guard).
+    skipped: ix.skipped.has(key) || (!account && (!directoryAnswered || inputs.partial !== undefined)),
     observed: indexObjects(ix.objects.get(key) ?? []),
     ...(account ? { account } : {}),
     ...(state ? { state } : {}),
@@ -338,13 +359,8 @@ function setStateGauges(deps: SyncDeps, inputs: Inputs, opts: SyncOptions): void
   if (!opts.only) deps.metrics?.setStates(inputs.cluster.states);
 }
 
-async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
-  const versionsAtGather = deps.actor.versions();
-  const inputs = await gather(deps, opts.mode, opts.only);
-  setStateGauges(deps, inputs, opts);
-  const plans = planAll(inputs, deps, opts);
-  const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
-  const result: SyncResult = {
+function newResult(plans: AccountPlan[], inputs: Inputs, guard: GuardTrip | undefined): SyncResult {
+  return {
     plans,
     done: [],
     failures: [],
@@ -352,7 +368,17 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
     skipped: inputs.snapshot?.skipped ?? [],
     ...(guard ? { guard } : {}),
     ...(inputs.directoryError ? { directoryError: inputs.directoryError } : {}),
+    ...(inputs.partial?.undecided ? { undecided: [inputs.partial.undecided] } : {}),
   };
+}
+
+async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
+  const versionsAtGather = deps.actor.versions();
+  const inputs = await gather(deps, opts.mode, opts.only);
+  setStateGauges(deps, inputs, opts);
+  const plans = planAll(inputs, deps, opts);
+  const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
+  const result = newResult(plans, inputs, guard);
   if (opts.mode !== 'plan') await report(deps, result);
   if (opts.mode === 'plan') {
     result.done = plans.flatMap((p) => p.steps.map((s) => describeStep(p.kind, p.name, s)));
