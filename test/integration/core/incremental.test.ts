@@ -75,6 +75,8 @@ beforeAll(async () => {
     },
   );
   ldap = s.ldap!;
+  // As the daemon does: the cluster cache runs before the loop (a one-account sync's gather from memory).
+  await s.app.cache.start();
   loop = new SyncLoop(s.app.sync, { intervalMs: 3_600_000, watchMs: 200, renewalCron: '0 0 1 1 *' });
   loop.onResult((_, r) => void (r && results.push(r)));
   loop.start();
@@ -97,6 +99,7 @@ async function settled(): Promise<void> {
 
 afterAll(async () => {
   await loop?.stop();
+  await s?.app.cache.stop();
   await ldap?.stop();
 });
 
