@@ -343,13 +343,15 @@ function reportFailures(
 /** One sync, recorded in the metrics whatever its outcome. */
 export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const started = performance.now();
+  // A sync of some accounts is counted apart: the full sync's metrics are what the alerts read.
+  const mode = opts.mode === 'sync' && opts.only ? 'one' : opts.mode;
   const seconds = (): number => (performance.now() - started) / 1000;
   try {
     const result = await syncOnce(deps, opts);
-    if (opts.mode !== 'plan') deps.metrics?.recordSync(opts.mode, result, seconds());
+    if (opts.mode !== 'plan') deps.metrics?.recordSync(mode, result, seconds());
     return result;
   } catch (err) {
-    if (opts.mode !== 'plan') deps.metrics?.recordSync(opts.mode, undefined, seconds());
+    if (opts.mode !== 'plan') deps.metrics?.recordSync(mode, undefined, seconds());
     throw err;
   }
 }

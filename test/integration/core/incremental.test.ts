@@ -45,6 +45,17 @@ async function syncsUntil(after: number, match: (f: Finished) => boolean): Promi
 }
 
 const about = (key: string) => (f: Finished) => !f.accounts || f.accounts.includes(key);
+async function syncMetrics(): Promise<unknown[]> {
+  const m = s.app.metrics;
+  const values = await Promise.all([m.lastSuccess.get(), m.guardHeld.get(), m.skippedNow.get()]);
+  return values.map((v) => v.values.filter((x) => x.labels.mode === undefined || x.labels.mode === 'sync'));
+}
+
+const oneAccountRuns = async (): Promise<number> =>
+  (await s.app.metrics.syncRuns.get()).values
+    .filter((v) => v.labels.mode === 'one')
+    .reduce((sum, v) => sum + v.value, 0);
+
 const adminGroup = (): string => `cn=${P}.admin,ou=servicegroups,${s.dir.shape.baseDn}`;
 const logged = (text: string) => s.logs.filter((l) => l.includes(text)).length;
 
@@ -108,9 +119,14 @@ describe('a changed directory entry', () => {
     const log = ldap.proc.log;
     const offset = slapdOffset(log);
     const n = finished().length;
+    const fullSyncMetrics = await syncMetrics();
+    const oneBefore = await oneAccountRuns();
     await s.dir.addTool({ name: 'gamma', uidNumber: 53_003 });
     const syncs = await syncsUntil(n, about('tool/gamma'));
     expect(syncs.map((f) => f.accounts)).toEqual([['tool/gamma']]);
+    // The full sync's metrics (last success, guard held: what the alerts read) are the full sync's alone.
+    expect(await syncMetrics()).toEqual(fullSyncMetrics);
+    expect(await oneAccountRuns()).toBe(oneBefore + 1);
     expect(syncs[0]).toMatchObject({ failures: 0 });
     expect(existsSync(kubeconfigOf(join(s.homesRoot, 'gamma')))).toBe(true);
     // Besides the watch's own looks (modifyTimestamp searches, the group's member list), slapd
