@@ -1,11 +1,14 @@
 // What kubeusers owns in the cluster, kept in memory from one list and one watch per kind (ADR 21):
 // compact records only (parsed states, content digests, CSR names and ages), never whole objects.
 // Started on every replica, followers too, so that any replica can answer from it.
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { AccountKind } from '../directory/account.ts';
 import type { Logger } from '../log.ts';
-import { observe, type ObservedObject } from '../reconcile/observed.ts';
+import { contentDigest } from '../reconcile/content.ts';
+import { observe, observedKey, type ObservedObject } from '../reconcile/observed.ts';
 import type { ClusterSnapshot } from '../reconcile/gather.ts';
-import type { Clients } from './client.ts';
+import type { Clients, WriteObserver } from './client.ts';
+import { isForeign, type Expected } from './foreign.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL, stateName } from './names.ts';
 import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
 import { parseState, type AccountState } from './state.ts';
@@ -102,12 +105,23 @@ function ownedKinds(selector: string): WatchedKind<ObservedObject>[] {
   ];
 }
 
+function refOf(o: KubernetesObject): Ref | undefined {
+  const name = o.metadata?.name;
+  if (!o.kind || !name) return undefined;
+  return { kind: o.kind, name, ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) };
+}
+
 const sameAccount = (a: Account | undefined, b: Account): boolean => a?.kind === b.kind && a.name === b.name;
 
-export class ClusterCache {
+type Ref = { kind: string; name: string; namespace?: string };
+const refKey = (r: Ref): string => observedKey(r.kind, r.namespace, r.name);
+
+export class ClusterCache implements WriteObserver {
   readonly #o: CacheOptions;
   readonly #states: ListWatch<AccountState>;
   readonly #owned: ListWatch<ObservedObject>[];
+  /** What kubeusers last wrote to each owned object (since this process started). */
+  readonly #expected = new Map<string, Expected>();
   readonly #csrs: ListWatch<CsrRecord>;
   readonly #listeners = new Set<(c: CacheChange) => void>();
 
@@ -201,6 +215,52 @@ export class ClusterCache {
         .filter((c) => c.account === account.name && c.accountKind === account.kind)
         .map(({ name, created }) => ({ name, ...(created ? { created } : {}) })),
     };
+  }
+
+  applying(object: KubernetesObject): void {
+    const ref = refOf(object);
+    if (ref && this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { digest: contentDigest(object) });
+  }
+
+  applied(object: KubernetesObject, resourceVersion: string | undefined): void {
+    const ref = refOf(object);
+    if (!ref) return;
+    const item = {
+      ...(object as WatchedItem),
+      metadata: { ...object.metadata, ...(resourceVersion ? { resourceVersion } : {}) },
+    } as WatchedItem;
+    if (ref.kind === 'ConfigMap' && ref.namespace === this.#o.ownNamespace) this.#states.wrote(item);
+    else this.#ownedKind(ref.kind)?.wrote(item);
+  }
+
+  deleting(ref: Ref): void {
+    if (this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { deleted: true });
+  }
+
+  /**
+   * Whether a change of an owned object was made by someone other than kubeusers (this process):
+   * its content is not what kubeusers last wrote, or it went away without kubeusers deleting it.
+   */
+  foreign(change: CacheChange): boolean {
+    const o = change.observed;
+    const obj = o?.after ?? o?.before;
+    if (!o || !obj || change.type === 'RELISTED') return false;
+    return isForeign(
+      { type: change.type, ...o },
+      this.#expected.get(observedKey(obj.kind, obj.namespace, obj.name)),
+      obj.namespace !== undefined && this.#namespaceGoing(obj.namespace),
+    );
+  }
+
+  /** Deleted by kubeusers, or terminating: the objects in it go with it. */
+  #namespaceGoing(ns: string): boolean {
+    const expected = this.#expected.get(observedKey('Namespace', undefined, ns));
+    const going = this.#ownedKind('Namespace')?.get(`/${ns}`)?.terminating === true;
+    return going || (expected !== undefined && 'deleted' in expected);
+  }
+
+  #ownedKind(kind: string): ListWatch<ObservedObject> | undefined {
+    return this.#owned.find((lw) => lw.kind === kind);
   }
 
   onChange(listener: (change: CacheChange) => void): () => void {

@@ -24,6 +24,17 @@ export interface Clients {
    * stream; `signal` ends it.
    */
   stream: (path: string, signal: AbortSignal) => Promise<Streamed>;
+  /** Told of every server-side apply (the cluster cache: it reads what kubeusers wrote at once). */
+  writes?: WriteObserver;
+}
+
+export interface WriteObserver {
+  /** Before the request: what kubeusers is about to write, so its own change is not taken for another's. */
+  applying(object: k8s.KubernetesObject): void;
+  /** After it: what was written, with the resourceVersion the apiserver gave it. */
+  applied(object: k8s.KubernetesObject, resourceVersion: string | undefined): void;
+  /** Before a delete kubeusers makes. */
+  deleting(ref: { kind: string; name: string; namespace?: string }): void;
 }
 
 export interface Streamed {

@@ -71,6 +71,8 @@ interface WatchEvent {
 interface Entry<R> {
   rv: string;
   record: R;
+  /** Taken from kubeusers' own write: the watch's event of the same version is the truth and replaces it. */
+  written?: boolean;
 }
 
 /** A Status the apiserver sends as a watch event of type ERROR, or as a list's error body. */
@@ -204,12 +206,7 @@ export class ListWatch<R> {
    * no change.
    */
   wrote(item: WatchedItem): void {
-    this.#event('MODIFIED', item);
-  }
-
-  /** An object kubeusers deleted. */
-  deleted(item: WatchedItem): void {
-    this.#event('DELETED', item);
+    this.#event('MODIFIED', item, true);
   }
 
   #emit(c: KindChange<R>): void {
@@ -270,6 +267,9 @@ export class ListWatch<R> {
     do page = await this.#page(fresh, page.continue);
     while (page.continue);
     const before = this.#entries;
+    // kubeusers' own writes made while the list was read stay (their events follow from the list's version).
+    for (const [key, e] of before)
+      if (e.written && newer(e.rv, page.rv) && newer(e.rv, fresh.get(key)?.rv)) fresh.set(key, e);
     this.#entries = fresh;
     this.#tombstones.clear();
     this.#rv = page.rv;
@@ -337,30 +337,31 @@ export class ListWatch<R> {
     return undefined;
   }
 
-  #event(type: WatchEventType, item: WatchedItem): void {
+  #event(type: WatchEventType, item: WatchedItem, written = false): void {
     const key = itemKey(item);
     const kept = this.#entries.get(key);
     const rv = item.metadata?.resourceVersion ?? '';
-    if (!newer(rv, kept?.rv ?? this.#tombstones.get(key))) return;
-    if (type === 'DELETED') {
-      this.#tombstones.set(key, rv);
-      if (!kept) return;
-      this.#entries.delete(key);
-      this.#emit({ type, key, prev: kept.record });
-      return;
-    }
-    const record = this.#kind.record({ kind: this.#kind.kind, ...item });
-    if (record === undefined) {
-      // Not kept (unreadable): gone from the cache, as if deleted.
-      if (!kept) return;
-      this.#entries.delete(key);
-      this.#emit({ type: 'DELETED', key, prev: kept.record });
-      return;
-    }
+    if (!this.#news(key, kept, rv, written)) return;
+    if (type === 'DELETED') this.#tombstones.set(key, rv);
+    const record = type === 'DELETED' ? undefined : this.#kind.record({ kind: this.#kind.kind, ...item });
+    // Deleted, or no longer readable as a record: gone from the cache.
+    if (record === undefined) return this.#remove(key, kept);
     this.#tombstones.delete(key);
-    this.#entries.set(key, { rv, record });
+    this.#entries.set(key, { rv, record, ...(written ? { written } : {}) });
     if (!kept) this.#emit({ type: 'ADDED', key, next: record });
     else if (!same(kept.record, record))
       this.#emit({ type: 'MODIFIED', key, prev: kept.record, next: record });
+  }
+
+  /** Newer than what is kept; or the watch's own account of a version kubeusers' write gave first. */
+  #news(key: string, kept: Entry<R> | undefined, rv: string, written: boolean): boolean {
+    if (kept?.written === true && !written && rv === kept.rv) return true;
+    return newer(rv, kept ? kept.rv : this.#tombstones.get(key));
+  }
+
+  #remove(key: string, kept: Entry<R> | undefined): void {
+    if (!kept) return;
+    this.#entries.delete(key);
+    this.#emit({ type: 'DELETED', key, prev: kept.record });
   }
 }
