@@ -99,11 +99,13 @@ export class SyncLoop {
         .changes(this.#deps.clock.now())
         .then(
           (changes) => {
+            if (this.#stopped) return;
             const runs = watchRuns(changes, this.#look('watch-ok'));
             if (runs.full) this.#full();
             for (const key of runs.accounts) this.#one(key);
           },
-          (err: unknown) => void this.#look('watch-failed', err),
+          // A look still in flight when the loop stopped (its server stopped too) says nothing.
+          (err: unknown) => void (this.#stopped || this.#look('watch-failed', err)),
         )
         .finally(() => this.#watch());
     }, ms);
@@ -164,6 +166,15 @@ export class SyncLoop {
     });
   }
 
+  /**
+   * A sync that could not read the directory starts an outage; only a full sync that could ends it:
+   * one account read well does not pay for the full sync owed since the outage.
+   */
+  #syncLooked(options: SyncOptions, result: SyncResult): void {
+    if (result.directoryError) this.#look('sync-failed', result.directoryError);
+    else if (!options.only) this.#look('sync-ok');
+  }
+
   #finished(options: SyncOptions, result: SyncResult, seconds: number): void {
     const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
     this.#log[level](
@@ -187,8 +198,7 @@ export class SyncLoop {
       const result = await runSync(this.#deps, options);
       const seconds = (performance.now() - started) / 1000;
       for (const l of this.#listeners) l(options.mode, result, seconds);
-      if (options.mode === 'sync')
-        this.#look(result.directoryError ? 'sync-failed' : 'sync-ok', result.directoryError);
+      if (options.mode === 'sync') this.#syncLooked(options, result);
       // What one entry's read could not decide (gone, no longer an admin) goes to a full read now.
       if (result.undecided?.length) this.#full();
       this.#finished(options, result, seconds);
