@@ -127,7 +127,12 @@ export class LdapDirectory implements Directory {
         client,
         this.#o.toolsBase,
         `(&(objectClass=posixAccount)${escapeFilter`(cn=${this.#o.rules.project}.*)`}${stamp})`,
-        (e) => ({ kind: 'tool', name: toolNameOfCn(values(e, 'cn')[0] ?? '', this.#o.rules.project) }),
+        (e) => ({
+          kind: 'tool',
+          name: values(e, 'cn')
+            .map((cn) => toolNameOfCn(cn, this.#o.rules.project))
+            .find(Boolean),
+        }),
       );
       const people =
         members.size === 0
