@@ -246,7 +246,7 @@ export const configSchema = z.strictObject({
         .min(0)
         .default(1)
         .describe(
-          'how often to ask LDAP for created or modified entries, which starts a sync at once (0: never)',
+          'how often to ask LDAP which tools and admins were created or modified; each starts a sync of that account at once (0: never)',
         ),
       renewalCron: z.string().default('*/10 * * * *').describe('node-cron schedule of the renewal sweep'),
       concurrency: z.number().int().min(1).max(256).default(16).describe('accounts worked on at once'),

@@ -43,11 +43,33 @@ export interface DirectorySnapshot {
 
 export const accountKey = (kind: AccountKind, name: string): string => `${kind}/${name}`;
 
+/** An entry a look at the directory found changed: a tool, an admin, or a change of admin membership. */
+export interface ChangedEntry {
+  kind: AccountKind;
+  name: string;
+  /** Taken out of the admin group: a removal, which only a full read may decide. */
+  left?: true;
+}
+
+/**
+ * What one entry's read says. `found`: the account; `skipped`: the entry is there but invalid, as a
+ * full read would skip it; `undecided`: one entry's read cannot tell (not there, no longer an admin,
+ * its uid number shared): only a full read, which keeps the removal guard, may act on that.
+ */
+export type OneRead =
+  { found: Account } | { skipped: Skipped } | { undecided: 'not-found' | 'not-admin' | 'shared-uid-number' };
+
 export interface Directory {
   /** Reads every tool and admin. Throws on any error or partial result: callers must not act on doubt. */
   read(): Promise<DirectorySnapshot>;
+  /** Reads one account's entry (an admin: the person, and the group's membership by one base search). Throws like `read`. */
+  readOne(kind: AccountKind, name: string): Promise<OneRead>;
   /** Throws when the directory cannot be reached or refuses the bind. */
   ping(): Promise<void>;
-  /** Whether anything was created or modified since the last call (false on the first). */
-  changed(now: Date): Promise<boolean>;
+  /**
+   * The entries of this project's tools and admins created or modified since the last call, and the
+   * members added to or taken out of the admin group (none on the first call, which sets the mark).
+   * Deletions of entries are not seen here: the full read on the interval finds them.
+   */
+  changes(now: Date): Promise<ChangedEntry[]>;
 }

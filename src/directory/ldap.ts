@@ -1,7 +1,15 @@
 // Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
 // asked for by name, so every search names them (the older daemon forgot this for admins).
 import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
-import type { Directory, DirectorySnapshot, Skipped } from './account.ts';
+import type { AccountKind, ChangedEntry, Directory, DirectorySnapshot, OneRead, Skipped } from './account.ts';
+import {
+  advanceMark,
+  distinctChanges,
+  membershipChanges,
+  toolNameOfCn,
+  type ChangeMark,
+  type Stamped,
+} from './changes.ts';
 import { mapEntries, type MappingRules, type RawEntry } from './mapping.ts';
 import { certificateErrorCode, tlsOptionsFor, transportOf } from './transport.ts';
 
@@ -97,44 +105,142 @@ export class LdapDirectory implements Directory {
     }
   }
 
-  readonly #seen = { stamp: '', dns: new Set<string>() };
+  #mark: ChangeMark = { stamp: '', dns: new Set() };
+  #members: ReadonlySet<string> | undefined;
 
   /**
-   * Whether any tool, person or the admin group was created or modified since the last look: three
-   * small searches on modifyTimestamp, cheap enough to run every second so that a new account gets
-   * its credentials within seconds, not one sync interval. Deletions wait for the next full sync.
+   * The tools of this project and the admins whose entries were created or modified since the last
+   * look, and the changes of the admin group's membership: small searches on modifyTimestamp, cheap
+   * enough to run every second, limited in the filter itself to this project's tools and to the people
+   * who are admins (another project's tool, or a person who is not an admin, starts nothing).
    */
-  async changed(now: Date): Promise<boolean> {
-    if (!this.#seen.stamp) this.#seen.stamp = generalizedTime(new Date(now.getTime() - 5_000));
-    const since = this.#seen.stamp;
+  async changes(now: Date): Promise<ChangedEntry[]> {
+    if (!this.#mark.stamp)
+      this.#mark = { stamp: generalizedTime(new Date(now.getTime() - 5_000)), dns: new Set() };
+    const since = this.#mark.stamp;
     const client = await this.#connect();
     try {
-      const filter = `(&(objectClass=posixAccount)(modifyTimestamp>=${since}))`;
-      const opts = {
-        scope: 'sub' as const,
-        filter,
-        attributes: ['modifyTimestamp'],
-        paged: { pageSize: this.#o.pageSize },
-      };
-      const found = [
-        ...(await client.search(this.#o.toolsBase, opts)).searchEntries,
-        ...(await client.search(this.#o.usersBase, opts)).searchEntries,
-        ...(
-          await client.search(this.#o.adminGroupDn, {
-            scope: 'base',
-            filter: `(modifyTimestamp>=${since})`,
-            attributes: ['modifyTimestamp'],
-          })
-        ).searchEntries,
-      ].map((e) => ({ dn: e.dn, stamp: values(e as RawEntry, 'modifyTimestamp')[0] ?? '' }));
-      const fresh = found.filter((e) => e.stamp > since || (e.stamp === since && !this.#seen.dns.has(e.dn)));
-      const newest = found.reduce((m, e) => (e.stamp > m ? e.stamp : m), since);
-      this.#seen.dns = new Set(found.filter((e) => e.stamp === newest).map((e) => e.dn));
-      if (newest !== since) this.#seen.stamp = newest;
-      return fresh.length > 0;
+      const members = await this.#memberNames(client);
+      const stamp = escapeFilter`(modifyTimestamp>=${since})`;
+      const a = this.#o.rules.attributes;
+      const tools = await this.#stamped(
+        client,
+        this.#o.toolsBase,
+        `(&(objectClass=posixAccount)${escapeFilter`(cn=${this.#o.rules.project}.*)`}${stamp})`,
+        (e) => ({
+          kind: 'tool',
+          name: values(e, 'cn')
+            .map((cn) => toolNameOfCn(cn, this.#o.rules.project))
+            .find(Boolean),
+        }),
+      );
+      const people =
+        members.size === 0
+          ? []
+          : await this.#stamped(
+              client,
+              this.#o.usersBase,
+              `(&(objectClass=posixAccount)${stamp}(|${[...members].map((u) => escapeFilter`(${a.uid}=${u})`).join('')}))`,
+              (e) => ({ kind: 'admin', name: values(e, a.uid)[0] }),
+            );
+      const { fresh, mark } = advanceMark(this.#mark, [...tools, ...people]);
+      const joined = membershipChanges(this.#members, members);
+      this.#mark = mark;
+      this.#members = members;
+      return distinctChanges([...fresh.map(({ kind, name }) => ({ kind, name })), ...joined]);
     } finally {
       await client.unbind().catch(() => undefined);
     }
+  }
+
+  async #stamped(
+    client: Client,
+    base: string,
+    filter: string,
+    nameOf: (e: RawEntry) => { kind: AccountKind; name: string | undefined },
+  ): Promise<Stamped[]> {
+    const { searchEntries } = await client.search(base, {
+      scope: 'sub',
+      filter,
+      attributes: ['cn', this.#o.rules.attributes.uid, 'modifyTimestamp'],
+      paged: { pageSize: this.#o.pageSize },
+    });
+    return searchEntries.flatMap((e): Stamped[] => {
+      const { kind, name } = nameOf(e);
+      const stamp = values(e, 'modifyTimestamp')[0] ?? '';
+      return name === undefined ? [] : [{ dn: e.dn, stamp, kind, name }];
+    });
+  }
+
+  /** The admin group's members as uids (one base search). */
+  async #memberNames(client: Client): Promise<Set<string>> {
+    const attr = this.#o.memberStyle;
+    const { searchEntries } = await client.search(this.#o.adminGroupDn, {
+      scope: 'base',
+      attributes: [attr],
+    });
+    const members = values(searchEntries[0], attr);
+    const uids = attr === 'memberUid' ? members : members.map(uidOfDn);
+    return new Set(uids.filter((u): u is string => u !== undefined));
+  }
+
+  /**
+   * One account's entry: a tool by its cn, an admin by its uid after one base search on the group
+   * that matches only if the person is a member. A second search returns no attributes, only whether
+   * another account of the kind shares the uid number (a full read drops both; one read cannot tell
+   * which is right, so it decides nothing).
+   */
+  async readOne(kind: AccountKind, name: string): Promise<OneRead> {
+    const client = await this.#connect();
+    try {
+      return await this.#readOne(client, kind, name);
+    } catch (err) {
+      if (err instanceof DirectoryError) throw err;
+      throw new DirectoryError(`LDAP read failed: ${describe(err)}`, 'read-failed', { cause: err });
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+
+  async #readOne(client: Client, kind: AccountKind, name: string): Promise<OneRead> {
+    const a = this.#o.rules.attributes;
+    const project = this.#o.rules.project;
+    if (kind === 'admin' && !(await this.#isMember(client, name))) return { undecided: 'not-admin' };
+    const [base, scope] =
+      kind === 'tool'
+        ? [this.#o.toolsBase, escapeFilter`(cn=${project}.${name})`]
+        : [this.#o.usersBase, escapeFilter`(${a.uid}=${name})`];
+    const entries = await this.#search(client, base, `(&(objectClass=posixAccount)${scope})`);
+    if (entries.length === 0) return { undecided: 'not-found' };
+    const mapped = mapEntries(kind, entries, this.#o.rules);
+    const account = mapped.accounts[0];
+    if (!account) return { skipped: mapped.skipped[0]! };
+    const peers =
+      kind === 'tool'
+        ? escapeFilter`(cn=${project}.*)(uidNumber=${String(account.uidNumber)})`
+        : escapeFilter`(uidNumber=${String(account.uidNumber)})`;
+    const shared = await client.search(base, {
+      scope: 'sub',
+      filter: `(&(objectClass=posixAccount)${peers})`,
+      attributes: ['1.1'],
+      paged: { pageSize: this.#o.pageSize },
+    });
+    if (shared.searchEntries.length > 1) return { undecided: 'shared-uid-number' };
+    return { found: account };
+  }
+
+  /** A base search on the group that returns it (without its member list) only if `uid` is a member. */
+  async #isMember(client: Client, uid: string): Promise<boolean> {
+    const member =
+      this.#o.memberStyle === 'memberUid'
+        ? escapeFilter`(memberUid=${uid})`
+        : escapeFilter`(member=${this.#o.rules.attributes.uid}=${uid},${this.#o.usersBase})`;
+    const { searchEntries } = await client.search(this.#o.adminGroupDn, {
+      scope: 'base',
+      filter: member,
+      attributes: ['1.1'],
+    });
+    return searchEntries.length === 1;
   }
 
   /** Reachable and accepting our bind? For readiness. */

@@ -198,7 +198,8 @@ export class Metrics {
     this.syncRuns.inc({ mode, outcome });
     this.syncDuration.observe({ mode }, seconds);
     if (outcome === 'ok') this.lastSuccess.set({ mode }, this.#clock.now().getTime() / 1000);
-    if (result) this.#recordResult(mode, result);
+    // A one-account sync saw one account: the gauges of all stay as the last full sync set them.
+    if (result && mode !== 'one') this.#recordResult(mode, result);
   }
 
   #recordResult(mode: string, result: SyncOutcome): void {

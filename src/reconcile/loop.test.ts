@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { nextDirectoryHealth, type DirectoryHealth, type DirectoryLook, type HealthStep } from './loop.ts';
+import type { ChangedEntry } from '../directory/account.ts';
+import {
+  nextDirectoryHealth,
+  watchRuns,
+  type DirectoryHealth,
+  type DirectoryLook,
+  type HealthStep,
+  type WatchRuns,
+} from './loop.ts';
 
 const up: DirectoryHealth = { down: false, owed: false };
 const downOwed: DirectoryHealth = { down: true, owed: true };
@@ -45,4 +53,42 @@ describe('nextDirectoryHealth', () => {
     ['a good sync after the paid one ends it too', downPaid, 'sync-ok', { health: up, syncNow: false }],
   ];
   it.each(cases)('%s', (_, health, look, want) => expect(nextDirectoryHealth(health, look)).toEqual(want));
+});
+
+describe('watchRuns', () => {
+  const tool = (name: string): ChangedEntry => ({ kind: 'tool', name });
+  const cases: [string, ChangedEntry[], boolean, WatchRuns][] = [
+    ['nothing changed, nothing runs', [], false, { full: false, accounts: [] }],
+    [
+      'each changed account gets its own sync',
+      [tool('b'), tool('a')],
+      false,
+      { full: false, accounts: ['tool/a', 'tool/b'] },
+    ],
+    [
+      'an account changed twice syncs once',
+      [tool('a'), tool('a')],
+      false,
+      { full: false, accounts: ['tool/a'] },
+    ],
+    [
+      'an admin added to the group is a one-account sync',
+      [{ kind: 'admin', name: 'ann' }],
+      false,
+      { full: false, accounts: ['admin/ann'] },
+    ],
+    [
+      'a member taken out of the admin group is a removal: a full read decides',
+      [tool('a'), { kind: 'admin', name: 'ann', left: true }],
+      false,
+      { full: true, accounts: [] },
+    ],
+    [
+      'the directory answers again after an outage: a full sync',
+      [tool('a')],
+      true,
+      { full: true, accounts: [] },
+    ],
+  ];
+  it.each(cases)('%s', (_, changes, recovered, want) => expect(watchRuns(changes, recovered)).toEqual(want));
 });

@@ -1,6 +1,7 @@
 // The daemon's schedule: a sync every interval, a renewal sweep on a cron schedule, never two runs
 // at once, and a drain on stop.
 import { schedule, validate, type ScheduledTask } from 'node-cron';
+import { accountKey, type ChangedEntry } from '../directory/account.ts';
 import type { Logger } from '../log.ts';
 import { runSync, type SyncDeps, type SyncOptions, type SyncResult } from './sync.ts';
 
@@ -45,6 +46,22 @@ export function nextDirectoryHealth(h: DirectoryHealth, look: DirectoryLook): He
   return { health: h, syncNow: false };
 }
 
+/** What a look at the directory starts: a full sync, or a one-account sync per changed entry. */
+export interface WatchRuns {
+  full: boolean;
+  accounts: string[];
+}
+
+/**
+ * A full sync when the directory answers again after an outage or a member left the admin group
+ * (a removal: only a full read, with its guard, decides one); otherwise one sync per changed account,
+ * each reading one entry. A full sync covers every account, so it replaces them.
+ */
+export function watchRuns(changes: ChangedEntry[], recovered: boolean): WatchRuns {
+  if (recovered || changes.some((c) => c.left)) return { full: true, accounts: [] };
+  return { full: false, accounts: [...new Set(changes.map((c) => accountKey(c.kind, c.name)))].sort() };
+}
+
 export class SyncLoop {
   readonly #deps: SyncDeps;
   readonly #opts: LoopOptions;
@@ -69,27 +86,44 @@ export class SyncLoop {
 
   #watchTimer: NodeJS.Timeout | undefined;
   #pending = false;
+  /** One-account syncs queued and not started yet: a change seen again meanwhile adds nothing. */
+  readonly #queued = new Set<string>();
   #health: DirectoryHealth = { down: false, owed: false };
 
-  /** Between syncs, a cheap look for new or changed entries; a change runs a sync now. */
+  /** Between syncs, a cheap look for changed entries; each starts a sync of its account now. */
   #watch(): void {
     const ms = this.#opts.watchMs ?? 0;
     if (this.#stopped || ms <= 0) return;
     this.#watchTimer = setTimeout(() => {
       this.#deps.directory
-        .changed(this.#deps.clock.now())
+        .changes(this.#deps.clock.now())
         .then(
-          (changed) => {
-            const recover = this.#look('watch-ok');
-            if ((changed || recover) && !this.#pending) {
-              this.#pending = true;
-              void this.trigger({ mode: 'sync' }).finally(() => (this.#pending = false));
-            }
+          (changes) => {
+            if (this.#stopped) return;
+            const runs = watchRuns(changes, this.#look('watch-ok'));
+            if (runs.full) this.#full();
+            for (const key of runs.accounts) this.#one(key);
           },
-          (err: unknown) => void this.#look('watch-failed', err),
+          // A look still in flight when the loop stopped (its server stopped too) says nothing.
+          (err: unknown) => void (this.#stopped || this.#look('watch-failed', err)),
         )
         .finally(() => this.#watch());
     }, ms);
+  }
+
+  #full(): void {
+    if (this.#pending) return;
+    this.#pending = true;
+    void this.trigger({ mode: 'sync' }).finally(() => (this.#pending = false));
+  }
+
+  #one(key: string): void {
+    if (this.#stopped || this.#queued.has(key)) return;
+    this.#queued.add(key);
+    this.#running = this.#running.then(() => {
+      this.#queued.delete(key);
+      return this.#once({ mode: 'sync', only: new Set([key]) });
+    });
   }
 
   /** Records a look at the directory; true when a sync is owed now. */
@@ -132,26 +166,42 @@ export class SyncLoop {
     });
   }
 
+  /**
+   * A sync that could not read the directory starts an outage; only a full sync that could ends it:
+   * one account read well does not pay for the full sync owed since the outage.
+   */
+  #syncLooked(options: SyncOptions, result: SyncResult): void {
+    if (result.directoryError) this.#look('sync-failed', result.directoryError);
+    else if (!options.only) this.#look('sync-ok');
+  }
+
+  #finished(options: SyncOptions, result: SyncResult, seconds: number): void {
+    const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
+    this.#log[level](
+      {
+        action: options.mode,
+        ...(options.only ? { accounts: [...options.only] } : {}),
+        ...(result.undecided ? { undecided: result.undecided } : {}),
+        changes: result.done.length,
+        failures: result.failures.length,
+        guard: result.guard,
+        directoryError: result.directoryError,
+        seconds,
+      },
+      `${options.mode} finished`,
+    );
+  }
+
   async #once(options: SyncOptions): Promise<void> {
     const started = performance.now();
     try {
       const result = await runSync(this.#deps, options);
       const seconds = (performance.now() - started) / 1000;
       for (const l of this.#listeners) l(options.mode, result, seconds);
-      if (options.mode === 'sync')
-        this.#look(result.directoryError ? 'sync-failed' : 'sync-ok', result.directoryError);
-      const level = result.failures.length || result.guard || result.directoryError ? 'warn' : 'info';
-      this.#log[level](
-        {
-          action: options.mode,
-          changes: result.done.length,
-          failures: result.failures.length,
-          guard: result.guard,
-          directoryError: result.directoryError,
-          seconds,
-        },
-        `${options.mode} finished`,
-      );
+      if (options.mode === 'sync') this.#syncLooked(options, result);
+      // What one entry's read could not decide (gone, no longer an admin) goes to a full read now.
+      if (result.undecided?.length) this.#full();
+      this.#finished(options, result, seconds);
     } catch (err) {
       const seconds = (performance.now() - started) / 1000;
       for (const l of this.#listeners) l(options.mode, undefined, seconds);

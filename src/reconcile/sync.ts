@@ -6,6 +6,7 @@ import {
   type AccountKind,
   type Directory,
   type DirectorySnapshot,
+  type OneRead,
   type Skipped,
 } from '../directory/account.ts';
 import type { Clock } from '../clock.ts';
@@ -29,7 +30,7 @@ import {
   type GuardSettings,
   type Step,
 } from './decide.ts';
-import { gatherCluster, indexObjects, type ClusterSnapshot } from './gather.ts';
+import { indexObjects, readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
 import type { ObservedObject } from './observed.ts';
 import { KeyedMutex, mapPool } from './pool.ts';
 import { waitingAccounts, type Waiting } from './credentials.ts';
@@ -51,6 +52,8 @@ export interface SyncDeps {
   recorder?: EventSink;
   /** Draws new epoch ids (the system's randomness unless a test injects its own). */
   random?: Random;
+  /** The cluster cache: read instead of listing while it is synced (the daemon; one-shot commands list). */
+  cache?: ClusterView;
 }
 
 export type SyncMode = 'sync' | 'plan' | 'renew';
@@ -80,6 +83,8 @@ export interface SyncResult {
   skipped: Skipped[];
   guard?: GuardTrip;
   directoryError?: string;
+  /** Accounts a one-entry read could not decide (gone, no longer an admin): a full read must. */
+  undecided?: string[];
 }
 
 const where = (o: { namespace?: string; name: string }): string =>
@@ -110,6 +115,8 @@ export function describeStep(kind: AccountKind, name: string, step: Step): strin
 interface Inputs {
   snapshot?: DirectorySnapshot;
   directoryError?: string;
+  /** The directory was read for one account only: an account missing from it is not a removal. */
+  partial?: { undecided?: string };
   cluster: ClusterSnapshot;
   /** Legacy groups of certificates in the ledger, read only while a previous release's state remains. */
   revokedLegacy?: ReadonlySet<string>;
@@ -141,15 +148,30 @@ async function revokedLegacyGroups(
 }
 
 async function gather(deps: SyncDeps, mode: SyncMode, only?: Set<string>): Promise<Inputs> {
-  const cluster = await gatherCluster(deps.clients, deps.ownNamespace, single(only));
+  const cluster = await readCluster(deps.cache, deps.clients, deps.ownNamespace, single(only));
   const revokedLegacy = await revokedLegacyGroups(deps, cluster, single(only));
   const base = { cluster, ...(revokedLegacy ? { revokedLegacy } : {}) };
   if (mode === 'renew') return base;
+  const one = single(only);
   try {
+    if (one) return { ...base, ...oneRead(one, await deps.directory.readOne(one.kind, one.name)) };
     return { ...base, snapshot: await deps.directory.read() };
   } catch (err) {
     return { ...base, directoryError: err instanceof Error ? err.message : 'directory read failed' };
   }
+}
+
+/** One entry's read as a snapshot of its own: found, skipped, or left undecided (nothing done). */
+export function oneRead(
+  one: { kind: AccountKind; name: string },
+  read: OneRead,
+): { snapshot: DirectorySnapshot; partial: { undecided?: string } } {
+  if ('found' in read) return { snapshot: { accounts: [read.found], skipped: [] }, partial: {} };
+  if ('skipped' in read) return { snapshot: { accounts: [], skipped: [read.skipped] }, partial: {} };
+  return {
+    snapshot: { accounts: [], skipped: [] },
+    partial: { undecided: `${accountKey(one.kind, one.name)}: ${read.undecided}` },
+  };
 }
 
 function byAccount(objects: ObservedObject[]): Map<string, ObservedObject[]> {
@@ -193,7 +215,8 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
   return {
     kind,
     name,
-    skipped: ix.skipped.has(key) || (!directoryAnswered && !account),
+    // Only a full read may say an account is gone (it keeps the removal guard).
+    skipped: ix.skipped.has(key) || (!account && (!directoryAnswered || inputs.partial !== undefined)),
     observed: indexObjects(ix.objects.get(key) ?? []),
     ...(account ? { account } : {}),
     ...(state ? { state } : {}),
@@ -322,13 +345,15 @@ function reportFailures(
 /** One sync, recorded in the metrics whatever its outcome. */
 export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const started = performance.now();
+  // A sync of some accounts is counted apart: the full sync's metrics are what the alerts read.
+  const mode = opts.mode === 'sync' && opts.only ? 'one' : opts.mode;
   const seconds = (): number => (performance.now() - started) / 1000;
   try {
     const result = await syncOnce(deps, opts);
-    if (opts.mode !== 'plan') deps.metrics?.recordSync(opts.mode, result, seconds());
+    if (opts.mode !== 'plan') deps.metrics?.recordSync(mode, result, seconds());
     return result;
   } catch (err) {
-    if (opts.mode !== 'plan') deps.metrics?.recordSync(opts.mode, undefined, seconds());
+    if (opts.mode !== 'plan') deps.metrics?.recordSync(mode, undefined, seconds());
     throw err;
   }
 }
@@ -338,13 +363,8 @@ function setStateGauges(deps: SyncDeps, inputs: Inputs, opts: SyncOptions): void
   if (!opts.only) deps.metrics?.setStates(inputs.cluster.states);
 }
 
-async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
-  const versionsAtGather = deps.actor.versions();
-  const inputs = await gather(deps, opts.mode, opts.only);
-  setStateGauges(deps, inputs, opts);
-  const plans = planAll(inputs, deps, opts);
-  const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
-  const result: SyncResult = {
+function newResult(plans: AccountPlan[], inputs: Inputs, guard: GuardTrip | undefined): SyncResult {
+  return {
     plans,
     done: [],
     failures: [],
@@ -352,7 +372,17 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
     skipped: inputs.snapshot?.skipped ?? [],
     ...(guard ? { guard } : {}),
     ...(inputs.directoryError ? { directoryError: inputs.directoryError } : {}),
+    ...(inputs.partial?.undecided ? { undecided: [inputs.partial.undecided] } : {}),
   };
+}
+
+async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
+  const versionsAtGather = deps.actor.versions();
+  const inputs = await gather(deps, opts.mode, opts.only);
+  setStateGauges(deps, inputs, opts);
+  const plans = planAll(inputs, deps, opts);
+  const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
+  const result = newResult(plans, inputs, guard);
   if (opts.mode !== 'plan') await report(deps, result);
   if (opts.mode === 'plan') {
     result.done = plans.flatMap((p) => p.steps.map((s) => describeStep(p.kind, p.name, s)));

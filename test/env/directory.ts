@@ -47,7 +47,7 @@ export class DirectoryFixture {
   }
 
   async addTool(tool: ToolSpec): Promise<string> {
-    const target = this.toolDn(tool.name);
+    const target = dn.tool(this.shape, tool.name, tool.project);
     await this.#withClient((c) => c.add(target, toolAttributes(this.shape, tool)));
     if (tool.locked) await this.lock(target, tool.locked);
     return target;

@@ -109,6 +109,8 @@ export interface SlapdOptions {
   port?: number;
   /** The same for the ldaps:// port. */
   tlsPort?: number;
+  /** slapd's debug level on its log (`stats`: one line per connection, operation and result). */
+  debug?: string;
 }
 
 export async function startSlapd(
@@ -144,7 +146,14 @@ export async function startSlapd(
   while (tlsPort === port) tlsPort = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
   const ldapsUrl = `ldaps://127.0.0.1:${tlsPort}`;
-  const proc = startProcess(dir, 'slapd', SLAPD, ['-d', '0', '-f', conf, '-h', `${url}/ ${ldapsUrl}/`]);
+  const proc = startProcess(dir, 'slapd', SLAPD, [
+    '-d',
+    opts.debug ?? '0',
+    '-f',
+    conf,
+    '-h',
+    `${url}/ ${ldapsUrl}/`,
+  ]);
   const info: LdapInfo = {
     url,
     ldapsUrl,

@@ -68,6 +68,8 @@ export function scenarioInput(env: EnvInfo, project: string, extra: Partial<Conf
 export interface ScenarioOptions {
   /** A private slapd for this scenario, seeded before start (for malformed entries, or to stop it). */
   ownLdap?: LdapSeed;
+  /** slapd's debug level for the private slapd (`stats` logs every search and its result). */
+  ldapDebug?: string;
 }
 
 export async function scenario(
@@ -86,7 +88,7 @@ export async function scenario(
       homesRoot: join(shared.homesRoot, project),
       adminHomesRoot: join(shared.adminHomesRoot, project),
     };
-    ldap = await startSlapd(dir, shape, opts.ownLdap);
+    ldap = await startSlapd(dir, shape, opts.ownLdap, opts.ldapDebug ? { debug: opts.ldapDebug } : {});
     // Registered with the shared environment, so a killed run's slapd is reaped like the rest.
     appendFileSync(join(shared.dir, 'pids'), `${ldap.proc.pid}\n`);
     env = { ...shared, ldap: ldap.info };
