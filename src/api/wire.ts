@@ -14,6 +14,9 @@ import { Authorizer } from './access-review.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
 import { ReviewCache } from './review-cache.ts';
+import { CertificateVerifier } from './review-certs.ts';
+import type { CredentialView } from './review.ts';
+import { unknownView } from './review-view.ts';
 import { TokenReviewer, type TokenOutcome } from './token-review.ts';
 
 export interface Leadership {
@@ -62,7 +65,12 @@ export function authClients(app: App): Clients {
   });
 }
 
-export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDeps {
+/** `view`: the accounts in memory (the cluster cache); without it every credential review answers 503. */
+export function apiDeps(
+  app: App,
+  leadership: Leadership = alwaysLeader,
+  view: CredentialView = unknownView,
+): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
   const api = app.settings.api;
   const auth = authClients(app);
@@ -111,6 +119,15 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
       audit: (kind, name) => audit(app, kind, name),
     },
     revocations: (filter) => ledger.list(filter),
+    reviews: {
+      view,
+      // kubeusers' certificates are signed by the kube-apiserver-client signer, whose CA is the one
+      // in cluster-info on kubeadm clusters (the CA every kubeconfig kubeusers writes trusts).
+      verifier: new CertificateVerifier(() => app.clusterInfo.caPem),
+      instance: ns,
+      project: app.settings.ldap.project,
+      clock: app.clock,
+    },
     revoke: async (req) => {
       try {
         return await revoke(revokeDeps, req);
@@ -134,6 +151,7 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     limits: {
       requestsPerMinute: api.requestsPerMinute,
       unauthenticatedRequestsPerMinute: api.unauthenticatedRequestsPerMinute,
+      credentialReviewsPerMinute: api.credentialReviewsPerMinute,
     },
   };
 }
