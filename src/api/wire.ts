@@ -13,7 +13,7 @@ import { runSync } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
-import { ReviewCache } from './review-cache.ts';
+import { digestKey, ReviewCache } from './review-cache.ts';
 import { CertificateVerifier } from './review-certs.ts';
 import type { CredentialView } from './review.ts';
 import { unknownView } from './review-view.ts';
@@ -82,6 +82,11 @@ export function apiDeps(
   const ledger = new Ledger(app.clients, ns);
   // Authentication reads the ledger on the API's own budget, never the reconciler's.
   const authLedger = new Ledger(auth, ns);
+  const ledgerMemory = new ReviewCache<boolean>(
+    { ...ttl, positiveMs: ttl.negativeMs },
+    app.clock,
+    (revoked) => !revoked,
+  );
   const revokeDeps = {
     clients: app.clients,
     actor: app.actor,
@@ -105,8 +110,16 @@ export function apiDeps(
         cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
       }),
       instance: ns,
-      stateOf: (kind, name) => readState(auth, ns, kind, name),
-      isRevoked: (serial, fingerprint) => authLedger.has(serial, fingerprint),
+      // From memory when this replica's view is synced (a revocation moves the state at once there).
+      stateOf: (kind, name) =>
+        view.synced() ? Promise.resolve(view.state(kind, name)) : readState(auth, ns, kind, name),
+      // A caller asking often (a gateway, once per request it serves) costs one ledger read every
+      // few seconds, not one per request. A kubeusers certificate in the ledger is refused at once
+      // anyway: its state moved to a new epoch before the entry was written.
+      isRevoked: (serial, fingerprint) =>
+        ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
+          authLedger.has(serial, fingerprint),
+        ),
     },
     authorizer: new Authorizer({
       clients: auth,
