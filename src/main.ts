@@ -2,6 +2,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
+import { ClusterCache } from './cluster/cache.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
 import { EventRecorder } from './cluster/events.ts';
@@ -34,6 +35,8 @@ export interface App {
   settings: Settings;
   clients: Clients;
   clusterInfo: ClusterInfo;
+  /** kubeusers' objects in memory (ADR 21): started by the daemon on every replica, not by one-shot commands. */
+  cache: ClusterCache;
   actor: Actor;
   sync: SyncDeps;
   log: Logger;
@@ -225,7 +228,8 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     metrics,
     recorder,
   };
-  return { fence, recorder, metrics, settings, clients, clusterInfo, actor, sync, log, clock };
+  const cache = new ClusterCache({ clients, log, ownNamespace });
+  return { fence, recorder, metrics, settings, clients, clusterInfo, cache, actor, sync, log, clock };
 }
 
 /** kubeusers' own namespace holds the state and the lease; it is created if missing, and the

@@ -161,6 +161,11 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     s.ops.address,
   );
   const api = s.api.enabled ? await serveApi(app, leadership) : undefined;
+  // Every replica keeps the cache, followers too (they answer from it); until it has listed, syncs
+  // read the cluster with lists as before.
+  const cacheStarted = app.cache.start().catch((err: unknown) => {
+    app.log.error({ action: 'cache', err: describeError(err) }, 'the cluster cache did not start');
+  });
   if (elector) elector.start();
   else {
     app.metrics.leader.set(1);
@@ -181,6 +186,8 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   });
   await stopLoop();
   await elector?.stop();
+  await app.cache.stop();
+  await cacheStarted;
   // What was done is recorded: queued Events get a bounded wait before the process ends.
   const undelivered = await app.recorder.flush(EVENT_DRAIN_MS);
   if (undelivered > 0)

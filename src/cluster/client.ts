@@ -19,6 +19,16 @@ export interface Clients {
    * classes: a list of thousands is then one copy in memory, not two.
    */
   getJson: (path: string, accept?: string) => Promise<unknown>;
+  /**
+   * A long GET (a watch) through the same middleware and connection pool, its body handed over as a
+   * stream; `signal` ends it.
+   */
+  stream: (path: string, signal: AbortSignal) => Promise<Streamed>;
+}
+
+export interface Streamed {
+  status: number;
+  body: ReadableStream<Uint8Array> | null;
 }
 
 export interface RequestHook {
@@ -76,9 +86,19 @@ export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, opts: Clie
       throw new k8s.ApiException(res.httpStatusCode, `GET ${path}`, text, res.headers);
     return JSON.parse(text) as unknown;
   };
+  const stream = async (path: string, signal: AbortSignal): Promise<Streamed> => {
+    const ctx = new k8s.RequestContext(`${cluster.server}${path}`, k8s.HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setSignal(signal);
+    await kc.applySecurityAuthentication(ctx);
+    await middleware.pre(ctx);
+    const res = await configuration.httpApi.send(ctx).toPromise();
+    return { status: res.httpStatusCode, body: res.body.stream() };
+  };
   return {
     kc,
     getJson,
+    stream,
     core: new k8s.CoreV1Api(configuration),
     rbac: new k8s.RbacAuthorizationV1Api(configuration),
     certificates: new k8s.CertificatesV1Api(configuration),
