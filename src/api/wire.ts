@@ -15,8 +15,7 @@ import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
 import { digestKey, ReviewCache } from './review-cache.ts';
 import { CertificateVerifier } from './review-certs.ts';
-import type { CredentialView } from './review.ts';
-import { unknownView } from './review-view.ts';
+import { cacheView, type CacheView } from './review-view.ts';
 import { TokenReviewer, type TokenOutcome } from './token-review.ts';
 
 export interface Leadership {
@@ -65,11 +64,17 @@ export function authClients(app: App): Clients {
   });
 }
 
-/** `view`: the accounts in memory (the cluster cache); without it every credential review answers 503. */
+/** How long a revocation waits for this replica's cache to show it before it is answered anyway. */
+const CAUGHT_UP_MS = 5_000;
+
+/**
+ * `view`: the accounts in memory, by default the cluster cache (a one-shot command never starts it,
+ * so its reviews answer 503).
+ */
 export function apiDeps(
   app: App,
   leadership: Leadership = alwaysLeader,
-  view: CredentialView = unknownView,
+  view: CacheView = cacheView(app.cache),
 ): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
   const api = app.settings.api;
@@ -143,7 +148,11 @@ export function apiDeps(
     },
     revoke: async (req) => {
       try {
-        return await revoke(revokeDeps, req);
+        const revoked = await revoke(revokeDeps, req);
+        // Read your own writes: once the answer is out, this replica's reviews refuse the credential.
+        if (view.synced())
+          await view.caughtUp(req.kind, req.name, (s) => s.epoch > revoked.epoch, CAUGHT_UP_MS);
+        return revoked;
       } catch (err) {
         if (err instanceof RevokeError)
           throw new HttpError(err.status, err.status === 404 ? 'not-found' : 'conflict', err.message);

@@ -2,10 +2,12 @@
 // credentials: tools call it with their own certificate (the files in their home) and nothing else;
 // kubeusers answers nginx's auth_request from its in-memory view of the accounts.
 import { readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { certInfo } from '../../../src/pki/cert.ts';
-import { testEnv } from '../../env/index.ts';
+import { auditedSince, auditOffset } from '../../env/audit.ts';
+import { adminKubeConfig, testEnv } from '../../env/index.ts';
 import { clientPairFrom } from '../../env/pki.ts';
 import { scenario, type Scenario } from '../support.ts';
 import { httpsGet, startWorkedGateway, type Tls, type Worked } from './support.ts';
@@ -76,7 +78,6 @@ describe('a tool calling a service through the gateway with its own certificate'
       body: JSON.stringify({ reason: 'pasted in a chat', reissue: false }),
     });
     expect(r.status).toBe(200);
-    await view.seen('tool', 'gwrevoked', (st) => st.status === 'revoked');
     const denied = await through(leaked);
     expect(denied.status).toBe(403);
   });
@@ -153,7 +154,34 @@ describe('a tool calling a service through the gateway with its own certificate'
   });
 });
 
+/** Every request completed before this call is in the audit log once a marker request made now is. */
+async function auditUpTo(): Promise<void> {
+  const name = `gw-audit-marker-${process.hrtime.bigint()}`;
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  const from = auditOffset();
+  await core.readNamespacedConfigMap({ namespace: 'default', name }).catch(() => undefined);
+  for (let i = 0; i < 600; i++) {
+    if (auditedSince(from).some((r) => r.name === name)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('audit marker not seen');
+}
+
 describe('the credential review endpoint', () => {
+  it('answers from memory: reviews through nginx make no Kubernetes request', async () => {
+    const tls = own('gwok');
+    expect((await through(tls)).status).toBe(200);
+    await auditUpTo();
+    const offset = auditOffset();
+    const statuses = new Set<number>();
+    for (let i = 0; i < 50; i++) statuses.add((await through(tls)).status);
+    expect((await through(own('gwrevoked'))).status).toBe(403);
+    expect([...statuses]).toEqual([200]);
+    await auditUpTo();
+    const made = auditedSince(offset).filter((r) => /^kubeusers/.test(r.agent) && r.verb !== 'watch');
+    expect(made).toEqual([]);
+  });
+
   it('answers only callers granted create on kubeusers.io/credentialreviews', async () => {
     const asked = escaped(own('gwok').cert!);
     expect((await review({}, asked)).status).toBe(401);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { createApiApp } from '../../../src/api/app.ts';
-import type { CredentialView } from '../../../src/api/review.ts';
+import type { CacheView } from '../../../src/api/review-view.ts';
 import { serveHttps } from '../../../src/api/server.ts';
 import { apiDeps, clientCaPem } from '../../../src/api/wire.ts';
 import { startEchoBackend, type EchoBackend } from '../../env/echo-backend.ts';
@@ -86,11 +86,7 @@ async function bindGateway(user: string): Promise<void> {
   });
 }
 
-export async function startWorkedGateway(
-  s: Scenario,
-  view: CredentialView,
-  reviewCache: string,
-): Promise<Worked> {
+export async function startWorkedGateway(s: Scenario, view: CacheView, reviewCache: string): Promise<Worked> {
   const env = testEnv();
   const caPem = readFileSync(env.kube.caFile, 'utf8');
   const caKey = readFileSync(env.kube.caKeyFile, 'utf8');
@@ -100,7 +96,17 @@ export async function startWorkedGateway(
     return join(dir, name);
   };
   const apiPair = await servingPairFrom(caPem, caKey, ['127.0.0.1'], ['localhost']);
-  const settings = { ...s.app.settings, api: { ...s.app.settings.api, requestsPerMinute: 100_000 } };
+  // Answers about callers kept for an hour, so that what a review itself costs is all that is left to
+  // count in the audit log (by default: one SAR per 10 s and one ledger read per 2 s per caller).
+  const api = s.app.settings.api;
+  const settings = {
+    ...s.app.settings,
+    api: {
+      ...api,
+      requestsPerMinute: 100_000,
+      reviews: { ...api.reviews, cacheSeconds: 3600, negativeCacheSeconds: 3600 },
+    },
+  };
   const server = await serveHttps(
     createApiApp(apiDeps({ ...s.app, settings }, undefined, view)),
     {
