@@ -35,7 +35,15 @@ const escaped = (pem: string): Record<string, string> => ({
 
 beforeAll(async () => {
   s = await scenario('gw');
-  for (const [i, t] of ['gwok', 'gwrevoked', 'gwlocked', 'gwrenewed', 'gwexpired', 'gwcaller'].entries())
+  for (const [i, t] of [
+    'gwok',
+    'gwrevoked',
+    'gwlocked',
+    'gwrenewed',
+    'gwexpired',
+    'gwcaller',
+    'gwcached',
+  ].entries())
     dns[t] = await s.dir.addTool({ name: t, uidNumber: 65_000 + i });
   await s.dir.addUser({ user: 'gwboss', uidNumber: 65_100 });
   await s.dir.addToAdminGroup('gwboss');
@@ -213,5 +221,32 @@ describe('the credential review endpoint', () => {
     }
     expect(seen).toContain('gwrevoked');
     expect(await page(p.cursor)).toEqual({ items: [], cursor: p.cursor, more: false });
+  });
+});
+
+describe('the shipped configuration, which remembers a yes for 1 s', () => {
+  it('denies a revoked certificate once that second has passed', async () => {
+    const shipped = await startWorkedGateway(s, view, '1s');
+    try {
+      const leaked = own('gwcached');
+      const via = () => httpsGet(`${shipped.gateway.url}/hello`, shipped.caPem, leaked);
+      expect((await via()).status).toBe(200);
+      const r = await httpsGet(`${w.api.url}/api/v1/accounts/gwcached/revoke`, w.caPem, {
+        ...boss(),
+        method: 'POST',
+        body: JSON.stringify({ reason: 'found in a log', reissue: false }),
+      });
+      expect(r.status).toBe(200);
+      const start = performance.now();
+      let status = 0;
+      while (status !== 403 && performance.now() - start < 30_000) status = (await via()).status;
+      expect(status).toBe(403);
+      // A figure for the notes, not a threshold: how long the remembered yes outlived the revocation.
+      process.stdout.write(
+        `gateway: revoked → denied through the 1 s cache after ${Math.round(performance.now() - start)} ms\n`,
+      );
+    } finally {
+      await shipped.stop();
+    }
   });
 });
