@@ -11,6 +11,7 @@ import { decideSettings } from '../main.ts';
 import { readState, revoke, RevokeError } from '../reconcile/revoke.ts';
 import { runSync } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
+import { rememberedIds } from './credential.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
 import { digestKey, ReviewCache } from './review-cache.ts';
@@ -115,6 +116,7 @@ export function apiDeps(
         cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
       }),
       instance: ns,
+      ids: rememberedIds(),
       // From memory when this replica's view is synced (a revocation moves the state at once there).
       stateOf: (kind, name) =>
         view.synced() ? Promise.resolve(view.state(kind, name)) : readState(auth, ns, kind, name),

@@ -2,6 +2,7 @@
 // credentials: tools call it with their own certificate (the files in their home) and nothing else;
 // kubeusers answers nginx's auth_request from its in-memory view of the accounts.
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -248,5 +249,42 @@ describe('the shipped configuration, which remembers a yes for 1 s', () => {
     } finally {
       await shipped.stop();
     }
+  });
+});
+
+describe('figures (printed for the notes; no threshold)', () => {
+  it('credential reviews over kept-alive connections, straight to the admin API', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: w.caPem, ...w.gatewayCert });
+    const headers = escaped(own('gwok').cert!);
+    const one = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const t = performance.now();
+        const req = request(`${w.api.url}/api/v1/credential-reviews`, { agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(performance.now() - t)
+              : reject(new Error(String(res.statusCode))),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (let i = 0; i < 200; i++) await one();
+    const took: number[] = [];
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 500; i++) took.push(await one());
+      }),
+    );
+    const wall = performance.now() - start;
+    took.sort((a, b) => a - b);
+    const q = (p: number) => took[Math.min(took.length - 1, Math.floor(p * took.length))]!.toFixed(2);
+    process.stdout.write(
+      `gateway: ${took.length} reviews, 8 in flight: ${Math.round((took.length / wall) * 1000)}/s, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms\n`,
+    );
+    agent.destroy();
+    expect(took.length).toBe(4000);
   });
 });
