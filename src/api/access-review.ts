@@ -11,7 +11,13 @@ import { HttpError } from './errors.ts';
 import { digestKey, type ReviewCache } from './review-cache.ts';
 import { busy } from './token-review.ts';
 
-export type Verb = 'get' | 'list' | 'revoke' | 'renew';
+export type Verb = 'get' | 'list' | 'revoke' | 'renew' | 'create';
+
+/**
+ * What a request acts on: accounts (admins), credential reviews and the revocations feed (gateways
+ * and services, which are granted these and nothing of the accounts).
+ */
+export type Resource = 'accounts' | 'credentialreviews' | 'revocations';
 
 export interface Target {
   kind: AccountKind;
@@ -26,6 +32,7 @@ export function accessReviewSpec(
   who: Identity,
   verb: Verb,
   resourceName?: string,
+  resource: Resource = 'accounts',
 ): V1SubjectAccessReviewSpec {
   return {
     user: who.user,
@@ -34,7 +41,7 @@ export function accessReviewSpec(
     ...(who.extra ? { extra: who.extra } : {}),
     resourceAttributes: {
       group: 'kubeusers.io',
-      resource: 'accounts',
+      resource,
       verb,
       ...(resourceName ? { name: resourceName } : {}),
     },
@@ -56,9 +63,14 @@ export class Authorizer {
   }
 
   /** Resolves when the cluster allows it; throws 403 otherwise. */
-  async authorize(who: Identity, verb: Verb, target?: Target): Promise<void> {
+  async authorize(
+    who: Identity,
+    verb: Verb,
+    target?: Target,
+    resource: Resource = 'accounts',
+  ): Promise<void> {
     const name = target ? accountResourceName(this.#d.project, target) : undefined;
-    const spec = accessReviewSpec(who, verb, name);
+    const spec = accessReviewSpec(who, verb, name, resource);
     const allowed = await this.#d.cache.through(digestKey('sar', JSON.stringify(spec)), () =>
       this.#review(spec),
     );
@@ -66,7 +78,7 @@ export class Authorizer {
       throw new HttpError(
         403,
         'forbidden',
-        `${who.user} may not ${verb} kubeusers.io/accounts${name ? ` ${name}` : ''}`,
+        `${who.user} may not ${verb} kubeusers.io/${resource}${name ? ` ${name}` : ''}`,
       );
   }
 

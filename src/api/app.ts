@@ -5,13 +5,15 @@ import type { AccountKind } from '../directory/account.ts';
 import type { AccountState } from '../cluster/state.ts';
 import type { Revocation } from '../cluster/ledger.ts';
 import type { Logger } from '../log.ts';
-import type { Authorizer, Target, Verb } from './access-review.ts';
+import type { Authorizer, Resource, Target, Verb } from './access-review.ts';
 import { authenticate, type AuthDeps, type Identity } from './auth.ts';
 import { jsonBody } from './body.ts';
 import { claimedByCertificate } from './peer-certificate.ts';
 import { HttpError, problemHandler } from './errors.ts';
 import { callerLimits, type LimitSettings } from './limits.ts';
 import { openApiDocument } from './openapi.ts';
+import { credentialReview, type ReviewDeps } from './review-route.ts';
+import { feedPage } from './revocations.ts';
 
 export interface AuditEntry {
   time: string;
@@ -29,6 +31,8 @@ export interface ApiDeps {
     audit(kind: AccountKind, name: string): Promise<AuditEntry[]>;
   };
   revocations(filter: { kind?: AccountKind; account?: string }): Promise<Revocation[]>;
+  /** Credential reviews, answered from memory on every replica. */
+  reviews: ReviewDeps;
   revoke(req: {
     kind: AccountKind;
     name: string;
@@ -61,6 +65,10 @@ const revokeBody = z.strictObject({
 const ledgerQuery = z.strictObject({
   kind: z.enum(['tool', 'admin']).optional(),
   account: z.string().regex(NAME).max(63).optional(),
+});
+const feedQuery = z.strictObject({
+  since: z.string().max(200),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
 });
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -98,6 +106,8 @@ export function accountView(s: AccountState): Record<string, unknown> {
 }
 
 const who = (res: Response): Identity => res.locals.identity as Identity;
+/** Relative to the /api mount, as the middleware there sees it. */
+const REVIEW_PATH = '/v1/credential-reviews';
 type Handler = (req: Request, res: Response) => Promise<void>;
 
 export function createApiApp(d: ApiDeps): Express {
@@ -122,18 +132,21 @@ export function createApiApp(d: ApiDeps): Express {
         throw limits.failed(req, err);
       }
       res.locals.identity = identity;
-      await limits.authenticated(req, res, next);
+      // A gateway asks once per request it serves: reviews have an allowance of their own.
+      const allowance = req.path === REVIEW_PATH ? limits.reviews : limits.authenticated;
+      await allowance(req, res, next);
     };
     run().catch(next);
   });
   const json = jsonBody(d.bodyLimitBytes);
   const guarded =
-    (verb: Verb, withName: boolean, fn: Handler) => (req: Request, res: Response, next: NextFunction) => {
+    (verb: Verb, withName: boolean, fn: Handler, resource: Resource = 'accounts') =>
+    (req: Request, res: Response, next: NextFunction) => {
       const run = async (): Promise<void> => {
         const target: Target | undefined = withName
           ? { name: nameOf(req), kind: parse(kindQuery, req.query, 'query').kind }
           : undefined;
-        await d.authorizer.authorize(who(res), verb, target);
+        await d.authorizer.authorize(who(res), verb, target, resource);
         if ((verb === 'revoke' || verb === 'renew') && !d.writable().ok) {
           const w = d.writable();
           throw new HttpError(
@@ -220,13 +233,30 @@ export function createApiApp(d: ApiDeps): Express {
     }),
   );
 
-  app.get(
-    '/api/v1/revocations',
-    guarded('list', false, async (req, res) => {
-      const q = parse(ledgerQuery, req.query, 'query');
-      res.json({ items: await d.revocations(q) });
-    }),
+  const ledger = guarded('list', false, async (req, res) => {
+    const q = parse(ledgerQuery, req.query, 'query');
+    res.json({ items: await d.revocations(q) });
+  });
+  // The feed is a resource of its own: a service may follow it without seeing any account.
+  const feed = guarded(
+    'list',
+    false,
+    async (req, res) => {
+      const q = parse(feedQuery, req.query, 'query');
+      res.json(feedPage(await d.revocations({}), q.since, q.limit));
+    },
+    'revocations',
   );
+
+  app.get('/api/v1/revocations', (req: Request, res: Response, next: NextFunction) => {
+    if (req.query.since === undefined) {
+      ledger(req, res, next);
+      return;
+    }
+    feed(req, res, next);
+  });
+
+  app.get(`/api${REVIEW_PATH}`, guarded('create', false, credentialReview(d.reviews), 'credentialreviews'));
 
   app.use((_req: Request, _res: Response, next: NextFunction) =>
     next(new HttpError(404, 'no-route', 'no such route')),

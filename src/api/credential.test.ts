@@ -105,3 +105,17 @@ describe('staleReason: which certificates the admin API refuses', () => {
     expect(staleReason(groups, I, inLedger, states)).toBe(expected);
   });
 });
+
+describe('rememberedIds', () => {
+  it('gives what certificateIds gives, and keeps at most the entries asked for', async () => {
+    const { makeClusterPki } = await import('../../test/env/pki.ts');
+    const { certificateIds, rememberedIds } = await import('./credential.ts');
+    const { pemToDer } = await import('./review-certs.ts');
+    const pki = await makeClusterPki();
+    const ids = rememberedIds(1);
+    for (const pem of [pki.admin.cert, pki.controllerManager.cert, pki.admin.cert]) {
+      const der = pemToDer(pem)!;
+      expect(ids(der)).toEqual(certificateIds(der));
+    }
+  });
+});

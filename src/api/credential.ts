@@ -12,6 +12,8 @@ export interface CredentialDeps {
   stateOf: (kind: AccountKind, name: string) => Promise<AccountState | undefined>;
   /** The certificate (serial and SHA-256 fingerprint, lower-case hex) is in the revocation ledger. */
   isRevoked: (serial: string, fingerprint: string) => Promise<boolean>;
+  /** How serial and fingerprint are read from the DER (a memory of `certificateIds` in the daemon). */
+  ids?: (raw: Buffer) => { serial: string; fingerprint: string };
 }
 
 export type StaleReason = 'credential-revoked' | 'credential-superseded' | 'foreign-credential';
@@ -56,13 +58,31 @@ const MESSAGES: Record<StaleReason, string> = {
   'foreign-credential': 'this credential was issued by another kubeusers installation',
 };
 
+/**
+ * `certificateIds`, remembered by fingerprint: reading the serial costs a full parse of the
+ * certificate (milliseconds on a loaded machine), and a caller presents the same one on every request.
+ */
+export function rememberedIds(maxEntries = 10_000): (raw: Buffer) => { serial: string; fingerprint: string } {
+  const serials = new Map<string, string>();
+  return (raw) => {
+    const fingerprint = createHash('sha256').update(raw).digest('hex');
+    let serial = serials.get(fingerprint);
+    if (serial === undefined) {
+      serial = certificateIds(raw).serial;
+      if (serials.size >= maxEntries) serials.delete(serials.keys().next().value!);
+      serials.set(fingerprint, serial);
+    }
+    return { serial, fingerprint };
+  };
+}
+
 /** The refusal, gathered: the ledger and the state of every account an epoch group names. */
 export async function checkCredential(
   raw: Buffer,
   groups: readonly string[],
   d: CredentialDeps,
 ): Promise<{ reason: StaleReason; message: string } | undefined> {
-  const ids = certificateIds(raw);
+  const ids = (d.ids ?? certificateIds)(raw);
   const states = new Map<string, AccountState | undefined>();
   for (const g of groups) {
     const p = parseEpochGroup(g);

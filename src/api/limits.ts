@@ -15,6 +15,8 @@ export interface LimitSettings {
   requestsPerMinute: number;
   /** Per client address, counting only requests that fail to authenticate. */
   unauthenticatedRequestsPerMinute: number;
+  /** Per authenticated identity, for credential reviews only (answered from memory). */
+  credentialReviewsPerMinute: number;
 }
 
 /** One key per identity: the same user name with another uid is someone else. */
@@ -90,6 +92,8 @@ export class FailureAllowance {
 export interface CallerLimits {
   /** Counts a request of an authenticated caller; 429 beyond their allowance. */
   authenticated: RequestHandler;
+  /** The same for credential reviews, on an allowance of their own. */
+  reviews: RequestHandler;
   /** Whether this identity has spent its allowance (checked before the reads authentication makes). */
   spent(who: Identity): Promise<boolean>;
   /** For the unauthenticated OpenAPI document: the per-identity rate, per address. */
@@ -115,6 +119,12 @@ export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
   });
   return {
     authenticated,
+    reviews: rateLimit({
+      ...common,
+      limit: s.credentialReviewsPerMinute,
+      keyGenerator: (_req, res) => identityKey(res.locals.identity as Identity),
+      handler: tooMany('too many credential reviews; slow down'),
+    }),
     spent: async (who) =>
       ((await authenticated.getKey(identityKey(who)))?.totalHits ?? 0) >= s.requestsPerMinute,
     document: rateLimit({

@@ -111,24 +111,69 @@ export const openApiDocument = {
     '/api/v1/revocations': {
       get: {
         operationId: 'listRevocations',
-        summary: 'The revocation ledger, newest first',
+        summary: 'The revocation ledger, newest first; with `since`, the revocations feed',
+        description:
+          'Without `since`: the ledger for admins (list on kubeusers.io/accounts), newest first. With `since` (empty for the beginning): the feed for services (list on kubeusers.io/revocations), oldest first, in pages; keep the returned `cursor` and ask again with it.',
         parameters: [
           { name: 'kind', in: 'query', required: false, schema: { type: 'string', enum: ['tool', 'admin'] } },
           { name: 'account', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'since', in: 'query', required: false, schema: { type: 'string', maxLength: 200 } },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 500 },
+          },
         ],
         responses: {
           '200': {
-            description: 'Ledger entries',
+            description: 'Ledger entries, or a page of the feed',
             content: {
               'application/json': {
                 schema: {
-                  type: 'object',
-                  properties: {
-                    items: { type: 'array', items: { $ref: '#/components/schemas/Revocation' } },
-                  },
+                  oneOf: [
+                    {
+                      type: 'object',
+                      properties: {
+                        items: { type: 'array', items: { $ref: '#/components/schemas/Revocation' } },
+                      },
+                    },
+                    { $ref: '#/components/schemas/RevocationFeedPage' },
+                  ],
                 },
               },
             },
+          },
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/credential-reviews': {
+      get: {
+        operationId: 'reviewCredential',
+        summary: 'Is this client certificate a current kubeusers credential, and whose?',
+        description:
+          'For gateways (nginx auth_request): create on kubeusers.io/credentialreviews. Answered from memory on every replica. 200 with X-Kubeusers-Kind/Name/Project/Epoch/Not-After headers; 401 not a credential kubeusers knows (or expired); 403 revoked, locked or superseded; 503 this replica cannot know right now.',
+        parameters: [
+          {
+            name: 'X-Client-Certificate',
+            in: 'header',
+            required: false,
+            description: "The certificate as URL-encoded PEM (nginx's $ssl_client_escaped_cert)",
+            schema: { type: 'string' },
+          },
+          {
+            name: 'X-Client-Certificate-Sha256',
+            in: 'header',
+            required: false,
+            description: 'Or its SHA-256 fingerprint (only an account’s current certificate is known by it)',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'A current credential',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/CredentialReview' } } },
           },
           ...errors,
         },
@@ -243,6 +288,39 @@ export const openApiDocument = {
           reason: { type: 'string' },
           time: { type: 'string', format: 'date-time' },
           notAfter: { type: 'string', format: 'date-time' },
+        },
+      },
+      RevocationFeedPage: {
+        type: 'object',
+        properties: {
+          items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                serial: { type: 'string' },
+                fingerprint: { type: 'string' },
+                kind: { type: 'string' },
+                account: { type: 'string' },
+                time: { type: 'string', format: 'date-time' },
+                notAfter: { type: 'string', format: 'date-time', nullable: true },
+              },
+            },
+          },
+          cursor: { type: 'string' },
+          more: { type: 'boolean' },
+        },
+      },
+      CredentialReview: {
+        type: 'object',
+        properties: {
+          kind: { type: 'string', enum: ['tool', 'admin'] },
+          name: { type: 'string' },
+          project: { type: 'string' },
+          epoch: { type: 'integer' },
+          notAfter: { type: 'string', format: 'date-time' },
+          serial: { type: 'string' },
+          fingerprint: { type: 'string' },
         },
       },
       RevokeResponse: {

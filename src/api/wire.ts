@@ -16,9 +16,12 @@ import type { EventSink } from '../cluster/events.ts';
 import { readState, revoke, RevokeError, type StateWriter } from '../reconcile/revoke.ts';
 import { runSync, type SyncDeps } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
+import { rememberedIds } from './credential.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
-import { ReviewCache } from './review-cache.ts';
+import { digestKey, ReviewCache } from './review-cache.ts';
+import { CertificateVerifier } from './review-certs.ts';
+import { cacheView, type CacheView } from './review-view.ts';
 import { TokenReviewer, type TokenOutcome } from './token-review.ts';
 
 /** What the API takes of the composition root's App (main.ts is not imported: it imports the API). */
@@ -80,7 +83,18 @@ export function authClients(app: App): Clients {
   });
 }
 
-export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDeps {
+/** How long a revocation waits for this replica's cache to show it before it is answered anyway. */
+const CAUGHT_UP_MS = 5_000;
+
+/**
+ * `view`: the accounts in memory, by default the cluster cache (a one-shot command never starts it,
+ * so its reviews answer 503).
+ */
+export function apiDeps(
+  app: App,
+  leadership: Leadership = alwaysLeader,
+  view: CacheView = cacheView(app.cache),
+): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
   const api = app.settings.api;
   const auth = authClients(app);
@@ -92,6 +106,11 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
   const ledger = new Ledger(app.clients, ns);
   // Authentication reads the ledger on the API's own budget, never the reconciler's.
   const authLedger = new Ledger(auth, ns);
+  const ledgerMemory = new ReviewCache<boolean>(
+    { ...ttl, positiveMs: ttl.negativeMs },
+    app.clock,
+    (revoked) => !revoked,
+  );
   const revokeDeps = {
     clients: app.clients,
     actor: app.actor,
@@ -115,8 +134,17 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
         cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
       }),
       instance: ns,
-      stateOf: (kind, name) => readState(auth, ns, kind, name),
-      isRevoked: (serial, fingerprint) => authLedger.has(serial, fingerprint),
+      ids: rememberedIds(),
+      // From memory when this replica's view is synced (a revocation moves the state at once there).
+      stateOf: (kind, name) =>
+        view.synced() ? Promise.resolve(view.state(kind, name)) : readState(auth, ns, kind, name),
+      // A caller asking often (a gateway, once per request it serves) costs one ledger read every
+      // few seconds, not one per request. A kubeusers certificate in the ledger is refused at once
+      // anyway: its state moved to a new epoch before the entry was written.
+      isRevoked: (serial, fingerprint) =>
+        ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
+          authLedger.has(serial, fingerprint),
+        ),
     },
     authorizer: new Authorizer({
       clients: auth,
@@ -129,9 +157,22 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
       audit: (kind, name) => audit(app, kind, name),
     },
     revocations: (filter) => ledger.list(filter),
+    reviews: {
+      view,
+      // kubeusers' certificates are signed by the kube-apiserver-client signer, whose CA is the one
+      // in cluster-info on kubeadm clusters (the CA every kubeconfig kubeusers writes trusts).
+      verifier: new CertificateVerifier(() => app.clusterInfo.caPem),
+      instance: ns,
+      project: app.settings.ldap.project,
+      clock: app.clock,
+    },
     revoke: async (req) => {
       try {
-        return await revoke(revokeDeps, req);
+        const revoked = await revoke(revokeDeps, req);
+        // Read your own writes: once the answer is out, this replica's reviews refuse the credential.
+        if (view.synced())
+          await view.caughtUp(req.kind, req.name, (s) => s.epoch > revoked.epoch, CAUGHT_UP_MS);
+        return revoked;
       } catch (err) {
         if (err instanceof RevokeError)
           throw new HttpError(err.status, err.reason, err.message, { cause: err });
@@ -152,6 +193,7 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     limits: {
       requestsPerMinute: api.requestsPerMinute,
       unauthenticatedRequestsPerMinute: api.unauthenticatedRequestsPerMinute,
+      credentialReviewsPerMinute: api.credentialReviewsPerMinute,
     },
   };
 }

@@ -352,6 +352,14 @@ export const configSchema = z.strictObject({
         .describe(
           'per client address, counting only requests that fail to authenticate; beyond it the address gets 429 before another token is reviewed (a client certificate still works)',
         ),
+      credentialReviewsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .default(600_000)
+        .describe(
+          'credential reviews per authenticated caller (a gateway asks once per request it serves); answered from memory, so this only stops a runaway caller',
+        ),
       audiences: z
         .array(z.string().min(1))
         .default([])

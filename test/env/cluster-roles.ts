@@ -10,6 +10,7 @@ export const BOUND_ROLES = [
   'clusterrole-tool.yaml',
   'clusterrole-admin-impersonate.yaml',
   'clusterrole-api-admin.yaml',
+  'clusterrole-gateway.yaml',
   'kubeusers-guard.yaml',
 ];
 

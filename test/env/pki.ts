@@ -43,6 +43,9 @@ async function caPair(
 interface LeafSpec {
   subject: string;
   server?: { dns: string[]; ips: string[] };
+  /** Defaults: from a day ago for a year. */
+  notBefore?: Date;
+  notAfter?: Date;
 }
 
 async function leaf(ca: { keys: CryptoKeyPair; cert: x509.X509Certificate }, spec: LeafSpec): Promise<Pair> {
@@ -69,8 +72,8 @@ async function leaf(ca: { keys: CryptoKeyPair; cert: x509.X509Certificate }, spe
     issuer: ca.cert.subject,
     publicKey: keys.publicKey,
     signingKey: ca.keys.privateKey,
-    notBefore: new Date(new Date().getTime() - DAY),
-    notAfter: new Date(new Date().getTime() + 365 * DAY),
+    notBefore: spec.notBefore ?? new Date(new Date().getTime() - DAY),
+    notAfter: spec.notAfter ?? new Date(new Date().getTime() + 365 * DAY),
     signingAlgorithm: ALG,
     extensions,
   });
@@ -122,6 +125,22 @@ export async function servingPairFrom(
   return leaf(
     { cert, keys: { privateKey, publicKey: await cert.publicKey.export() } },
     { subject, server: { dns, ips } },
+  );
+}
+
+/** A client certificate signed by an existing CA (a gateway's own, or an expired credential in tests). */
+export async function clientPairFrom(
+  caCertPem: string,
+  caKeyPem: string,
+  subject: string,
+  validity: { notBefore?: Date; notAfter?: Date } = {},
+): Promise<Pair> {
+  const { importPrivateKeyPem } = await import('../../src/pki/keys.ts');
+  const cert = new x509.X509Certificate(caCertPem);
+  const privateKey = await importPrivateKeyPem(caKeyPem, 'ecdsa-p256');
+  return leaf(
+    { cert, keys: { privateKey, publicKey: await cert.publicKey.export() } },
+    { subject, ...validity },
   );
 }
 
