@@ -18,6 +18,8 @@ export interface Identity {
   /** From a TokenReview: the user's uid and extra, passed on to the SubjectAccessReview. */
   uid?: string;
   extra?: Record<string, string[]>;
+  /** Set when another kubeusers replica passed the request on (ADR 25): whose identity it has. */
+  forwardedBy?: string;
 }
 
 /** The states and the ledger refuse credentials kubeusers has revoked or replaced (see credential.ts). */

@@ -1,5 +1,6 @@
 // Builds the admin API's dependencies from the composition root.
 import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../config/load.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { makeClients, type Clients } from '../cluster/client.ts';
 import { Ledger } from '../cluster/ledger.ts';
@@ -13,11 +14,12 @@ import { runSync } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import { HttpError } from './errors.ts';
+import { readToken, servingName, type ForwardDeps } from './forward.ts';
 import { ReviewCache } from './review-cache.ts';
 import { TokenReviewer, type TokenOutcome } from './token-review.ts';
 
 export interface Leadership {
-  writable(): { ok: true } | { ok: false; leader?: string };
+  writable(): { ok: true } | { ok: false; leader?: string; url?: string };
 }
 
 export const alwaysLeader: Leadership = { writable: () => ({ ok: true }) };
@@ -62,6 +64,42 @@ export function authClients(app: App): Clients {
   });
 }
 
+/**
+ * The hop to the leader (ADR 25), when a token for it is configured. Trust on the hop: the leader's
+ * serving certificate, checked against api.forward.caFile (default: the serving certificate this
+ * replica serves itself, every replica serving the same pair) for the name this one's carries.
+ */
+function forwardDeps(
+  app: App,
+  auth: Clients,
+  cacheTtl: { positiveMs: number; negativeMs: number; maxEntries: number },
+  credential: ForwardDeps['credential'],
+): ForwardDeps | undefined {
+  const { api } = app.settings;
+  const f = api.forward;
+  if (f.tokenFile === undefined || api.certFile === undefined) return undefined;
+  const { tokenFile, caFile, serverName } = f;
+  const certFile = api.certFile;
+  // Read at every hop: the files rotate under a running daemon.
+  const hop = async (): Promise<{ ca: string; serverName: string }> => {
+    const name = serverName ?? servingName(await readFile(certFile, 'utf8'));
+    if (!name) throw new ConfigError('api.forward.serverName is needed: api.certFile names no DNS name');
+    return { ca: await readFile(caFile ?? certFile, 'utf8'), serverName: name };
+  };
+  return {
+    forwarders: new TokenReviewer({
+      clients: auth,
+      audiences: [f.audience],
+      cache: new ReviewCache<TokenOutcome>(cacheTtl, app.clock, (o) => o !== null),
+    }),
+    ownToken: () => readToken(tokenFile),
+    clientCaPem: () => clientCaPem(app),
+    credential,
+    clock: app.clock,
+    hop,
+  };
+}
+
 export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
   const api = app.settings.api;
@@ -86,8 +124,15 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     onRevoked: (r: { kind: AccountKind }) => app.metrics.revocations.inc({ kind: r.kind }),
     recorder: app.recorder,
   };
+  const credential = {
+    instance: ns,
+    stateOf: (kind: AccountKind, name: string) => readState(auth, ns, kind, name),
+    isRevoked: (serial: string, fingerprint: string) => authLedger.has(serial, fingerprint),
+  };
+  const forward = forwardDeps(app, auth, ttl, credential);
   return {
     log: app.log,
+    ...(forward ? { forward } : {}),
     auth: {
       clients: auth,
       clock: app.clock,
@@ -96,9 +141,7 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
         audiences: api.audiences,
         cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
       }),
-      instance: ns,
-      stateOf: (kind, name) => readState(auth, ns, kind, name),
-      isRevoked: (serial, fingerprint) => authLedger.has(serial, fingerprint),
+      ...credential,
     },
     authorizer: new Authorizer({
       clients: auth,

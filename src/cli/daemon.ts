@@ -74,6 +74,14 @@ async function serveApi(app: App, leadership: Leadership): ReturnType<typeof ser
   );
 }
 
+/** Where the other replicas hand writes to this one when it leads (ADR 25); only with forwarding set up. */
+function advertisedUrl(app: App, api: HttpsServer | undefined): string | undefined {
+  const { host, tokenFile } = app.settings.api.forward;
+  const address = api?.address();
+  if (!host || !tokenFile || typeof address !== 'object' || !address) return undefined;
+  return `https://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
 export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
   const s = app.settings;
   // The lease lives in kubeusers' namespace; create it if missing, without a write when it exists
@@ -161,8 +169,10 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     s.ops.address,
   );
   const api = s.api.enabled ? await serveApi(app, leadership) : undefined;
-  if (elector) elector.start();
-  else {
+  if (elector) {
+    elector.advertise(advertisedUrl(app, api));
+    elector.start();
+  } else {
     app.metrics.leader.set(1);
     await startLoop();
   }

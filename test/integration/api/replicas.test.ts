@@ -41,14 +41,18 @@ async function until<T>(check: () => Promise<T | undefined> | T | undefined, ms 
 }
 
 async function daemon(configFile: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [join(repo, 'src', 'cli', 'index.ts'), '--config', configFile, 'run'], {
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(repo, 'src', 'cli', 'index.ts'), '--config', configFile, 'run'],
+    {
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const d: Daemon = { child, lines: [], port: 0 };
   daemons.push(d);
   let rest = '';
-  child.stdout!.on('data', (c: Buffer) => {
+  child.stdout.on('data', (c: Buffer) => {
     const parts = (rest + c.toString()).split('\n');
     rest = parts.pop() ?? '';
     for (const p of parts) if (p.trim()) d.lines.push(JSON.parse(p) as Record<string, unknown>);
@@ -143,7 +147,7 @@ beforeAll(async () => {
       port: 0,
       certFile: join(dir, 'tls.crt'),
       keyFile: join(dir, 'tls.key'),
-      //FWD forward: { tokenFile, host: '127.0.0.1' },
+      forward: { tokenFile, host: '127.0.0.1' },
     },
   });
   writeFileSync(tokenFile, readFileSync(await projectedToken('kubeusers', dir), 'utf8'), { mode: 0o600 });
@@ -206,7 +210,17 @@ describe('two replicas behind the Service', () => {
       const anonymous = await direct(leader.port, 'POST', path, {}, body, headers);
       expect([401, 403]).toContain(anonymous.status);
     }
-    const status = await cli(['status', 'r6', '--json', '--api', proxy.url, '--api-ca', caFile, '--kubeconfig', admin('boss')]);
+    const status = await cli([
+      'status',
+      'r6',
+      '--json',
+      '--api',
+      proxy.url,
+      '--api-ca',
+      caFile,
+      '--kubeconfig',
+      admin('boss'),
+    ]);
     expect((JSON.parse(status.stdout) as { revocations: unknown[] }).revocations).toEqual([]);
   });
 
