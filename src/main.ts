@@ -2,6 +2,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
+import { ClusterCache } from './cluster/cache.ts';
+import { cacheMetrics, type CacheMetrics } from './cluster/cache-metrics.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
 import { EventRecorder } from './cluster/events.ts';
@@ -34,6 +36,9 @@ export interface App {
   settings: Settings;
   clients: Clients;
   clusterInfo: ClusterInfo;
+  /** kubeusers' objects in memory (ADR 21): started by the daemon on every replica, not by one-shot commands. */
+  cache: ClusterCache;
+  cacheMetrics: CacheMetrics;
   actor: Actor;
   sync: SyncDeps;
   log: Logger;
@@ -210,6 +215,10 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     recorder,
     ...(opts.point ? { point: opts.point } : {}),
   });
+  // The cache learns of kubeusers' own writes as they are made: a sync reads what the last one wrote.
+  const cacheObserver = cacheMetrics(metrics.registry);
+  const cache = new ClusterCache({ clients, log, ownNamespace, observer: cacheObserver });
+  clients.writes = cache;
   const sync: SyncDeps = {
     directory,
     clients,
@@ -224,8 +233,22 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     mutex: new KeyedMutex(),
     metrics,
     recorder,
+    cache,
   };
-  return { fence, recorder, metrics, settings, clients, clusterInfo, actor, sync, log, clock };
+  return {
+    fence,
+    recorder,
+    metrics,
+    settings,
+    clients,
+    clusterInfo,
+    cache,
+    cacheMetrics: cacheObserver,
+    actor,
+    sync,
+    log,
+    clock,
+  };
 }
 
 /** kubeusers' own namespace holds the state and the lease; it is created if missing, and the

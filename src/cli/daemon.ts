@@ -11,6 +11,8 @@ import { Ledger } from '../cluster/ledger.ts';
 import { LeaderElector } from '../cluster/leader.ts';
 import { ensureNamespaceOnly, ensureOwnNamespace, type App } from '../main.ts';
 import { SyncLoop } from '../reconcile/loop.ts';
+import { restoreForeignChanges } from '../reconcile/restore.ts';
+import { accountKey } from '../directory/account.ts';
 import { describeError } from '../cluster/errors.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -169,6 +171,18 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     s.ops.address,
   );
   const api = s.api.enabled ? await serveApi(app, leadership) : undefined;
+  // Every replica keeps the cache, followers too (they answer from it); until it has listed, syncs
+  // read the cluster with lists as before.
+  const cacheStarted = app.cache.start().catch((err: unknown) => {
+    app.log.error({ action: 'cache', err: describeError(err) }, 'the cluster cache did not start');
+  });
+  const stopRestoring = restoreForeignChanges({
+    ...app.sync,
+    cache: app.cache,
+    foreign: app.cacheMetrics.foreign,
+    sync: (account) =>
+      loop?.trigger({ mode: 'sync', only: new Set([accountKey(account.kind, account.name)]) }),
+  });
   if (elector) {
     elector.advertise(advertisedUrl(app, api));
     elector.start();
@@ -191,6 +205,9 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
   });
   await stopLoop();
   await elector?.stop();
+  stopRestoring();
+  await app.cache.stop();
+  await cacheStarted;
   // What was done is recorded: queued Events get a bounded wait before the process ends.
   const undelivered = await app.recorder.flush(EVENT_DRAIN_MS);
   if (undelivered > 0)

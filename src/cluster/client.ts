@@ -19,6 +19,27 @@ export interface Clients {
    * classes: a list of thousands is then one copy in memory, not two.
    */
   getJson: (path: string, accept?: string) => Promise<unknown>;
+  /**
+   * A long GET (a watch) through the same middleware and connection pool, its body handed over as a
+   * stream; `signal` ends it.
+   */
+  stream: (path: string, signal: AbortSignal) => Promise<Streamed>;
+  /** Told of every server-side apply (the cluster cache: it reads what kubeusers wrote at once). */
+  writes?: WriteObserver;
+}
+
+export interface WriteObserver {
+  /** Before the request: what kubeusers is about to write, so its own change is not taken for another's. */
+  applying(object: k8s.KubernetesObject): void;
+  /** After it: what was written, with the resourceVersion the apiserver gave it. */
+  applied(object: k8s.KubernetesObject, resourceVersion: string | undefined): void;
+  /** Before a delete kubeusers makes. */
+  deleting(ref: { kind: string; name: string; namespace?: string }): void;
+}
+
+export interface Streamed {
+  status: number;
+  body: ReadableStream<Uint8Array> | null;
 }
 
 export interface RequestHook {
@@ -76,9 +97,19 @@ export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, opts: Clie
       throw new k8s.ApiException(res.httpStatusCode, `GET ${path}`, text, res.headers);
     return JSON.parse(text) as unknown;
   };
+  const stream = async (path: string, signal: AbortSignal): Promise<Streamed> => {
+    const ctx = new k8s.RequestContext(`${cluster.server}${path}`, k8s.HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setSignal(signal);
+    await kc.applySecurityAuthentication(ctx);
+    await middleware.pre(ctx);
+    const res = await configuration.httpApi.send(ctx).toPromise();
+    return { status: res.httpStatusCode, body: res.body.stream() };
+  };
   return {
     kc,
     getJson,
+    stream,
     core: new k8s.CoreV1Api(configuration),
     rbac: new k8s.RbacAuthorizationV1Api(configuration),
     certificates: new k8s.CertificatesV1Api(configuration),

@@ -47,7 +47,8 @@ export function forClientModel(object: k8s.KubernetesObject): k8s.KubernetesObje
 
 /** Server-side apply under kubeusers' field manager; force takes back fields someone else changed. */
 export async function applyObject(clients: Clients, object: k8s.KubernetesObject): Promise<void> {
-  await clients.objects.patch(
+  clients.writes?.applying(object);
+  const written = await clients.objects.patch(
     forClientModel(object),
     undefined,
     undefined,
@@ -55,6 +56,7 @@ export async function applyObject(clients: Clients, object: k8s.KubernetesObject
     true,
     k8s.PatchStrategy.ServerSideApply,
   );
+  clients.writes?.applied(object, written.metadata?.resourceVersion);
 }
 
 /**
@@ -89,6 +91,7 @@ export async function createIfMissing(clients: Clients, object: k8s.KubernetesOb
 export async function deleteObject(clients: Clients, ref: Ref): Promise<void> {
   const apiVersion = API_VERSIONS[ref.kind];
   if (!apiVersion) throw new Error(`kubeusers does not delete ${ref.kind}`);
+  clients.writes?.deleting(ref);
   try {
     await clients.objects.delete({
       apiVersion,

@@ -96,6 +96,26 @@ export async function gatherCluster(
   return { states, objects, csrs };
 }
 
+/** The cluster as kubeusers' cache holds it (src/cluster/cache.ts). */
+export interface ClusterView {
+  synced(): boolean;
+  snapshot(account?: { kind: AccountKind; name: string }): ClusterSnapshot;
+}
+
+/**
+ * From memory while the cache is synced (no request at all), else with the labelled lists: a cache
+ * that is starting, or re-listing after a broken watch, is never decided on.
+ */
+export async function readCluster(
+  view: ClusterView | undefined,
+  clients: Clients,
+  ownNamespace: string,
+  account?: { kind: AccountKind; name: string },
+): Promise<ClusterSnapshot> {
+  if (view?.synced()) return view.snapshot(account);
+  return gatherCluster(clients, ownNamespace, account);
+}
+
 export function indexObjects(objects: ObservedObject[]): Map<string, ObservedObject> {
   return new Map(objects.map((o) => [observedKey(o.kind, o.namespace, o.name), o]));
 }

@@ -29,7 +29,7 @@ import {
   type GuardSettings,
   type Step,
 } from './decide.ts';
-import { gatherCluster, indexObjects, type ClusterSnapshot } from './gather.ts';
+import { indexObjects, readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
 import type { ObservedObject } from './observed.ts';
 import { KeyedMutex, mapPool } from './pool.ts';
 import { waitingAccounts, type Waiting } from './credentials.ts';
@@ -51,6 +51,8 @@ export interface SyncDeps {
   recorder?: EventSink;
   /** Draws new epoch ids (the system's randomness unless a test injects its own). */
   random?: Random;
+  /** The cluster cache: read instead of listing while it is synced (the daemon; one-shot commands list). */
+  cache?: ClusterView;
 }
 
 export type SyncMode = 'sync' | 'plan' | 'renew';
@@ -141,7 +143,7 @@ async function revokedLegacyGroups(
 }
 
 async function gather(deps: SyncDeps, mode: SyncMode, only?: Set<string>): Promise<Inputs> {
-  const cluster = await gatherCluster(deps.clients, deps.ownNamespace, single(only));
+  const cluster = await readCluster(deps.cache, deps.clients, deps.ownNamespace, single(only));
   const revokedLegacy = await revokedLegacyGroups(deps, cluster, single(only));
   const base = { cluster, ...(revokedLegacy ? { revokedLegacy } : {}) };
   if (mode === 'renew') return base;

@@ -1,0 +1,313 @@
+// What kubeusers owns in the cluster, kept in memory from one list and one watch per kind (ADR 21):
+// compact records only (parsed states, content digests, CSR names and ages), never whole objects.
+// Started on every replica, followers too, so that any replica can answer from it.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { AccountKind } from '../directory/account.ts';
+import type { Logger } from '../log.ts';
+import { contentDigest } from '../reconcile/content.ts';
+import { observe, observedKey, type ObservedObject } from '../reconcile/observed.ts';
+import type { ClusterSnapshot } from '../reconcile/gather.ts';
+import type { Clients, WriteObserver } from './client.ts';
+import { isForeign, type Expected } from './foreign.ts';
+import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL, stateName } from './names.ts';
+import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
+import { parseState, type AccountState } from './state.ts';
+import {
+  ListWatch,
+  type KindChange,
+  type WatchedItem,
+  type WatchedKind,
+  type WatchObserver,
+  type WatchOptions,
+} from './watch.ts';
+
+export interface CsrRecord {
+  name: string;
+  created?: Date;
+  account?: string;
+  accountKind?: AccountKind;
+}
+
+export type CacheChangeType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'RELISTED';
+
+export interface CacheChange {
+  /** The watched kind: `state` for the state ConfigMaps, else the object's kind. */
+  kind: string;
+  account?: { kind: AccountKind; name: string };
+  type: CacheChangeType;
+  /** For the kinds whose content kubeusers owns: the object's record before and after. */
+  observed?: { before?: ObservedObject; after?: ObservedObject };
+  /** For `state`: the account's state before and after. */
+  state?: { before?: AccountState; after?: AccountState };
+}
+
+export interface CacheOptions {
+  clients: Clients;
+  log: Logger;
+  /** kubeusers' own namespace: the instance's name, where the state ConfigMaps live. */
+  ownNamespace: string;
+  observer?: WatchObserver;
+  pageSize?: number;
+  watchSeconds?: number;
+  maxBackoffMs?: number;
+}
+
+/** Only metadata is read where the content is not kubeusers' (CSRs). */
+const METADATA = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+
+type Account = { kind: AccountKind; name: string };
+
+function accountOfLabels(labels: Record<string, string> | undefined): Account | undefined {
+  const kind = labels?.[KIND_LABEL];
+  const name = labels?.[ACCOUNT_LABEL];
+  return (kind === 'tool' || kind === 'admin') && name ? { kind, name } : undefined;
+}
+
+function csrRecord(item: WatchedItem): CsrRecord {
+  const md = item.metadata ?? {};
+  const account = accountOfLabels(md.labels);
+  return {
+    name: md.name ?? '',
+    ...(md.creationTimestamp ? { created: new Date(md.creationTimestamp) } : {}),
+    ...(account ? { account: account.name, accountKind: account.kind } : {}),
+  };
+}
+
+const observed = (
+  kind: string,
+  path: string,
+  selector: string,
+  fieldSelector?: string,
+): WatchedKind<ObservedObject> => ({
+  kind,
+  path,
+  labelSelector: selector,
+  ...(fieldSelector ? { fieldSelector } : {}),
+  record: (item) => observe({ ...item, kind }),
+});
+
+/** The kinds of objects kubeusers owns, as gatherCluster lists them. */
+function ownedKinds(selector: string): WatchedKind<ObservedObject>[] {
+  return [
+    observed('Namespace', '/api/v1/namespaces', selector),
+    observed('ResourceQuota', '/api/v1/resourcequotas', selector),
+    observed('LimitRange', '/api/v1/limitranges', selector),
+    observed('RoleBinding', `${RBAC}/rolebindings`, selector),
+    observed('ClusterRoleBinding', `${RBAC}/clusterrolebindings`, selector),
+    // The parameters an earlier release kept in tool namespaces; no other ConfigMap is read there.
+    observed(
+      'ConfigMap',
+      '/api/v1/configmaps',
+      `${selector},${ROLE_LABEL}=pod-identity`,
+      `metadata.name=${LEGACY_PARAMS_NAME}`,
+    ),
+  ];
+}
+
+function refOf(o: KubernetesObject): Ref | undefined {
+  const name = o.metadata?.name;
+  if (!o.kind || !name) return undefined;
+  return { kind: o.kind, name, ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) };
+}
+
+const sameAccount = (a: Account | undefined, b: Account): boolean => a?.kind === b.kind && a.name === b.name;
+
+type Ref = { kind: string; name: string; namespace?: string };
+const refKey = (r: Ref): string => observedKey(r.kind, r.namespace, r.name);
+
+export class ClusterCache implements WriteObserver {
+  readonly #o: CacheOptions;
+  readonly #states: ListWatch<AccountState>;
+  readonly #owned: ListWatch<ObservedObject>[];
+  /** What kubeusers last wrote to each owned object (since this process started). */
+  readonly #expected = new Map<string, Expected>();
+  readonly #csrs: ListWatch<CsrRecord>;
+  readonly #listeners = new Set<(c: CacheChange) => void>();
+
+  constructor(options: CacheOptions) {
+    this.#o = options;
+    const selector = managedSelector(options.ownNamespace);
+    const w: WatchOptions = {
+      clients: options.clients,
+      log: options.log,
+      ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+      ...(options.watchSeconds ? { watchSeconds: options.watchSeconds } : {}),
+      ...(options.maxBackoffMs ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    };
+    this.#states = new ListWatch(
+      {
+        kind: 'state',
+        path: `/api/v1/namespaces/${options.ownNamespace}/configmaps`,
+        labelSelector: `${selector},${ROLE_LABEL}=state`,
+        record: (item) => parseState(item as Parameters<typeof parseState>[0]),
+      },
+      w,
+    );
+    this.#owned = ownedKinds(selector).map((k) => new ListWatch(k, w));
+    this.#csrs = new ListWatch(
+      {
+        kind: 'CertificateSigningRequest',
+        path: '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+        labelSelector: selector,
+        accept: METADATA,
+        record: csrRecord,
+      },
+      w,
+    );
+    this.#states.onChange((c) => this.#emit(this.#stateChange(c)));
+    for (const lw of this.#owned) lw.onChange((c) => this.#emit(this.#observedChange(lw.kind, c)));
+    this.#csrs.onChange((c) => this.#emit(this.#csrChange(c)));
+  }
+
+  #all(): ListWatch<unknown>[] {
+    return [this.#states, ...this.#owned, this.#csrs] as ListWatch<unknown>[];
+  }
+
+  /** Resolves when every kind has listed once. */
+  async start(): Promise<void> {
+    await Promise.all(this.#all().map((lw) => lw.start()));
+    this.#o.log.info({ action: 'cache', states: this.states().length }, 'cluster cache listed; watching');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#all().map((lw) => lw.stop()));
+  }
+
+  /** Every kind has listed since its last break and is watching: what it holds can be decided on. */
+  synced(): boolean {
+    return this.#all().every((lw) => lw.synced());
+  }
+
+  /** The kinds that are not synced, for logs and readiness. */
+  unsynced(): string[] {
+    return this.#all()
+      .filter((lw) => !lw.synced())
+      .map((lw) => lw.kind);
+  }
+
+  states(): AccountState[] {
+    return [...this.#states.records()];
+  }
+
+  state(kind: AccountKind, name: string): AccountState | undefined {
+    return this.#states.get(`${this.#o.ownNamespace}/${stateName(kind, name)}`);
+  }
+
+  /** What gatherCluster would return, from memory: everything, or one account's part. */
+  snapshot(account?: Account): ClusterSnapshot {
+    if (!account) {
+      return {
+        states: this.states(),
+        objects: this.#owned.flatMap((lw) => [...lw.records()]),
+        csrs: [...this.#csrs.records()].map(({ name, created }) => ({
+          name,
+          ...(created ? { created } : {}),
+        })),
+      };
+    }
+    const state = this.state(account.kind, account.name);
+    return {
+      states: state ? [state] : [],
+      objects: this.#owned.flatMap((lw) => [...lw.records()].filter((o) => sameAccount(o.account, account))),
+      csrs: [...this.#csrs.records()]
+        .filter((c) => c.account === account.name && c.accountKind === account.kind)
+        .map(({ name, created }) => ({ name, ...(created ? { created } : {}) })),
+    };
+  }
+
+  applying(object: KubernetesObject): void {
+    const ref = refOf(object);
+    if (ref && this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { digest: contentDigest(object) });
+  }
+
+  applied(object: KubernetesObject, resourceVersion: string | undefined): void {
+    const ref = refOf(object);
+    if (!ref) return;
+    const item = {
+      ...(object as WatchedItem),
+      metadata: { ...object.metadata, ...(resourceVersion ? { resourceVersion } : {}) },
+    } as WatchedItem;
+    if (ref.kind === 'ConfigMap' && ref.namespace === this.#o.ownNamespace) this.#states.wrote(item);
+    else this.#ownedKind(ref.kind)?.wrote(item);
+  }
+
+  deleting(ref: Ref): void {
+    if (this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { deleted: true });
+  }
+
+  /**
+   * Whether a change of an owned object was made by someone other than kubeusers (this process):
+   * its content is not what kubeusers last wrote, or it went away without kubeusers deleting it.
+   */
+  foreign(change: CacheChange): boolean {
+    const o = change.observed;
+    const obj = o?.after ?? o?.before;
+    if (!o || !obj || change.type === 'RELISTED') return false;
+    return isForeign(
+      { type: change.type, ...o },
+      this.#expected.get(observedKey(obj.kind, obj.namespace, obj.name)),
+      obj.namespace !== undefined && this.#namespaceGoing(obj.namespace),
+    );
+  }
+
+  /** Deleted by kubeusers, or terminating: the objects in it go with it. */
+  #namespaceGoing(ns: string): boolean {
+    const expected = this.#expected.get(observedKey('Namespace', undefined, ns));
+    const going = this.#ownedKind('Namespace')?.get(`/${ns}`)?.terminating === true;
+    return going || (expected !== undefined && 'deleted' in expected);
+  }
+
+  #ownedKind(kind: string): ListWatch<ObservedObject> | undefined {
+    return this.#owned.find((lw) => lw.kind === kind);
+  }
+
+  onChange(listener: (change: CacheChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(c: CacheChange): void {
+    for (const l of this.#listeners) {
+      try {
+        l(c);
+      } catch (err) {
+        this.#o.log.error({ action: 'cache', kind: c.kind, err: String(err) }, 'a cache listener failed');
+      }
+    }
+  }
+
+  #stateChange(c: KindChange<AccountState>): CacheChange {
+    if (c.type === 'RELISTED') return { kind: 'state', type: 'RELISTED' };
+    const s = c.next ?? c.prev;
+    return {
+      kind: 'state',
+      type: c.type,
+      ...(s ? { account: { kind: s.kind, name: s.name } } : {}),
+      state: { ...(c.prev ? { before: c.prev } : {}), ...(c.next ? { after: c.next } : {}) },
+    };
+  }
+
+  #observedChange(kind: string, c: KindChange<ObservedObject>): CacheChange {
+    if (c.type === 'RELISTED') return { kind, type: 'RELISTED' };
+    const account = c.next?.account ?? c.prev?.account;
+    return {
+      kind,
+      type: c.type,
+      ...(account ? { account } : {}),
+      observed: { ...(c.prev ? { before: c.prev } : {}), ...(c.next ? { after: c.next } : {}) },
+    };
+  }
+
+  #csrChange(c: KindChange<CsrRecord>): CacheChange {
+    const kind = 'CertificateSigningRequest';
+    if (c.type === 'RELISTED') return { kind, type: 'RELISTED' };
+    const r = c.next ?? c.prev;
+    return {
+      kind,
+      type: c.type,
+      ...(r?.account && r.accountKind ? { account: { kind: r.accountKind, name: r.account } } : {}),
+    };
+  }
+}
