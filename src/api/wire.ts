@@ -13,6 +13,7 @@ import { readState, revoke, RevokeError } from '../reconcile/revoke.ts';
 import { runSync } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
+import type { ClusterCache } from '../cluster/cache.ts';
 import { HttpError } from './errors.ts';
 import { readToken, servingName, type ForwardDeps } from './forward.ts';
 import { ReviewCache } from './review-cache.ts';
@@ -100,7 +101,31 @@ function forwardDeps(
   };
 }
 
-export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDeps {
+/** The accounts' states as this replica's cache holds them; a replica that is not caught up cannot know. */
+function fromMemory(cache: ClusterCache): {
+  list(): Promise<AccountState[]>;
+  get(kind: AccountKind, name: string): Promise<AccountState | undefined>;
+} {
+  const known = (): void => {
+    if (!cache.synced())
+      throw new HttpError(
+        503,
+        'not-synced',
+        'this replica is not caught up with the cluster (starting, or its watch is broken); retry shortly',
+      );
+  };
+  return {
+    list: () => Promise.resolve().then(() => (known(), cache.states())),
+    get: (kind, name) => Promise.resolve().then(() => (known(), cache.state(kind, name))),
+  };
+}
+
+/**
+ * `memory` given (the daemon, on every replica), accounts are read from the cluster cache, and a
+ * replica whose cache is not synced answers 503 instead of a stale answer; without (one process
+ * that serves the API alone, tests), they are read from the cluster.
+ */
+export function apiDeps(app: App, leadership: Leadership = alwaysLeader, memory?: ClusterCache): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
   const api = app.settings.api;
   const auth = authClients(app);
@@ -124,9 +149,10 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
     onRevoked: (r: { kind: AccountKind }) => app.metrics.revocations.inc({ kind: r.kind }),
     recorder: app.recorder,
   };
+  const states = memory ? fromMemory(memory) : undefined;
   const credential = {
     instance: ns,
-    stateOf: (kind: AccountKind, name: string) => readState(auth, ns, kind, name),
+    stateOf: (kind: AccountKind, name: string) => states?.get(kind, name) ?? readState(auth, ns, kind, name),
     isRevoked: (serial: string, fingerprint: string) => authLedger.has(serial, fingerprint),
   };
   const forward = forwardDeps(app, auth, ttl, credential);
@@ -149,8 +175,8 @@ export function apiDeps(app: App, leadership: Leadership = alwaysLeader): ApiDep
       cache: new ReviewCache<boolean>(ttl, app.clock, (allowed) => allowed),
     }),
     accounts: {
-      list: () => listStates(app),
-      get: (kind, name) => readState(app.clients, ns, kind, name),
+      list: () => states?.list() ?? listStates(app),
+      get: (kind, name) => states?.get(kind, name) ?? readState(app.clients, ns, kind, name),
       audit: (kind, name) => audit(app, kind, name),
     },
     revocations: (filter) => ledger.list(filter),

@@ -62,7 +62,7 @@ function readinessProbe(app: App, leadership: Leadership): () => Promise<Readine
 async function serveApi(app: App, leadership: Leadership): ReturnType<typeof serveHttps> {
   const a = app.settings.api;
   return serveHttps(
-    createApiApp(apiDeps(app, leadership)),
+    createApiApp(apiDeps(app, leadership, app.cache)),
     {
       certFile: a.certFile!,
       keyFile: a.keyFile!,

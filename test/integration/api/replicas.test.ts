@@ -13,6 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, testEnv } from '../../env/index.ts';
 import { servingPairFrom } from '../../env/pki.ts';
 import { roundRobin, type RoundRobin } from '../../env/round-robin.ts';
+import { stopApiserver } from '../../env/apiserver-restart.ts';
 import { cli, kubeconfigOf, scenario, type Scenario } from '../support.ts';
 import { credentialsOf, type Caller } from './support.ts';
 
@@ -138,7 +139,7 @@ beforeAll(async () => {
   // The token file is written once the namespace exists (scenario() creates it).
   const tokenFile = join(dir, 'kubeusers-token');
   s = await scenario('rp', {
-    sync: { intervalSeconds: 30, renewalCron: '0 0 1 1 *' },
+    sync: { intervalSeconds: 2, renewalCron: '0 0 1 1 *' },
     leaderElection: { leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5 },
     ops: { address: '127.0.0.1', port: 0 },
     api: {
@@ -228,5 +229,64 @@ describe('two replicas behind the Service', () => {
     const tool = credentialsOf(join(s.homesRoot, 'r7'));
     const r = await direct(follower.port, 'POST', '/api/v1/accounts/r6/revoke', tool, { reason: 'mine now' });
     expect(r.status).toBe(403);
+  });
+});
+
+describe('the follower answers from memory', () => {
+  const boss = (): Caller => credentialsOf(join(s.adminHomesRoot, 'boss'), '.admkube');
+  const account = async (
+    d: Daemon,
+    name: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> =>
+    direct(d.port, 'GET', `/api/v1/accounts/${name}`, boss(), undefined);
+  /** Milliseconds until the follower's answer satisfies `seen` (for the notes; no threshold). */
+  async function reflected(
+    name: string,
+    seen: (r: { status: number; body: Record<string, unknown> }) => boolean,
+  ): Promise<number> {
+    const start = performance.now();
+    await until(async () => seen(await account(follower, name)) || undefined, 60_000);
+    return performance.now() - start;
+  }
+
+  it('reflects a revocation, a lock and a removal made by the leader', async () => {
+    const revoked = await direct(leader.port, 'POST', '/api/v1/accounts/r4/revoke', boss(), {
+      reason: 'freshness',
+      reissue: false,
+    });
+    expect(revoked.status).toBe(200);
+    const atLeader = (await account(leader, 'r4')).body;
+    expect(atLeader.state).toBe('revoked');
+    const revokeMs = await reflected(
+      'r4',
+      (r) => r.body.state === 'revoked' && r.body.epoch === atLeader.epoch,
+    );
+
+    await s.dir.lock(s.dir.toolDn('r5'));
+    await until(async () => (await account(leader, 'r5')).body.state === 'locked' || undefined);
+    const lockMs = await reflected('r5', (r) => r.body.state === 'locked');
+
+    await s.dir.deleteTool('r6');
+    await until(async () => (await account(leader, 'r6')).status === 404 || undefined);
+    const removeMs = await reflected('r6', (r) => r.status === 404);
+    console.log(
+      `follower caught up after the leader answered: revocation ${revokeMs.toFixed(0)} ms, lock ${lockMs.toFixed(0)} ms, removal ${removeMs.toFixed(0)} ms (including one request each)`,
+    );
+  });
+
+  it('answers 503 while it cannot know (its watch broken by an API server outage), never a stale answer', async () => {
+    expect((await account(follower, 'r7')).status).toBe(200);
+    const stopped = await stopApiserver(testEnv());
+    try {
+      // The first answers may come before the broken watch is noticed; the first one that is not 200 must be 503.
+      const during = await until(async () => {
+        const r = await account(follower, 'r7');
+        return r.status === 200 ? undefined : r;
+      });
+      expect([during.status, during.body.code]).toEqual([503, 'not-synced']);
+    } finally {
+      await stopped.start();
+    }
+    await until(async () => (await account(follower, 'r7')).status === 200 || undefined, 120_000);
   });
 });
