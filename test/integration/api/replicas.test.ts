@@ -5,7 +5,7 @@
 // and decides everything else (credential, rate, RBAC) again itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -53,7 +53,10 @@ async function daemon(configFile: string): Promise<Daemon> {
   const d: Daemon = { child, lines: [], port: 0 };
   daemons.push(d);
   let rest = '';
+  // Kept where the global teardown looks for secrets: the hop's tokens must never be logged.
+  const logFile = join(testEnv().dir, `kubeusers-rp-daemon-${child.pid}.jsonl`);
   child.stdout.on('data', (c: Buffer) => {
+    appendFileSync(logFile, c);
     const parts = (rest + c.toString()).split('\n');
     rest = parts.pop() ?? '';
     for (const p of parts) if (p.trim()) d.lines.push(JSON.parse(p) as Record<string, unknown>);
