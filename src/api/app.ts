@@ -9,6 +9,7 @@ import type { Authorizer, Resource, Target, Verb } from './access-review.ts';
 import { authenticate, type AuthDeps, type Identity } from './auth.ts';
 import { jsonBody } from './body.ts';
 import { claimedByCertificate } from './peer-certificate.ts';
+import { forwardedCaller, hopFailed, relay, type ForwardDeps } from './forward.ts';
 import { HttpError, problemHandler } from './errors.ts';
 import { callerLimits, type LimitSettings } from './limits.ts';
 import { openApiDocument } from './openapi.ts';
@@ -42,8 +43,10 @@ export interface ApiDeps {
   }): Promise<Revocation>;
   /** Queues a forced reissue through the reconcile path. */
   renew(kind: AccountKind, name: string): void;
-  /** Only the leader writes; followers answer 503 naming it. */
-  writable(): { ok: true } | { ok: false; leader?: string };
+  /** Only the leader writes; a follower hands writes to it (`url`, with `forward`) or answers 503 naming it. */
+  writable(): { ok: true } | { ok: false; leader?: string; url?: string };
+  /** Set, writes reaching a follower are carried out by the leader over an authenticated hop (ADR 25). */
+  forward?: ForwardDeps;
   bodyLimitBytes: number;
   limits: LimitSettings;
 }
@@ -109,6 +112,31 @@ const who = (res: Response): Identity => res.locals.identity as Identity;
 /** Relative to the /api mount, as the middleware there sees it. */
 const REVIEW_PATH = '/v1/credential-reviews';
 type Handler = (req: Request, res: Response) => Promise<void>;
+const WRITES: ReadonlySet<Verb> = new Set<Verb>(['revoke', 'renew']);
+
+/**
+ * Where a request is carried out: here; at the leader, its answer passed back as it came; or nowhere
+ * (503). A request that came over the hop is never passed on again, and only writes come over it.
+ */
+async function placed(d: ApiDeps, verb: Verb, req: Request, res: Response): Promise<'here' | 'relayed'> {
+  const forwarded = who(res).forwardedBy !== undefined;
+  if (forwarded && !WRITES.has(verb))
+    throw new HttpError(403, 'forward-refused', 'only revoke and renew are forwarded');
+  const w = d.writable();
+  if (!WRITES.has(verb) || w.ok) return 'here';
+  if (d.forward && !forwarded && w.url) {
+    const reply = await relay(req, w.url, d.forward).catch((err: unknown) => {
+      throw hopFailed(w.leader, err);
+    });
+    res.status(reply.status).set('content-type', reply.contentType).send(reply.body);
+    return 'relayed';
+  }
+  throw new HttpError(
+    503,
+    'not-leader',
+    `this replica is not the leader${w.leader ? `; the leader is ${w.leader}` : ''}; retry there`,
+  );
+}
 
 export function createApiApp(d: ApiDeps): Express {
   const app = express();
@@ -127,7 +155,8 @@ export function createApiApp(d: ApiDeps): Express {
         throw new HttpError(429, 'rate-limited', 'too many requests; slow down');
       let identity: Identity;
       try {
-        identity = await authenticate(req, d.auth, limits.gate(req));
+        const direct = (): Promise<Identity> => authenticate(req, d.auth, limits.gate(req));
+        identity = d.forward ? await forwardedCaller(req, d.forward, direct) : await direct();
       } catch (err) {
         throw limits.failed(req, err);
       }
@@ -147,15 +176,7 @@ export function createApiApp(d: ApiDeps): Express {
           ? { name: nameOf(req), kind: parse(kindQuery, req.query, 'query').kind }
           : undefined;
         await d.authorizer.authorize(who(res), verb, target, resource);
-        if ((verb === 'revoke' || verb === 'renew') && !d.writable().ok) {
-          const w = d.writable();
-          throw new HttpError(
-            503,
-            'not-leader',
-            `this replica is not the leader${'leader' in w && w.leader ? `; the leader is ${w.leader}` : ''}; retry there`,
-          );
-        }
-        await fn(req, res);
+        if ((await placed(d, verb, req, res)) === 'here') await fn(req, res);
       };
       run().catch(next);
     };

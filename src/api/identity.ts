@@ -8,4 +8,6 @@ export interface Identity {
   /** From a TokenReview: the user's uid and extra, passed on to the SubjectAccessReview. */
   uid?: string;
   extra?: Record<string, string[]>;
+  /** Set when another kubeusers replica passed the request on (ADR 25): whose identity it has. */
+  forwardedBy?: string;
 }

@@ -1,5 +1,6 @@
 // Builds the admin API's dependencies from the composition root.
 import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../config/load.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { makeClients, type Clients } from '../cluster/client.ts';
 import { Ledger } from '../cluster/ledger.ts';
@@ -16,9 +17,11 @@ import type { EventSink } from '../cluster/events.ts';
 import { readState, revoke, RevokeError, type StateWriter } from '../reconcile/revoke.ts';
 import { runSync, type SyncDeps } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
-import { rememberedIds } from './credential.ts';
+import { rememberedIds, type CredentialDeps } from './credential.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
+import type { ClusterCache } from '../cluster/cache.ts';
 import { HttpError } from './errors.ts';
+import { readToken, servingName, type ForwardDeps } from './forward.ts';
 import { digestKey, ReviewCache } from './review-cache.ts';
 import { CertificateVerifier } from './review-certs.ts';
 import { cacheView, type CacheView } from './review-view.ts';
@@ -35,10 +38,12 @@ export interface App {
   recorder: EventSink;
   log: Logger;
   clock: Clock;
+  /** The cluster cache: credential reviews answer from it (503 while it is not synced). */
+  cache: ClusterCache;
 }
 
 export interface Leadership {
-  writable(): { ok: true } | { ok: false; leader?: string };
+  writable(): { ok: true } | { ok: false; leader?: string; url?: string };
 }
 
 export const alwaysLeader: Leadership = { writable: () => ({ ok: true }) };
@@ -83,17 +88,74 @@ export function authClients(app: App): Clients {
   });
 }
 
+/**
+ * The hop to the leader (ADR 25), when a token for it is configured. Trust on the hop: the leader's
+ * serving certificate, checked against api.forward.caFile (default: the serving certificate this
+ * replica serves itself, every replica serving the same pair) for the name this one's carries.
+ */
+function forwardDeps(
+  app: App,
+  auth: Clients,
+  cacheTtl: { positiveMs: number; negativeMs: number; maxEntries: number },
+  credential: ForwardDeps['credential'],
+): ForwardDeps | undefined {
+  const { api } = app.settings;
+  const f = api.forward;
+  if (f.tokenFile === undefined || api.certFile === undefined) return undefined;
+  const { tokenFile, caFile, serverName } = f;
+  const certFile = api.certFile;
+  // Read at every hop: the files rotate under a running daemon.
+  const hop = async (): Promise<{ ca: string; serverName: string }> => {
+    const name = serverName ?? servingName(await readFile(certFile, 'utf8'));
+    if (!name) throw new ConfigError('api.forward.serverName is needed: api.certFile names no DNS name');
+    return { ca: await readFile(caFile ?? certFile, 'utf8'), serverName: name };
+  };
+  return {
+    forwarders: new TokenReviewer({
+      clients: auth,
+      audiences: [f.audience],
+      cache: new ReviewCache<TokenOutcome>(cacheTtl, app.clock, (o) => o !== null),
+    }),
+    ownToken: () => readToken(tokenFile),
+    clientCaPem: () => clientCaPem(app),
+    credential,
+    clock: app.clock,
+    hop,
+  };
+}
+
+/** The accounts' states as this replica's cache holds them; a replica that is not caught up cannot know. */
+function fromMemory(cache: ClusterCache): {
+  list(): Promise<AccountState[]>;
+  get(kind: AccountKind, name: string): Promise<AccountState | undefined>;
+} {
+  const known = (): void => {
+    if (!cache.synced())
+      throw new HttpError(
+        503,
+        'not-synced',
+        'this replica is not caught up with the cluster (starting, or its watch is broken); retry shortly',
+      );
+  };
+  return {
+    list: () => Promise.resolve().then(() => (known(), cache.states())),
+    get: (kind, name) => Promise.resolve().then(() => (known(), cache.state(kind, name))),
+  };
+}
+
 /** How long a revocation waits for this replica's cache to show it before it is answered anyway. */
 const CAUGHT_UP_MS = 5_000;
 
 /**
- * `view`: the accounts in memory, by default the cluster cache (a one-shot command never starts it,
- * so its reviews answer 503).
+ * `memory` given (the daemon, on every replica: the cluster cache), accounts are read from it, and a
+ * replica whose cache is not synced answers 503 instead of a stale answer; without (one process that
+ * serves the API alone, tests), they are read from the cluster. Credential reviews answer from `view`,
+ * by default over the cluster cache (a one-shot command never starts it, so its reviews answer 503).
  */
 export function apiDeps(
   app: App,
   leadership: Leadership = alwaysLeader,
-  view: CacheView = cacheView(app.cache),
+  { memory, view = cacheView(memory ?? app.cache) }: { memory?: ClusterCache; view?: CacheView } = {},
 ): ApiDeps {
   const ns = app.settings.kubernetes.namespace;
   const api = app.settings.api;
@@ -123,8 +185,30 @@ export function apiDeps(
     onRevoked: (r: { kind: AccountKind }) => app.metrics.revocations.inc({ kind: r.kind }),
     recorder: app.recorder,
   };
+  const states = memory ? fromMemory(memory) : undefined;
+  const credential: CredentialDeps = {
+    instance: ns,
+    ids: rememberedIds(),
+    // From memory: in the daemon, this replica's cache (503 while it is not synced); elsewhere, the
+    // cache when it happens to be synced, else the cluster.
+    stateOf: (kind, name) =>
+      states
+        ? states.get(kind, name)
+        : view.synced()
+          ? Promise.resolve(view.state(kind, name))
+          : readState(auth, ns, kind, name),
+    // A caller asking often (a gateway, once per request it serves) costs one ledger read every
+    // few seconds, not one per request. A kubeusers certificate in the ledger is refused at once
+    // anyway: its state moved to a new epoch before the entry was written.
+    isRevoked: (serial, fingerprint) =>
+      ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
+        authLedger.has(serial, fingerprint),
+      ),
+  };
+  const forward = forwardDeps(app, auth, ttl, credential);
   return {
     log: app.log,
+    ...(forward ? { forward } : {}),
     auth: {
       clients: auth,
       clock: app.clock,
@@ -133,18 +217,7 @@ export function apiDeps(
         audiences: api.audiences,
         cache: new ReviewCache<TokenOutcome>(ttl, app.clock, (o) => o !== null),
       }),
-      instance: ns,
-      ids: rememberedIds(),
-      // From memory when this replica's view is synced (a revocation moves the state at once there).
-      stateOf: (kind, name) =>
-        view.synced() ? Promise.resolve(view.state(kind, name)) : readState(auth, ns, kind, name),
-      // A caller asking often (a gateway, once per request it serves) costs one ledger read every
-      // few seconds, not one per request. A kubeusers certificate in the ledger is refused at once
-      // anyway: its state moved to a new epoch before the entry was written.
-      isRevoked: (serial, fingerprint) =>
-        ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
-          authLedger.has(serial, fingerprint),
-        ),
+      ...credential,
     },
     authorizer: new Authorizer({
       clients: auth,
@@ -152,8 +225,8 @@ export function apiDeps(
       cache: new ReviewCache<boolean>(ttl, app.clock, (allowed) => allowed),
     }),
     accounts: {
-      list: () => listStates(app),
-      get: (kind, name) => readState(app.clients, ns, kind, name),
+      list: () => states?.list() ?? listStates(app),
+      get: (kind, name) => states?.get(kind, name) ?? readState(app.clients, ns, kind, name),
       audit: (kind, name) => audit(app, kind, name),
     },
     revocations: (filter) => ledger.list(filter),

@@ -62,7 +62,7 @@ function readinessProbe(app: App, leadership: Leadership): () => Promise<Readine
 async function serveApi(app: App, leadership: Leadership): ReturnType<typeof serveHttps> {
   const a = app.settings.api;
   return serveHttps(
-    createApiApp(apiDeps(app, leadership)),
+    createApiApp(apiDeps(app, leadership, { memory: app.cache })),
     {
       certFile: a.certFile!,
       keyFile: a.keyFile!,
@@ -74,6 +74,14 @@ async function serveApi(app: App, leadership: Leadership): ReturnType<typeof ser
     a.port,
     a.address,
   );
+}
+
+/** Where the other replicas hand writes to this one when it leads (ADR 25); only with forwarding set up. */
+function advertisedUrl(app: App, api: HttpsServer | undefined): string | undefined {
+  const { host, tokenFile } = app.settings.api.forward;
+  const address = api?.address();
+  if (!host || !tokenFile || typeof address !== 'object' || !address) return undefined;
+  return `https://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
 export async function runDaemon(app: App, confirmRemovals: boolean): Promise<number> {
@@ -175,8 +183,10 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     sync: (account) =>
       loop?.trigger({ mode: 'sync', only: new Set([accountKey(account.kind, account.name)]) }),
   });
-  if (elector) elector.start();
-  else {
+  if (elector) {
+    elector.advertise(advertisedUrl(app, api));
+    elector.start();
+  } else {
     app.metrics.leader.set(1);
     await startLoop();
   }

@@ -12,7 +12,17 @@ export interface LeaseSpecJson {
   leaseTransitions?: number;
 }
 
-export type LeaseJson = { metadata?: Record<string, unknown>; spec?: LeaseSpecJson };
+export type LeaseJson = {
+  metadata?: Record<string, unknown> & { annotations?: Record<string, string> };
+  spec?: LeaseSpecJson;
+};
+
+/**
+ * Where the holder's admin API is, for followers to hand writes to (ADR 25). Whoever could write the
+ * Lease could point it elsewhere: the hop verifies the leader's serving certificate, so a wrong URL
+ * makes a write fail, never go to a stranger.
+ */
+export const API_URL_ANNOTATION = 'kubeusers.io/api-url';
 
 export interface LeaderSettings {
   namespace: string;
@@ -68,6 +78,9 @@ export class LeaderElector {
   /** Monotonic time of the last successful acquire or renew. */
   #renewedAt = -Infinity;
   #holder: string | undefined;
+  /** The holder's advertised API URL, as last read from the lease. */
+  #holderUrl: string | undefined;
+  #advertised: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -79,12 +92,19 @@ export class LeaderElector {
   }
 
   /** True only while this replica holds a lease it renewed within the renew deadline. */
-  writable(): { ok: true } | { ok: false; leader?: string } {
+  writable(): { ok: true } | { ok: false; leader?: string; url?: string } {
     if (this.#leading && performance.now() - this.#renewedAt < this.#s.renewDeadlineMs) return { ok: true };
+    const other = this.#holder && this.#holder !== this.#s.identity;
     return {
       ok: false,
-      ...(this.#holder && this.#holder !== this.#s.identity ? { leader: this.#holder } : {}),
+      ...(other ? { leader: this.#holder } : {}),
+      ...(other && this.#holderUrl ? { url: this.#holderUrl } : {}),
     };
+  }
+
+  /** This replica's API URL, written on the lease whenever it holds it. Call before start(). */
+  advertise(url: string | undefined): void {
+    this.#advertised = url;
   }
 
   get leader(): string | undefined {
@@ -137,12 +157,13 @@ export class LeaderElector {
     if (got.status === 404) return (await this.#create(now)) ? { ok: true } : { ok: false, conflict: true };
     if (got.status !== 200) throw new Error(`lease read answered ${got.status}`);
     const spec = got.body.spec ?? {};
-    this.#holder = spec.holderIdentity || undefined;
+    this.#observe(got.body);
     const decision = leaseDecision(spec, now, this.#s.identity, force);
     if (!decision.take) return { ok: false, ...decision };
     const transitions = { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
     const body = {
       ...got.body,
+      metadata: this.#myMetadata(got.body.metadata ?? {}),
       spec: { ...spec, ...this.#mySpec(now), ...(decision.takeover ? transitions : {}) },
     };
     // The resourceVersion in the body makes this a compare-and-swap: two candidates cannot both win.
@@ -183,6 +204,23 @@ export class LeaderElector {
     );
   }
 
+  #observe(lease: LeaseJson): void {
+    this.#holder = lease.spec?.holderIdentity || undefined;
+    this.#holderUrl = lease.metadata?.annotations?.[API_URL_ANNOTATION];
+  }
+
+  /** The lease's metadata with this replica's API URL (or none: a stale one must not outlive its holder). */
+  #myMetadata(metadata: NonNullable<LeaseJson['metadata']>): NonNullable<LeaseJson['metadata']> {
+    const others = Object.fromEntries(
+      Object.entries(metadata.annotations ?? {}).filter(([k]) => k !== API_URL_ANNOTATION),
+    );
+    const annotations = {
+      ...others,
+      ...(this.#advertised ? { [API_URL_ANNOTATION]: this.#advertised } : {}),
+    };
+    return { ...metadata, annotations };
+  }
+
   #mySpec(now: Date): LeaseSpecJson {
     return {
       holderIdentity: this.#s.identity,
@@ -195,7 +233,7 @@ export class LeaderElector {
     const created = await this.#raw('POST', this.#path, {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.#s.name, namespace: this.#s.namespace },
+      metadata: this.#myMetadata({ name: this.#s.name, namespace: this.#s.namespace }),
       spec: { ...this.#mySpec(now), acquireTime: microTime(now), leaseTransitions: 0 },
     });
     this.#holder = created.status === 201 ? this.#s.identity : undefined;

@@ -23,10 +23,12 @@ function formatIssues(source: string, issues: z.core.$ZodIssue[]): string {
 }
 
 /** Fills in the DNs derived from the base and the project. */
-export function resolveSettings(config: Config): Settings {
+export function resolveSettings(config: Config, env: NodeJS.ProcessEnv = process.env): Settings {
   const { baseDn, project } = config.ldap;
+  const host = config.api.forward.host ?? env.POD_IP;
   return {
     ...config,
+    api: { ...config.api, forward: { ...config.api.forward, ...(host ? { host } : {}) } },
     leaderElection: {
       ...config.leaderElection,
       identity: config.leaderElection.identity ?? `${hostname()}-${process.pid}`,

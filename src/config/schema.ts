@@ -366,6 +366,42 @@ export const configSchema = z.strictObject({
         .describe(
           "audiences a bearer token must be minted for (TokenReview spec.audiences), e.g. [kubeusers]; empty: the API server's own",
         ),
+      forward: z
+        .strictObject({
+          tokenFile: z
+            .string()
+            .optional()
+            .describe(
+              "a token of kubeusers' own ServiceAccount minted for `audience` (a projected volume, re-read on every use); set, a replica that does not lead hands revoke and renew to the leader instead of answering 503 not-leader (ADR 25)",
+            ),
+          audience: z
+            .string()
+            .min(1)
+            .default('kubeusers-forward')
+            .describe(
+              'the audience of that token; the leader accepts a forwarded request only with a token for it that names its own identity',
+            ),
+          host: z
+            .string()
+            .optional()
+            .describe(
+              "where the other replicas reach this one's API (the pod IP), advertised on the Lease; default the POD_IP environment variable",
+            ),
+          caFile: z
+            .string()
+            .optional()
+            .describe(
+              "CA the leader's serving certificate must chain to on the hop; default api.certFile itself (every replica serves the same pair); set it to the issuer when the pair rotates",
+            ),
+          serverName: z
+            .string()
+            .optional()
+            .describe(
+              "name the leader's serving certificate must carry; default the first DNS name of api.certFile",
+            ),
+        })
+        .prefault({})
+        .describe('writes that reach a follower are carried out by the leader, over an authenticated hop'),
       reviews: z
         .strictObject({
           qps: z

@@ -108,7 +108,7 @@ export async function startWorkedGateway(s: Scenario, view: CacheView, reviewCac
     },
   };
   const server = await serveHttps(
-    createApiApp(apiDeps({ ...s.app, settings }, undefined, view)),
+    createApiApp(apiDeps({ ...s.app, settings }, undefined, { view })),
     {
       certFile: file('api.crt', apiPair.cert),
       keyFile: file('api.key', apiPair.key, 0o600),
