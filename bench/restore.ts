@@ -22,35 +22,38 @@ export interface RestoreOptions {
   toolName: (i: number) => string;
 }
 
-const lastWrite = (events: AuditEvent[], name: string): AuditEvent | undefined =>
-  events.find((e) => e.resource === 'resourcequotas' && e.name === name && !READS.has(e.verb));
+const writesTo = (events: AuditEvent[], name: string): AuditEvent[] =>
+  events.filter((e) => e.resource === 'resourcequotas' && e.name === name && !READS.has(e.verb));
 
+async function restoredSpec(o: RestoreOptions, ns: string): Promise<boolean> {
+  const args = ['get', 'resourcequota', 'kubeusers', '-n', ns, '-o', 'json'];
+  const live = await kubectl(o.env.kube.adminKubeconfig, args, o.env);
+  if (live.code !== 0) throw new Error(`reading ${ns}'s quota failed: ${live.stderr}`);
+  return !('count/secrets' in (JSON.parse(live.stdout) as { spec: { hard: object } }).spec.hard);
+}
+
+/**
+ * One tamper and its restoration: from the tamper's completion to the completion of the last write
+ * kubeusers made before the restored content was read back (a restoration may take two writes).
+ */
 async function restoredOnce(o: RestoreOptions, tool: string): Promise<number> {
   const ns = `tool-${tool}`;
+  const object = `${ns}/kubeusers`;
   const audit = o.env.kube.auditLog;
-  const admin = o.env.kube.adminKubeconfig;
   const offset = auditOffset(audit);
   const patch = ['patch', 'resourcequota', 'kubeusers', '-n', ns, '--type=merge'];
-  const tampered = await kubectl(admin, [...patch, '-p', JSON.stringify(TAMPER)], o.env);
+  const tampered = await kubectl(o.env.kube.adminKubeconfig, [...patch, '-p', JSON.stringify(TAMPER)], o.env);
   if (tampered.code !== 0) throw new Error(`tampering with ${ns} failed: ${tampered.stderr}`);
-  const tamper = lastWrite(
+  const tamper = writesTo(
     auditEvents(audit, offset).filter((e) => e.agent.startsWith('kubectl')),
-    `${ns}/kubeusers`,
-  );
+    object,
+  )[0];
   if (!tamper) throw new Error(`the tamper of ${ns} is not in the audit log`);
-  let restore: AuditEvent | undefined;
-  await waitUntil(
-    `${ns}'s quota restored`,
-    () => {
-      restore = lastWrite(audited(audit, offset, 'kubeusers/'), `${ns}/kubeusers`);
-      return Promise.resolve(restore !== undefined);
-    },
-    { timeoutMs: 120_000 },
-  );
-  const live = await kubectl(admin, ['get', 'resourcequota', 'kubeusers', '-n', ns, '-o', 'json'], o.env);
-  const hard = (JSON.parse(live.stdout) as { spec: { hard: Record<string, string> } }).spec.hard;
-  if ('count/secrets' in hard) throw new Error(`${ns}'s quota was written but not restored`);
-  return (restore!.done - tamper.done) / 1000;
+  const ours = (): AuditEvent[] => writesTo(audited(audit, offset, 'kubeusers/'), object);
+  const ceiling = { timeoutMs: 120_000 };
+  await waitUntil(`kubeusers writes ${ns}'s quota`, () => Promise.resolve(ours().length > 0), ceiling);
+  await waitUntil(`${ns}'s quota restored`, () => restoredSpec(o, ns), ceiling);
+  return (ours().at(-1)!.done - tamper.done) / 1000;
 }
 
 export async function restoreLatency(o: RestoreOptions): Promise<Scenario> {

@@ -73,6 +73,9 @@ const sizes = values.n
       : [1_000, 10_000];
 const mode = values.n ? 'try' : values.large ? 'large' : values.quick ? 'quick' : 'full';
 const repeats = Number(values.repeats ?? (values.quick ? 20 : 50));
+/** Quick and try modes check that each scenario works: shorter loads, fewer runs. */
+const light = values.quick || values.n !== undefined;
+const restoreRepeats = light ? Math.min(repeats, 10) : repeats;
 
 const scenarios: Scenario[] = [];
 /** The settings of the default configuration, as kubeusers parsed them (defaults filled in). */
@@ -319,7 +322,15 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     console.log(
       `revoke: p50 ${percentile(revoke, 50).toFixed(3)} s, p99 ${percentile(revoke, 99).toFixed(3)} s`,
     );
-    report(await restoreLatency({ n, env, opsPort: ports.ops, repeats, toolName: (i) => tool(i + 1) }));
+    report(
+      await restoreLatency({
+        n,
+        env,
+        opsPort: ports.ops,
+        repeats: restoreRepeats,
+        toolName: (i) => tool(i + 1),
+      }),
+    );
   } finally {
     await stopDaemon(daemon);
   }
@@ -402,8 +413,8 @@ async function resyncScenarios(n: number, env: EnvInfo, dir: string, ports: Daem
       pid: daemon.pid!,
       opsPort: ports.ops,
       audit: env.kube.auditLog,
-      seconds: values.quick || values.n ? 5 : 20,
-      runs: values.quick || values.n ? 5 : 10,
+      seconds: light ? 3 : 20,
+      runs: light ? 3 : 10,
       connections: 4,
     };
     const resync = await periodicResync(c);
@@ -422,7 +433,7 @@ async function resyncScenarios(n: number, env: EnvInfo, dir: string, ports: Daem
     const certPem = readFileSync(join(env.homesRoot, tool(n), '.toolskube', 'client.crt'), 'utf8');
     report(await credentialReviews(c, resync.wall_s!, gateway, certPem));
     report(await accountReads(c, resync.wall_s!, admin, (i) => tool(i + 1)));
-    report(await fullListing(c, admin, values.quick || values.n ? 5 : 20));
+    report(await fullListing(c, admin, light ? 5 : 20));
   } finally {
     await stopDaemon(daemon);
   }
