@@ -9,8 +9,8 @@ import { metricsText } from './daemon.ts';
 import { audited, auditEvents, auditOffset, percentile, round, type AuditEvent } from './measure.ts';
 import { skipped, type Scenario } from './scenario.ts';
 
-/** The metric the watch-fed cache counts its restorations with (issue 15). */
-export const RESTORED_METRIC = 'kubeusers_restored_total';
+/** The metric the watch-fed cache counts foreign changes with (issue 15): its restorations are watch-driven. */
+export const RESTORED_METRIC = 'kubeusers_foreign_changes_total';
 const TAMPER = { spec: { hard: { 'count/secrets': '1' } } };
 const READS = new Set(['get', 'list', 'watch']);
 
