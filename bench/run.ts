@@ -30,6 +30,7 @@ import {
   syncMetrics,
   ticksOf,
 } from './daemon.ts';
+import { gatewayDenies } from './gateway.ts';
 import { restoreLatency } from './restore.ts';
 import {
   accountReads,
@@ -40,7 +41,7 @@ import {
   type Caller,
   type ResyncContext,
 } from './resync.ts';
-import { skipped, type Scenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
 
 const repo = join(import.meta.dirname, '..');
 // The built JavaScript, as the image runs it.
@@ -335,13 +336,6 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     await stopDaemon(daemon);
   }
   await resyncScenarios(n, env, dir, ports);
-  report(
-    skipped(
-      'gateway-deny',
-      n,
-      'revocation → nginx denies: needs deploy/gateway and the nginx of test/env (issue 16), not in this build',
-    ),
-  );
 
   // Every certificate due at once: a configuration that renews 26 s into a 30-day lifetime.
   const stormConfig = writeConfig(env, dir, ports, {
@@ -434,6 +428,16 @@ async function resyncScenarios(n: number, env: EnvInfo, dir: string, ports: Daem
     report(await credentialReviews(c, resync.wall_s!, gateway, certPem));
     report(await accountReads(c, resync.wall_s!, admin, (i) => tool(i + 1)));
     report(await fullListing(c, admin, light ? 5 : 20));
+    report(
+      await gatewayDenies({
+        n,
+        env,
+        apiPort: ports.api,
+        admin,
+        repeats: restoreRepeats,
+        toolName: (i) => tool(n - i),
+      }),
+    );
   } finally {
     await stopDaemon(daemon);
   }
