@@ -1,6 +1,6 @@
 // npm run bench [-- --quick]: kubeusers against the real control plane, with the cluster's own signing
 // rate as the yardstick. Writes bench/results/<date>.json and bench/results/latest.md. Asserts no timing.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,29 @@ import { apiTarget, callApi } from '../src/cli/api-client.ts';
 import { parseConfig, type Settings } from '../src/config/load.ts';
 import { signerFloor } from './floor.ts';
 import { underFlood } from './flood.ts';
-import { cpuTicks } from './profile-report.ts';
 import { audited, auditOffset, peakRate, percentile, round, timed } from './measure.ts';
+import {
+  daemonRequests,
+  daemonUsage,
+  peakRss,
+  scrapeCost,
+  startDaemon,
+  stopDaemon,
+  syncMetrics,
+  ticksOf,
+} from './daemon.ts';
+import { gatewayDenies } from './gateway.ts';
+import { restoreLatency } from './restore.ts';
+import {
+  accountReads,
+  credentialReviews,
+  fullListing,
+  periodicResync,
+  RESYNC_INTERVAL_S,
+  type Caller,
+  type ResyncContext,
+} from './resync.ts';
+import type { Scenario } from './scenario.ts';
 
 const repo = join(import.meta.dirname, '..');
 // The built JavaScript, as the image runs it.
@@ -35,34 +56,27 @@ const { values } = parseArgs({
     n: { type: 'string' },
     // With --n: only the syncs up to the flood scenario (to measure the admin API's effect on a sync).
     'flood-only': { type: 'boolean', default: false },
+    // N = 30,000 alone (about two hours), past a single cluster's guidance of about 10,000
+    // namespaces; results go to bench/results/<date>-30000.json and latest-30000.md.
+    large: { type: 'boolean', default: false },
   },
 });
 const floodOnly = values['flood-only'] === true;
 /** A stranger's flood of the admin API: bad tokens a second, from this many loopback addresses. */
 const FLOOD = { perSecond: 1_000, addresses: 100 };
-const sizes = values.n ? [Number(values.n)] : values.quick ? [100, 1_000] : [1_000, 10_000];
+const LARGE = 30_000;
+const sizes = values.n
+  ? [Number(values.n)]
+  : values.large
+    ? [LARGE]
+    : values.quick
+      ? [100, 1_000]
+      : [1_000, 10_000];
+const mode = values.n ? 'try' : values.large ? 'large' : values.quick ? 'quick' : 'full';
 const repeats = Number(values.repeats ?? (values.quick ? 20 : 50));
-
-interface Scenario {
-  name: string;
-  n: number;
-  wall_s?: number;
-  cpu_s?: number;
-  rss_mb?: number;
-  api_requests?: number;
-  p50_s?: number;
-  p99_s?: number;
-  floor_s?: number;
-  ratio_to_floor?: number;
-  peak_rps?: number;
-  configured_qps?: number;
-  allowed_peak_rps?: number;
-  /** RSS of Node with kubeusers' modules loaded and nothing else done. */
-  baseline_rss_mb?: number;
-  /** The flood's achieved rate of bad-token requests, and the TokenReviews (by any client) made meanwhile. */
-  flood_rps?: number;
-  token_reviews?: number;
-}
+/** Quick and try modes check that each scenario works: shorter loads, fewer runs. */
+const light = values.quick || values.n !== undefined;
+const restoreRepeats = light ? Math.min(repeats, 10) : repeats;
 
 const scenarios: Scenario[] = [];
 /** The settings of the default configuration, as kubeusers parsed them (defaults filled in). */
@@ -88,50 +102,15 @@ async function kubectlWorks(env: EnvInfo, home: string): Promise<boolean> {
   return (await kubectl(join(home, '.kube', 'config'), ['get', 'configmaps'], env)).code === 0;
 }
 
-/** The process's peak resident set so far (VmHWM), in MB. */
-function peakRss(pid: number): number {
-  const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (!kb) throw new Error(`no VmHWM for pid ${pid}`);
-  return Number(kb) / 1024;
-}
-
-async function synced(opsPort: number): Promise<boolean> {
-  const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  return /^kubeusers_sync_last_success_timestamp_seconds\{mode="sync"\}/m.test(metrics);
-}
-
-/** The daemon's wall time, CPU, peak RSS and requests (lease renewals aside) from now until called. */
-function daemonUsage(
-  pid: number,
-  audit: string,
-): () => Pick<Scenario, 'wall_s' | 'cpu_s' | 'rss_mb' | 'api_requests'> {
-  const started = performance.now();
-  const ticks = cpuTicks([pid])[0]!;
-  const offset = auditOffset(audit);
-  return () => ({
-    wall_s: round((performance.now() - started) / 1000),
-    cpu_s: round((cpuTicks([pid])[0]! - ticks) / 100),
-    rss_mb: round(peakRss(pid), 0),
-    api_requests: audited(audit, offset, 'kubeusers/').filter((e) => e.resource !== 'leases').length,
-  });
-}
-
-/** A sample of the daemon's own metrics: syncs so far and their total duration. */
-async function syncMetrics(opsPort: number): Promise<{ runs: number; seconds: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
-  return {
-    runs: sum(/^kubeusers_sync_runs_total\{mode="sync",[^}]*\} (\S+)$/gm),
-    seconds: sum(/^kubeusers_sync_duration_seconds_sum\{mode="sync"\} (\S+)$/gm),
-  };
-}
+const tool = (i: number): string => `b-${String(i).padStart(5, '0')}`;
 
 /**
- * One no-op sync inside the running daemon, as it runs every interval: started at once by a
- * harmless change to one entry (the directory watch), timed by the daemon's own histogram, its CPU
- * from /proc, its requests from the audit log (lease renewals aside). The end of the sync is watched
- * in the audit log, not by scraping /metrics, which costs the daemon CPU of its own (each scrape
- * renders three gauges per account); the few scrapes made are measured and taken off.
+ * One no-op sync inside the running daemon, started at once by a harmless change to one entry (the
+ * directory watch), timed by the daemon's own histogram, its CPU from /proc, its requests from the
+ * audit log (lease renewals aside). While the sync lists, its end is watched in the audit log, not
+ * by scraping /metrics, which costs the daemon CPU of its own (each scrape renders three gauges per
+ * account); the few scrapes made are measured and taken off. A sync that lists nothing (served from
+ * the watch-fed cache, or one account's) is given a second before the scrapes start.
  */
 async function daemonSync(
   pid: number,
@@ -139,32 +118,36 @@ async function daemonSync(
   audit: string,
   env: EnvInfo,
 ): Promise<Pick<Scenario, 'wall_s' | 'cpu_s' | 'api_requests'>> {
-  const ticks = () => cpuTicks([pid])[0]!;
-  const costs: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = ticks();
-    await syncMetrics(opsPort);
-    costs.push(ticks() - t);
-  }
-  const scrape = percentile(costs, 50);
+  const ticks = () => ticksOf(pid);
+  const scrape = await scrapeCost(pid, opsPort);
   const before = await syncMetrics(opsPort);
   const offset = auditOffset(audit);
   const lists = () => audited(audit, offset, 'kubeusers/').filter((e) => e.verb === 'list').length;
   const start = ticks();
   const ldap = new DirectoryFixture(env.ldap);
   await ldap.replaceAttribute(ldap.toolDn('b-00001'), 'description', [`touched ${Date.now()}`]);
-  await waitUntil("the sync's lists", () => Promise.resolve(lists() >= 8), { timeoutMs: 300_000 });
+  const touched = performance.now();
+  await waitUntil(
+    "the sync's lists",
+    () => Promise.resolve(lists() >= 8 || performance.now() - touched > 1_000),
+    { timeoutMs: 300_000 },
+  );
   let scrapes = 0;
   let after = before;
-  while (after.runs <= before.runs) {
-    await new Promise((r) => setTimeout(r, 500));
-    after = await syncMetrics(opsPort);
-    scrapes++;
-  }
+  await waitUntil(
+    'the sync',
+    async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await syncMetrics(opsPort);
+      scrapes++;
+      return after.runs > before.runs;
+    },
+    { timeoutMs: 300_000 },
+  );
   return {
     wall_s: round(after.seconds - before.seconds),
     cpu_s: round((ticks() - start - scrapes * scrape) / 100),
-    api_requests: audited(audit, offset, 'kubeusers/').filter((e) => e.resource !== 'leases').length,
+    api_requests: daemonRequests(audit, offset),
   };
 }
 
@@ -215,7 +198,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   let offset = auditOffset(audit);
   const cold = await timed(process.execPath, [...node, '--config', config, 'sync', '--once']);
   if (cold.code !== 0) throw new Error(`cold sync failed (${cold.code}): ${cold.stderr.slice(0, 500)}`);
-  const sample = [1, Math.ceil(n / 2), n].map((i) => join(env.homesRoot, `b-${String(i).padStart(5, '0')}`));
+  const sample = [1, Math.ceil(n / 2), n].map((i) => join(env.homesRoot, tool(i)));
   for (const home of sample)
     if (!(await kubectlWorks(env, home))) throw new Error(`no working kubeconfig in ${home}`);
   scenarios.push({
@@ -244,19 +227,12 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   console.log(
     `noop: ${noop.wall_s.toFixed(2)} s wall, ${noop.cpu_s.toFixed(2)} s CPU, ${noopRequests} requests, ${noop.rss_mb.toFixed(0)} MB`,
   );
+  await oneShot(n, config, 'renew', audit);
 
-  // The daemon, at default settings, for the latency scenarios.
-  const daemon: ChildProcess = spawn(process.execPath, [...node, '--config', config, 'run'], {
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: 'ignore',
-  });
+  // The daemon, at default settings, for the latency scenarios. Its first sync finds everything up
+  // to date, and so does the one measured next: its peak RSS after both is the memory scenario.
+  const daemon: ChildProcess = await startDaemon(node, config, ports.ops);
   try {
-    await waitUntil('daemon', async () => (await fetch(`http://127.0.0.1:${ports.ops}/readyz`)).ok, {
-      timeoutMs: 120_000,
-    });
-    // The daemon's first sync finds everything up to date, and so does the one measured next: its peak
-    // RSS after both is the memory scenario.
-    await waitUntil('first sync', async () => synced(ports.ops), { timeoutMs: 300_000 });
     const sync = await daemonSync(daemon.pid!, ports.ops, audit, env);
     scenarios.push({ name: 'noop', n, ...sync });
     console.log(`noop (daemon): ${sync.wall_s} s, ${sync.cpu_s} s CPU, ${sync.api_requests} requests`);
@@ -322,7 +298,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     usage = daemonUsage(daemon.pid!, audit);
     const revoke: number[] = [];
     for (let i = 0; i < repeats; i++) {
-      const name = `b-${String(i + 1).padStart(5, '0')}`;
+      const name = tool(i + 1);
       const leaked = mkdtempSync(join(dir, 'leak-'));
       cpSync(join(env.homesRoot, name, '.kube'), join(leaked, '.kube'), { recursive: true });
       cpSync(join(env.homesRoot, name, '.toolskube'), join(leaked, '.toolskube'), { recursive: true });
@@ -347,10 +323,19 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     console.log(
       `revoke: p50 ${percentile(revoke, 50).toFixed(3)} s, p99 ${percentile(revoke, 99).toFixed(3)} s`,
     );
+    report(
+      await restoreLatency({
+        n,
+        env,
+        opsPort: ports.ops,
+        repeats: restoreRepeats,
+        toolName: (i) => tool(i + 1),
+      }),
+    );
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
+    await stopDaemon(daemon);
   }
+  await resyncScenarios(n, env, dir, ports);
 
   // Every certificate due at once: a configuration that renews 26 s into a 30-day lifetime.
   const stormConfig = writeConfig(env, dir, ports, {
@@ -383,16 +368,98 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   );
 }
 
+/** Adds a row and says it on the console. */
+function report(s: Scenario): void {
+  scenarios.push(s);
+  const { name, n: size, ...figures } = s;
+  console.log(`${name} (N = ${size}): ${JSON.stringify(figures)}`);
+}
+
+/** A one-shot `sync --once` or `renew --once` with nothing to do: Node's start-up included. */
+async function oneShot(n: number, config: string, command: 'renew', audit: string): Promise<void> {
+  const offset = auditOffset(audit);
+  const r = await timed(process.execPath, [...node, '--config', config, command, '--once']);
+  if (r.code !== 0) throw new Error(`${command} --once failed (${r.code}): ${r.stderr.slice(0, 500)}`);
+  report({
+    name: `noop-${command}-cli`,
+    n,
+    wall_s: round(r.wall_s),
+    cpu_s: round(r.cpu_s),
+    rss_mb: round(r.rss_mb, 0),
+    api_requests: audited(audit, offset, 'kubeusers/kubeusers/').length,
+  });
+}
+
+/**
+ * A second daemon whose full sync comes every second (its own Lease, so that it leads at once): the
+ * periodic resync with nothing changed, then the admin API's reads and credential reviews while
+ * those syncs run.
+ */
+async function resyncScenarios(n: number, env: EnvInfo, dir: string, ports: DaemonPorts): Promise<void> {
+  const config = writeConfig(env, dir, ports, {
+    sync: { intervalSeconds: RESYNC_INTERVAL_S, renewalCron: '0 0 1 1 *' },
+    leaderElection: { leaseName: 'kubeusers-bench-resync' },
+  });
+  const daemon = await startDaemon(node, config, ports.ops);
+  try {
+    const c: ResyncContext = {
+      n,
+      pid: daemon.pid!,
+      opsPort: ports.ops,
+      audit: env.kube.auditLog,
+      seconds: light ? 3 : 20,
+      runs: light ? 3 : 10,
+      connections: 4,
+    };
+    const resync = await periodicResync(c);
+    report(resync);
+    const url = `https://127.0.0.1:${ports.api}`;
+    const ca = readFileSync(env.kube.caFile, 'utf8');
+    const caller = async (kubeconfig: string): Promise<Caller> => ({
+      ...(await apiTarget({ api: url, apiCa: env.kube.caFile, kubeconfig })),
+      url,
+      ca,
+    });
+    // The gateway is played by the cluster admin (any SubjectAccessReview allows it), the admin
+    // reading accounts by an admin of the directory with kubeusers' own credentials.
+    const gateway = await caller(env.kube.adminKubeconfig);
+    const admin = await caller(join(env.adminHomesRoot, 'benchadmin', '.kube', 'config'));
+    const certPem = readFileSync(join(env.homesRoot, tool(n), '.toolskube', 'client.crt'), 'utf8');
+    report(await credentialReviews(c, resync.wall_s!, gateway, certPem));
+    report(await accountReads(c, resync.wall_s!, admin, (i) => tool(i + 1)));
+    report(await fullListing(c, admin, light ? 5 : 20));
+    report(
+      await gatewayDenies({
+        n,
+        env,
+        apiPort: ports.api,
+        admin,
+        repeats: restoreRepeats,
+        toolName: (i) => tool(n - i),
+      }),
+    );
+  } finally {
+    await stopDaemon(daemon);
+  }
+}
+
+/** The measured rows, with the columns some row fills; then the skipped scenarios and why. */
 function table(): string {
-  const cols: (keyof Scenario)[] = [
+  const all: (keyof Scenario)[] = [
     'name',
     'n',
     'wall_s',
     'cpu_s',
     'rss_mb',
     'api_requests',
+    'runs',
     'p50_s',
     'p99_s',
+    'rps',
+    'p50_ms',
+    'p99_ms',
+    'connections',
+    'sync_ratio',
     'floor_s',
     'ratio_to_floor',
     'peak_rps',
@@ -401,10 +468,20 @@ function table(): string {
     'flood_rps',
     'token_reviews',
   ];
-  const rows = scenarios.map(
+  const measured = scenarios.filter((s) => s.skipped === undefined);
+  const cols = all.filter((c) => measured.some((s) => s[c] !== undefined));
+  const rows = measured.map(
     (s) => `| ${cols.map((c) => (s[c] === undefined ? '' : String(s[c]))).join(' | ')} |`,
   );
-  return [`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows].join('\n');
+  const skips = scenarios
+    .filter((s) => s.skipped !== undefined)
+    .map((s) => `- ${s.name} (N = ${s.n}): ${s.skipped}`);
+  return [
+    `| ${cols.join(' | ')} |`,
+    `| ${cols.map(() => '---').join(' | ')} |`,
+    ...rows,
+    ...(skips.length ? ['', 'Skipped:', '', ...skips] : []),
+  ].join('\n');
 }
 
 function settingsLine(s: Settings): string {
@@ -417,7 +494,7 @@ for (const n of sizes) await forN(n);
 const date = started.toISOString().slice(0, 10);
 const result = {
   date: started.toISOString(),
-  mode: values.n ? 'try' : values.quick ? 'quick' : 'full',
+  mode,
   machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? '', memory_gib: round(totalmem() / 2 ** 30, 1) },
   versions: {
     ...pinnedVersions(),
@@ -428,15 +505,13 @@ const result = {
   scenarios,
 };
 const out = join(repo, 'bench', 'results');
+const suffix = values.large ? `-${LARGE}` : values.quick ? '-quick' : '';
 mkdirSync(out, { recursive: true });
 writeFileSync(
-  join(out, values.n ? `try-${values.n}.json` : `${date}${values.quick ? '-quick' : ''}.json`),
+  join(out, values.n ? `try-${values.n}.json` : `${date}${suffix}.json`),
   `${JSON.stringify(result, null, 2)}\n`,
 );
 const md = `# kubeusers benchmark, ${result.mode} mode, ${date}\n\nMachine: ${result.machine.nproc} cores (${result.machine.cpu}), ${result.machine.memory_gib} GiB. Kubernetes ${result.versions.kubernetes}, etcd ${result.versions.etcd}, Node ${result.versions.node}.\nSettings: ${result.settings.kubeusers}; apiserver and controller-manager flags in the JSON file.\n\n${table()}\n`;
-writeFileSync(
-  join(out, values.n ? `try-${values.n}.md` : values.quick ? 'latest-quick.md' : 'latest.md'),
-  md,
-);
+writeFileSync(join(out, values.n ? `try-${values.n}.md` : `latest${suffix}.md`), md);
 console.log(`\n${md}`);
 process.exit(0);
