@@ -123,7 +123,7 @@ export function splitLines(text: string): { lines: string[]; rest: string } {
   return { lines: parts.map((l) => l.trim()).filter(Boolean), rest };
 }
 
-async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let rest = '';
