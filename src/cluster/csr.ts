@@ -1,7 +1,9 @@
 // CertificateSigningRequests for the kubernetes.io/kube-apiserver-client signer: submit, approve,
 // and wait for the controller-manager to sign, with a watch rather than a sleep.
 import * as k8s from '@kubernetes/client-node';
+import type { Clients } from './client.ts';
 import { isConflict, isNotFound } from './errors.ts';
+import { lines } from './watch.ts';
 
 export const CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
 /** The API's floor for spec.expirationSeconds. */
@@ -106,9 +108,13 @@ export function certificateOf(csr: k8s.V1CertificateSigningRequest): string | Cs
   return cert ? Buffer.from(cert, 'base64').toString('utf8') : undefined;
 }
 
-/** Waits for the signer, watching from the version we last saw so no update is missed. */
+/**
+ * Waits for the signer, watching from the version we last saw so no update is missed. Given the
+ * client set, the watch goes through its connection pool (no TLS handshake per issuance); given a
+ * bare kubeconfig, through client-node's own watch.
+ */
 export async function waitForCertificate(
-  kc: k8s.KubeConfig,
+  source: k8s.KubeConfig | Pick<Clients, 'stream'>,
   csr: k8s.V1CertificateSigningRequest,
   timeoutMs: number,
 ): Promise<string> {
@@ -116,6 +122,9 @@ export async function waitForCertificate(
   if (typeof already === 'string') return already;
   if (already instanceof Error) throw already;
   const name = csr.metadata!.name!;
+  if (!(source instanceof k8s.KubeConfig))
+    return watchPooled(source, name, csr.metadata?.resourceVersion, timeoutMs);
+  const kc = source;
   const watch = new k8s.Watch(kc);
   let abort: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -147,4 +156,50 @@ export async function waitForCertificate(
     clearTimeout(timer);
     abort?.abort();
   }
+}
+
+type CsrEvent = { type: string; object: k8s.V1CertificateSigningRequest };
+
+/** The signer's answer from one watch on the shared connection pool. */
+async function watchPooled(
+  clients: Pick<Clients, 'stream'>,
+  name: string,
+  resourceVersion: string | undefined,
+  timeoutMs: number,
+): Promise<string> {
+  const abort = new AbortController();
+  const timeout = new CsrWaitError(`CSR ${name} was not signed within ${timeoutMs} ms`, 'sign-timeout');
+  const timer = setTimeout(() => abort.abort(timeout), timeoutMs);
+  const q = new URLSearchParams({
+    watch: '1',
+    fieldSelector: `metadata.name=${name}`,
+    timeoutSeconds: String(Math.ceil(timeoutMs / 1000) + 5),
+    ...(resourceVersion ? { resourceVersion } : {}),
+  });
+  try {
+    const res = await clients.stream(
+      `/apis/certificates.k8s.io/v1/certificatesigningrequests?${q}`,
+      abort.signal,
+    );
+    if (res.status !== 200 || !res.body) throw new Error(`HTTP ${res.status}`);
+    for await (const line of lines(res.body)) {
+      const result = signed(name, JSON.parse(line) as CsrEvent);
+      if (typeof result === 'string') return result;
+      if (result) throw result;
+    }
+    throw new CsrWaitError(`watch on CSR ${name} closed before it was signed`, 'watch-ended');
+  } catch (err) {
+    if (abort.signal.aborted && abort.signal.reason === timeout) throw timeout;
+    if (err instanceof CsrFailedError || err instanceof CsrWaitError) throw err;
+    throw new CsrWaitError(`watch on CSR ${name} failed`, 'watch-ended', { cause: err });
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
+
+function signed(name: string, ev: CsrEvent): string | Error | undefined {
+  if (ev.type === 'DELETED') return new CsrFailedError(`CSR ${name} was deleted while waiting`);
+  if (ev.type === 'ERROR') return new CsrWaitError(`watch on CSR ${name} failed`, 'watch-ended');
+  return ev.type === 'BOOKMARK' ? undefined : certificateOf(ev.object);
 }

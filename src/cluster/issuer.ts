@@ -103,7 +103,7 @@ export async function issueCertificate(
     now(),
   );
   hooks.point?.('csr-approved');
-  const certPem = await waitForCertificate(clients.kc, approved, s.signTimeoutMs);
+  const certPem = await waitForCertificate(clients, approved, s.signTimeoutMs);
   const keyPem = await privateKeyPem(keys.privateKey);
   const info = await certInfo(certPem);
   if (!(await certMatchesKey(certPem, keyPem)))

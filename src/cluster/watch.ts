@@ -80,6 +80,12 @@ interface Status {
   code?: number;
 }
 
+/**
+ * A list of each kind every 5 s at most while the apiserver is away: 16 small requests a second across
+ * two replicas at worst, and a restart is followed within seconds (syncs list meanwhile).
+ */
+const MAX_BACKOFF_MS = 5_000;
+
 /** The watch's resourceVersion is older than the apiserver keeps: only a new list can go on. */
 export class GoneError extends Error {
   readonly reason = 'gone';
@@ -123,7 +129,7 @@ export function splitLines(text: string): { lines: string[]; rest: string } {
   return { lines: parts.map((l) => l.trim()).filter(Boolean), rest };
 }
 
-async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let rest = '';
@@ -246,7 +252,7 @@ export class ListWatch<R> {
           'watch broken; listing again',
         );
         await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? 30_000);
+        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? MAX_BACKOFF_MS);
       }
     }
     this.#setLive(false);

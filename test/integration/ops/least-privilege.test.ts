@@ -191,6 +191,18 @@ describe('the deploy/ ClusterRole and Roles', () => {
     expect(await workload('full')).toEqual([]);
   });
 
+  it("are enough for the cluster cache's lists and watches (the daemon's, on every replica)", async () => {
+    const started = s.app.cache.start();
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!s.app.cache.synced() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(s.app.cache.unsynced()).toEqual([]);
+    } finally {
+      await s.app.cache.stop();
+      await started;
+    }
+  });
+
   it('have no rule to spare: removing any one breaks something', async () => {
     const spare: string[] = [];
     for (const [r, role] of roles.entries()) spare.push(...(await spareRules(role, `r${r}`)));
