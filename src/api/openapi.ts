@@ -16,6 +16,9 @@ const nameParam = {
 const errors = { '400': problem, '401': problem, '403': problem, '429': problem, '503': problem };
 /** Bodies are application/json in UTF-8 only; anything else is 415 (a browser sends other types cross-site). */
 const bodyErrors = { ...errors, '415': problem };
+// Writes: 503 `not-leader` when no leader can be reached, 502 `forward-failed` when the hop to the
+// leader failed (the outcome is unknown: read the account before trying again). ADR 25.
+const writeErrors = { ...bodyErrors, '502': problem };
 
 export const openApiDocument = {
   openapi: '3.0.3',
@@ -88,7 +91,7 @@ export const openApiDocument = {
           },
           '404': problem,
           '409': problem,
-          ...bodyErrors,
+          ...writeErrors,
         },
       },
     },
@@ -104,7 +107,7 @@ export const openApiDocument = {
           },
           '404': problem,
           '409': problem,
-          ...bodyErrors,
+          ...writeErrors,
         },
       },
     },
