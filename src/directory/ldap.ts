@@ -60,6 +60,9 @@ export class DirectoryError extends Error {
   }
 }
 
+/** The most a directory-watch look waits for one operation (the full timeout is for reads). */
+const LOOK_TIMEOUT_MS = 5_000;
+
 const PPOLICY = ['pwdAccountLockedTime', 'pwdPolicySubentry'];
 
 function values(entry: RawEntry | undefined, attr: string): string[] {
@@ -118,7 +121,9 @@ export class LdapDirectory implements Directory {
     if (!this.#mark.stamp)
       this.#mark = { stamp: generalizedTime(new Date(now.getTime() - 5_000)), dns: new Set() };
     const since = this.#mark.stamp;
-    const client = await this.#connect();
+    // A look runs every second: one caught by a server restart gives up soon, and the next look
+    // reconnects, instead of waiting out the full operation timeout.
+    const client = await this.#connect(Math.min(this.#o.timeoutMs, LOOK_TIMEOUT_MS));
     try {
       const members = await this.#memberNames(client);
       const stamp = escapeFilter`(modifyTimestamp>=${since})`;
@@ -253,8 +258,8 @@ export class LdapDirectory implements Directory {
    * The first server that proves its identity and accepts our bind. With StartTLS the upgrade comes
    * first and must succeed: the bind password is never sent before the certificate was verified.
    */
-  async #connect(): Promise<Client> {
-    const first = await this.#tryServers();
+  async #connect(timeoutMs = this.#o.timeoutMs): Promise<Client> {
+    const first = await this.#tryServers(timeoutMs);
     if ('client' in first) return first.client;
     // A rotated password (or CA) whose file changed before its watch said so: read both again now,
     // and try once more only if something changed.
@@ -262,14 +267,14 @@ export class LdapDirectory implements Directory {
       ? await this.#o.bindPassword.refresh()
       : first.allRefused && this.#o.tls.ca !== undefined && (await this.#o.tls.ca.refresh());
     if (!again) throw first.error;
-    const second = await this.#tryServers();
+    const second = await this.#tryServers(timeoutMs);
     if ('client' in second) return second.client;
     throw second.error;
   }
 
-  async #tryServers(): Promise<
-    { client: Client } | { error: DirectoryError; credentials: boolean; allRefused: boolean }
-  > {
+  async #tryServers(
+    timeoutMs: number,
+  ): Promise<{ client: Client } | { error: DirectoryError; credentials: boolean; allRefused: boolean }> {
     const failures: string[] = [];
     const refused: unknown[] = [];
     let credentials = false;
@@ -280,15 +285,15 @@ export class LdapDirectory implements Directory {
       const tls = tlsOptionsFor(url, ca);
       const client = new Client({
         url,
-        timeout: this.#o.timeoutMs,
-        connectTimeout: this.#o.timeoutMs,
+        timeout: timeoutMs,
+        connectTimeout: timeoutMs,
         ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
       });
       let step = '';
       try {
         if (transport === 'starttls') {
           step = 'StartTLS: ';
-          await within(client.startTLS(tls), this.#o.timeoutMs, 'StartTLS handshake timed out');
+          await within(client.startTLS(tls), timeoutMs, 'StartTLS handshake timed out');
           step = '';
         }
         await client.bind(this.#o.bindDn, password);
