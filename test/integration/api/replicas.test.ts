@@ -16,6 +16,7 @@ import { roundRobin, type RoundRobin } from '../../env/round-robin.ts';
 import { stopApiserver } from '../../env/apiserver-restart.ts';
 import { cli, kubeconfigOf, scenario, type Scenario } from '../support.ts';
 import { credentialsOf, type Caller } from './support.ts';
+import { until } from '../../env/wait.ts';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 const NS = 'kubeusers-rp';
@@ -29,16 +30,6 @@ interface Daemon {
   child: ChildProcess;
   lines: Record<string, unknown>[];
   port: number;
-}
-
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('timed out');
 }
 
 async function daemon(configFile: string): Promise<Daemon> {
@@ -61,7 +52,7 @@ async function daemon(configFile: string): Promise<Daemon> {
     rest = parts.pop() ?? '';
     for (const p of parts) if (p.trim()) d.lines.push(JSON.parse(p) as Record<string, unknown>);
   });
-  const running = await until(() => d.lines.find((l) => l.msg === 'kubeusers running'));
+  const running = await until('the daemon running', () => d.lines.find((l) => l.msg === 'kubeusers running'));
   d.port = (running.api as { port: number }).port;
   return d;
 }
@@ -163,7 +154,7 @@ beforeAll(async () => {
   expect((await s.sync()).failures).toEqual([]);
 
   const first = await daemon(s.configFile);
-  await until(async () => (await holder())?.endsWith(`-${first.child.pid}`));
+  await until('the first replica leading', async () => (await holder())?.endsWith(`-${first.child.pid}`));
   const second = await daemon(s.configFile);
   leader = first;
   follower = second;
@@ -248,7 +239,7 @@ describe('the follower answers from memory', () => {
     seen: (r: { status: number; body: Record<string, unknown> }) => boolean,
   ): Promise<number> {
     const start = performance.now();
-    await until(async () => seen(await account(follower, name)) || undefined, 60_000);
+    await until('the follower showing it', async () => seen(await account(follower, name)) || undefined);
     return performance.now() - start;
   }
 
@@ -266,11 +257,11 @@ describe('the follower answers from memory', () => {
     );
 
     await s.dir.lock(s.dir.toolDn('r5'));
-    await until(async () => (await account(leader, 'r5')).body.state === 'locked' || undefined);
+    await until('r5 locked', async () => (await account(leader, 'r5')).body.state === 'locked' || undefined);
     const lockMs = await reflected('r5', (r) => r.body.state === 'locked');
 
     await s.dir.deleteTool('r6');
-    await until(async () => (await account(leader, 'r6')).status === 404 || undefined);
+    await until('r6 removed', async () => (await account(leader, 'r6')).status === 404 || undefined);
     const removeMs = await reflected('r6', (r) => r.status === 404);
     console.log(
       `follower caught up after the leader answered: revocation ${revokeMs.toFixed(0)} ms, lock ${lockMs.toFixed(0)} ms, removal ${removeMs.toFixed(0)} ms (including one request each)`,
@@ -282,7 +273,7 @@ describe('the follower answers from memory', () => {
     const stopped = await stopApiserver(testEnv());
     try {
       // The first answers may come before the broken watch is noticed; the first one that is not 200 must be 503.
-      const during = await until(async () => {
+      const during = await until('the follower refusing', async () => {
         const r = await account(follower, 'r7');
         return r.status === 200 ? undefined : r;
       });
@@ -290,6 +281,10 @@ describe('the follower answers from memory', () => {
     } finally {
       await stopped.start();
     }
-    await until(async () => (await account(follower, 'r7')).status === 200 || undefined, 120_000);
+    await until(
+      'the follower answering again',
+      async () => (await account(follower, 'r7')).status === 200 || undefined,
+      120_000,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { scenario, type Scenario } from '../support.ts';
 import { SyncLoop } from '../../../src/reconcile/loop.ts';
 import { restoreForeignChanges } from '../../../src/reconcile/restore.ts';
 import { accountKey } from '../../../src/directory/account.ts';
+import { until } from '../../env/wait.ts';
 
 let s: Scenario;
 let loop: SyncLoop;
@@ -18,15 +19,6 @@ async function setup(...args: string[]): Promise<string> {
   const r = await kubectl(testEnv().kube.adminKubeconfig, args);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
-}
-
-/** Waits on progress (what the cluster holds), with a generous ceiling. */
-async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const quotaPods = async (): Promise<string> =>
@@ -83,26 +75,36 @@ describe('tampering seen through the watch', () => {
       '{"spec":{"hard":{"pods":"99"}}}',
       '--field-manager=kubeusers',
     );
-    await until('the quota put back', async () => (await quotaPods()) === '16');
-    await until('the Events', async () => {
-      const reasons = await eventReasons();
-      return reasons.includes('ChangedElsewhere') && reasons.includes('TamperingReverted');
-    });
+    await until('the quota put back', async () => (await quotaPods()) === '16', 60_000, 200);
+    await until(
+      'the Events',
+      async () => {
+        const reasons = await eventReasons();
+        return reasons.includes('ChangedElsewhere') && reasons.includes('TamperingReverted');
+      },
+      60_000,
+      200,
+    );
     expect(await foreignCount('ResourceQuota')).toBe(1);
   });
 
   it('makes a deleted binding again', async () => {
     await setup('delete', 'rolebinding', 'kubeusers-tool', '-n', NS);
-    await until('the binding made again', async () => {
-      const r = await kubectl(testEnv().kube.adminKubeconfig, [
-        'get',
-        'rolebinding',
-        'kubeusers-tool',
-        '-n',
-        NS,
-      ]);
-      return r.code === 0;
-    });
+    await until(
+      'the binding made again',
+      async () => {
+        const r = await kubectl(testEnv().kube.adminKubeconfig, [
+          'get',
+          'rolebinding',
+          'kubeusers-tool',
+          '-n',
+          NS,
+        ]);
+        return r.code === 0;
+      },
+      60_000,
+      200,
+    );
     expect(await foreignCount('RoleBinding')).toBeGreaterThanOrEqual(1);
   });
 

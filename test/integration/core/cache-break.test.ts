@@ -10,31 +10,13 @@ import type { Clients } from '../../../src/cluster/client.ts';
 import { ListWatch, type KindChange, type RelistReason } from '../../../src/cluster/watch.ts';
 import { parseState, type AccountState } from '../../../src/cluster/state.ts';
 import { managedSelector } from '../../../src/cluster/names.ts';
-import { gatherCluster, type ClusterSnapshot } from '../../../src/reconcile/gather.ts';
+import { gatherCluster } from '../../../src/reconcile/gather.ts';
 import { scenario, type Scenario } from '../support.ts';
+import { until } from '../../env/wait.ts';
+import { sorted } from './snapshots.ts';
 
 let s: Scenario;
 const NS = 'kubeusers-cb';
-
-async function until(what: string, cond: () => boolean, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function sorted(snap: ClusterSnapshot): ClusterSnapshot {
-  const by =
-    <T>(key: (t: T) => string) =>
-    (a: T, b: T) =>
-      key(a).localeCompare(key(b));
-  return {
-    states: [...snap.states].sort(by((x) => `${x.kind}/${x.name}`)),
-    objects: [...snap.objects].sort(by((o) => `${o.kind}/${o.namespace ?? ''}/${o.name}`)),
-    csrs: [...snap.csrs].sort(by((c) => c.name)),
-  };
-}
 
 async function relists(reason: RelistReason): Promise<number> {
   const metric = s.app.metrics.registry.getSingleMetric('kubeusers_cache_relists_total') as Counter;

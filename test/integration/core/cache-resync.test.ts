@@ -4,20 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { auditOffset, auditedSince, type Audited } from '../../env/audit.ts';
 import { scenario, type Scenario } from '../support.ts';
+import { until } from '../../env/wait.ts';
 
 let s: Scenario;
 const NS = 'kubeusers-cr';
 
 /** Requests that completed, watches left out: one that is open has not completed yet. */
 const requests = (offset: number): Audited[] => auditedSince(offset, NS).filter((e) => e.verb !== 'watch');
-
-async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   s = await scenario('cr');

@@ -2,36 +2,14 @@
 // and a change made in the cluster reaches it through the watch.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ClusterCache, type CacheChange } from '../../../src/cluster/cache.ts';
-import { gatherCluster, type ClusterSnapshot } from '../../../src/reconcile/gather.ts';
+import { gatherCluster } from '../../../src/reconcile/gather.ts';
 import { scenario, type Scenario } from '../support.ts';
+import { until } from '../../env/wait.ts';
+import { sorted } from './snapshots.ts';
 
 let s: Scenario;
 let cache: ClusterCache;
 const changes: CacheChange[] = [];
-
-/** Waits on progress (a change the watch delivered), with a generous ceiling. */
-async function until<T>(what: string, find: () => T | undefined, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Snapshots compared regardless of order (a list is ordered by name, the cache by arrival). */
-function sorted(snap: ClusterSnapshot): ClusterSnapshot {
-  const by =
-    <T>(key: (t: T) => string) =>
-    (a: T, b: T) =>
-      key(a).localeCompare(key(b));
-  return {
-    states: [...snap.states].sort(by((x) => `${x.kind}/${x.name}`)),
-    objects: [...snap.objects].sort(by((o) => `${o.kind}/${o.namespace ?? ''}/${o.name}`)),
-    csrs: [...snap.csrs].sort(by((c) => c.name)),
-  };
-}
 
 beforeAll(async () => {
   s = await scenario('ca');
