@@ -455,6 +455,7 @@ const RULES: Rule[] = [
   { match: /^curl /, expect: /"name"|"items"|\[/ },
   { match: /^kubectl -n kubeusers create (serviceaccount|token) automation/ },
   { match: /^kubectl create clusterrolebinding kubeusers-automation /, expect: /created/ },
+  { match: /^kubectl create clusterrolebinding kubeusers-gateway /, expect: /created/ },
   { match: /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (plan|status \[name\] \[--json\])$/ },
   {
     match: /^node dist\/cli\/index\.js --config config\/kubeusers\.yaml (sync --once|renew --once)$/,
