@@ -19,6 +19,25 @@ export function issuingState(state: AccountState, now: Date): AccountState {
   return { ...state, issuing: now };
 }
 
+/**
+ * The state serving `cert`: active, no failure, nothing pending. Which group it carries (or which
+ * legacy user) is the caller's to add.
+ */
+function servingState(state: AccountState, cert: Issued, now: Date): AccountState {
+  const next: AccountState = {
+    ...state,
+    status: 'active',
+    serial: cert.serial,
+    fingerprint: cert.fingerprint,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    failures: 0,
+    lastChange: now,
+  };
+  for (const k of ['issuing', 'nextAttempt', 'lastError'] as const) delete next[k];
+  return next;
+}
+
 /** The state once a certificate of ours is issued and in the home. */
 export function issuedState(
   state: AccountState,
@@ -28,19 +47,12 @@ export function issuedState(
   now: Date,
 ): AccountState {
   const next: AccountState = {
-    ...state,
+    ...servingState(state, cert, now),
     uid: account.uid,
-    status: 'active',
     certEpoch: state.epoch,
     certGroup: group,
-    serial: cert.serial,
-    fingerprint: cert.fingerprint,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    failures: 0,
-    lastChange: now,
   };
-  for (const k of ['issuing', 'nextAttempt', 'lastError', 'legacyUser'] as const) delete next[k];
+  delete next.legacyUser;
   return next;
 }
 
@@ -195,19 +207,7 @@ export function homeCertificate(
   const validity = validityAt(cert, now, s.clockSkewToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS);
   // Only a certificate that works now is adopted; any other is replaced.
   if (validity.validity !== 'valid') return { use: 'none', validity };
-  const base: AccountState = {
-    ...state,
-    status: 'active',
-    serial: cert.serial,
-    fingerprint: cert.fingerprint,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    failures: 0,
-    lastChange: now,
-  };
-  delete base.issuing;
-  delete base.nextAttempt;
-  delete base.lastError;
+  const base = servingState(state, cert, now);
   // A group read from a home is never bound again (an earlier life, a lost state): only the one drawn.
   const group = currentGroup(s.instance, state);
   if (state.epochId && cert.commonName === account.uid && cert.groups.includes(group))
