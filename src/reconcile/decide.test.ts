@@ -3,6 +3,7 @@ import type { AccountState } from '../cluster/state.ts';
 import {
   decide,
   issueReason,
+  guardLimit,
   removalLimit,
   type AccountInput,
   type DecideSettings,
@@ -254,4 +255,41 @@ describe('removalLimit', () => {
   it.each(cases)('allows removals of %i accounts up to %i', (n, limit) =>
     expect(removalLimit(n, { maxFraction: 0.05, minCount: 10 })).toBe(limit),
   );
+});
+
+describe('guardLimit', () => {
+  const g = { maxFraction: 0.05, minCount: 10 };
+  const cases: [string, Parameters<typeof guardLimit>[0], number | undefined][] = [
+    [
+      'a few tools gone of many',
+      { removals: 3, states: { tool: 3_500, admin: 5 }, directory: { tool: 3_497, admin: 5 } },
+      undefined,
+    ],
+    [
+      'more than 5 % of the accounts gone',
+      { removals: 200, states: { tool: 3_500, admin: 5 }, directory: { tool: 3_300, admin: 5 } },
+      175,
+    ],
+    [
+      'no tool in the directory while tools are managed',
+      { removals: 3, states: { tool: 3, admin: 0 }, directory: { tool: 0, admin: 0 } },
+      0,
+    ],
+    [
+      'no admin in the directory while admins are managed (the group read empty)',
+      { removals: 5, states: { tool: 3_500, admin: 5 }, directory: { tool: 3_500, admin: 0 } },
+      0,
+    ],
+    [
+      'the directory answers no admin and none is managed',
+      { removals: 1, states: { tool: 100, admin: 0 }, directory: { tool: 99, admin: 0 } },
+      undefined,
+    ],
+    [
+      'nothing to remove',
+      { removals: 0, states: { tool: 10, admin: 1 }, directory: { tool: 10, admin: 1 } },
+      undefined,
+    ],
+  ];
+  it.each(cases)('%s', (_, input, limit) => expect(guardLimit(input, g)).toBe(limit));
 });

@@ -324,3 +324,26 @@ export interface GuardSettings {
 export function removalLimit(accounts: number, g: GuardSettings): number {
   return Math.max(Math.floor(accounts * g.maxFraction), g.minCount);
 }
+
+/** What the guard weighs: the removals planned, and how many accounts each side knows of each kind. */
+export interface GuardInput {
+  removals: number;
+  /** Accounts kubeusers manages (their states). */
+  states: { tool: number; admin: number };
+  /** Accounts the directory answered with. */
+  directory: { tool: number; admin: number };
+}
+
+/**
+ * The most removals a sync may make unconfirmed, or `undefined` when the planned ones are within it.
+ * A kind the directory answers empty while kubeusers manages accounts of it is an unreadable
+ * directory far more often than a real departure (a hidden ACL, a wrong member style): nothing of it
+ * is removed without confirmation (limit 0).
+ */
+export function guardLimit(g: GuardInput, s: GuardSettings): number | undefined {
+  const limit = removalLimit(g.states.tool + g.states.admin, s);
+  const emptyKind =
+    (g.directory.tool === 0 && g.states.tool > 0) || (g.directory.admin === 0 && g.states.admin > 0);
+  if (g.removals <= limit && !emptyKind) return undefined;
+  return emptyKind ? 0 : limit;
+}

@@ -23,7 +23,8 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Actor } from './act.ts';
 import {
   decide,
-  removalLimit,
+  guardLimit,
+  type GuardInput,
   type AccountInput,
   type AccountPlan,
   type DecideSettings,
@@ -250,18 +251,22 @@ function applyGuard(
   opts: SyncOptions,
 ): GuardTrip | undefined {
   const removals = plans.filter((p) => p.removal);
-  if (removals.length === 0) return undefined;
-  const managed = inputs.cluster.states.length;
-  const limit = removalLimit(managed, deps.guard);
-  const tools = inputs.snapshot?.accounts.filter((a) => a.kind === 'tool').length ?? 0;
-  const emptyDirectory = tools === 0 && inputs.cluster.states.some((s) => s.kind === 'tool');
-  if ((removals.length <= limit && !emptyDirectory) || opts.confirmRemovals) return undefined;
+  if (removals.length === 0 || opts.confirmRemovals) return undefined;
+  const count = (kinds: { kind: AccountKind }[]): GuardInput['states'] => ({
+    tool: kinds.filter((a) => a.kind === 'tool').length,
+    admin: kinds.filter((a) => a.kind === 'admin').length,
+  });
+  const limit = guardLimit(
+    {
+      removals: removals.length,
+      states: count(inputs.cluster.states),
+      directory: count(inputs.snapshot?.accounts ?? []),
+    },
+    deps.guard,
+  );
+  if (limit === undefined) return undefined;
   for (const p of removals) p.steps = [];
-  return {
-    removals: removals.length,
-    limit: emptyDirectory ? 0 : limit,
-    names: removals.map((p) => `${p.kind}/${p.name}`),
-  };
+  return { removals: removals.length, limit, names: removals.map((p) => `${p.kind}/${p.name}`) };
 }
 
 /** CSRs of ours older than the signing timeout are leftovers of a crash. */
