@@ -156,7 +156,9 @@ export function createApiApp(d: ApiDeps): Express {
       let identity: Identity;
       try {
         const direct = (): Promise<Identity> => authenticate(req, d.auth, limits.gate(req));
-        identity = d.forward ? await forwardedCaller(req, d.forward, direct) : await direct();
+        identity = d.forward
+          ? await forwardedCaller(req, d.forward, direct, limits.gate(req))
+          : await direct();
       } catch (err) {
         throw limits.failed(req, err);
       }

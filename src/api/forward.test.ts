@@ -9,6 +9,7 @@ import {
   FORWARDER_HEADER,
   forwardedCaller,
   forwardedPeer,
+  hopTarget,
   pemCertificates,
   servingName,
   type ForwardDeps,
@@ -64,10 +65,14 @@ const USERS: Record<string, string> = {
   'other-token': 'system:serviceaccount:tool-x:default',
 };
 
+/** TokenReviews the cluster was asked for. */
+let reviewed = 0;
+
 function deps(own = 'own-token'): ForwardDeps {
   const clients = {
     authentication: {
       createTokenReview: ({ body }: { body: { spec: { token?: string } } }) => {
+        reviewed++;
         const user = USERS[body.spec.token ?? ''];
         return Promise.resolve({
           status: user
@@ -99,8 +104,23 @@ function deps(own = 'own-token'): ForwardDeps {
   };
 }
 
-const req = (headers: Record<string, string>): Request =>
-  ({ get: (name: string) => headers[name.toLowerCase()] }) as unknown as Request;
+interface Shape {
+  method: string;
+  path: string;
+  /** A client certificate on the connection itself (the hop never has one). */
+  peer?: boolean;
+}
+const WRITE: Shape = { method: 'POST', path: '/v1/accounts/x/revoke' };
+const req = (headers: Record<string, string>, shape: Shape = WRITE): Request =>
+  ({
+    get: (name: string) => headers[name.toLowerCase()],
+    method: shape.method,
+    baseUrl: '/api',
+    path: shape.path,
+    socket: shape.peer
+      ? { getPeerCertificate: () => ({ subject: { CN: 'x' }, raw: Buffer.from('x') }), authorized: true }
+      : {},
+  }) as unknown as Request;
 const direct = (): Promise<Identity> => Promise.resolve({ user: 'token-user', groups: [], via: 'token' });
 const outcome = (p: Promise<Identity>): Promise<string> =>
   p.then(
@@ -161,4 +181,97 @@ describe('forwardedCaller: who a request is from', () => {
   it.each(cases)('%s', async (_, headers, want, own) =>
     expect(await outcome(forwardedCaller(req(headers()), deps(own), direct))).toBe(want),
   );
+});
+
+describe('forwardedCaller: a request that claims the hop costs the cluster nothing unless it could be one', () => {
+  const claim = { [FORWARDER_HEADER]: 'made-up' };
+  const cases: [string, Shape, string, { cluster: number; gate: number }][] = [
+    [
+      'a revoke: the forwarder token is reviewed, through the gate',
+      WRITE,
+      '401 forwarder-refused',
+      { cluster: 2, gate: 1 },
+    ],
+    [
+      'a renew: the same',
+      { method: 'POST', path: '/v1/accounts/x/renew' },
+      '401 forwarder-refused',
+      { cluster: 2, gate: 1 },
+    ],
+    [
+      'a read (only writes are forwarded): refused unasked',
+      { method: 'GET', path: '/v1/accounts' },
+      '401 forwarder-refused',
+      { cluster: 0, gate: 0 },
+    ],
+    [
+      'a credential review: refused unasked',
+      { method: 'GET', path: '/v1/credential-reviews' },
+      '401 forwarder-refused',
+      { cluster: 0, gate: 0 },
+    ],
+    [
+      'a write over a connection with a client certificate (the hop has none): refused unasked',
+      { ...WRITE, peer: true },
+      '401 forwarder-refused',
+      { cluster: 0, gate: 0 },
+    ],
+  ];
+  it.each(cases)('%s', async (_, shape, want, cost) => {
+    let gate = 0;
+    const counted = { reserve: () => void gate++, release: () => undefined };
+    reviewed = 0;
+    expect(await outcome(forwardedCaller(req(claim, shape), deps(), direct, counted))).toBe(want);
+    expect({ cluster: reviewed, gate }).toEqual(cost);
+  });
+});
+
+describe('hopTarget: a forwarded request goes to the leader and nowhere else', () => {
+  const cases: [string, string, string, string][] = [
+    [
+      'a path: the same path at the leader',
+      '/api/v1/accounts/x/revoke?kind=tool',
+      'https://10.0.0.7:8443',
+      'https://10.0.0.7:8443/api/v1/accounts/x/revoke?kind=tool',
+    ],
+    [
+      'an absolute-form target: refused (it would replace the leader)',
+      'https://attacker.example:9999/api/v1/accounts/x/revoke',
+      'https://10.0.0.7:8443',
+      'refused',
+    ],
+    [
+      'a network-path target: refused',
+      '//attacker.example/api/v1/accounts/x/revoke',
+      'https://10.0.0.7:8443',
+      'refused',
+    ],
+    [
+      'a leader address over plain http: refused',
+      '/api/v1/accounts/x/revoke',
+      'http://10.0.0.7:8443',
+      'refused',
+    ],
+    [
+      'a leader address with credentials: refused',
+      '/api/v1/accounts/x/revoke',
+      'https://u:p@10.0.0.7:8443',
+      'refused',
+    ],
+    [
+      'a leader address with a path: refused',
+      '/api/v1/accounts/x/revoke',
+      'https://10.0.0.7:8443/elsewhere',
+      'refused',
+    ],
+  ];
+  it.each(cases)('%s', (_, target, leader, want) => {
+    let got: string;
+    try {
+      got = hopTarget(target, leader).href;
+    } catch {
+      got = 'refused';
+    }
+    expect(got).toBe(want);
+  });
 });

@@ -13,7 +13,8 @@ import { checkCredential, type CredentialDeps } from './credential.ts';
 import { HttpError } from './errors.ts';
 import { identityFromPeer, peerOf, type PeerView } from './peer-certificate.ts';
 import type { TLSSocket } from 'node:tls';
-import type { TokenReviewer } from './token-review.ts';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { openGate, type ReviewGate, type TokenReviewer } from './token-review.ts';
 
 /** The forwarding replica's own token (for the forwarding audience): present on every hop. */
 export const FORWARDER_HEADER = 'kubeusers-forwarder';
@@ -57,10 +58,27 @@ export interface ForwardDeps {
   credential: CredentialDeps;
   clock: Clock;
   /** The hop's TLS trust: the CA bundle the leader's serving certificate must chain to, and its name. */
-  hop: () => Promise<{ ca: string; serverName: string }>;
+  /** `pin`: the SHA-256 fingerprint (colon hex, as Node gives it) the leader's certificate must have. */
+  hop: () => Promise<{ ca: string; serverName: string; pin?: string }>;
 }
 
 const refuse = (code: string, message: string): HttpError => new HttpError(401, code, message);
+
+/** The routes the hop carries (relative to the /api mount's parent): writes only. */
+const HOP_ROUTE = /^\/api\/v1\/accounts\/[^/]+\/(revoke|renew)$/;
+
+/**
+ * Whether a request could have come over the hop at all: a revoke or renew, on a connection without
+ * a client certificate (the hop never presents one). Anything else claiming the hop is refused
+ * before the cluster is asked about its token.
+ */
+function couldBeHop(req: Request): boolean {
+  return (
+    req.method === 'POST' &&
+    HOP_ROUTE.test(`${req.baseUrl}${req.path}`) &&
+    peerOf(req.socket as TLSSocket) === undefined
+  );
+}
 
 /** The identity a forwarder must have: this replica's own, as the cluster says its token names it. */
 async function ownIdentity(d: ForwardDeps): Promise<string> {
@@ -82,11 +100,16 @@ export async function forwardedCaller(
   req: Request,
   d: ForwardDeps,
   direct: () => Promise<Identity>,
+  gate: ReviewGate = openGate,
 ): Promise<Identity> {
   const token = req.get(FORWARDER_HEADER);
   if (token === undefined) return direct();
+  if (!couldBeHop(req))
+    throw refuse('forwarder-refused', 'only revoke and renew are forwarded, by another kubeusers replica');
+  // The forwarder's token is reviewed through the caller's address gate, like any token: made-up
+  // ones cannot spend the API's review budget.
   const [forwarder, self] = await Promise.all([
-    d.forwarders.identify(token).catch(() => undefined),
+    d.forwarders.identify(token, gate).catch(() => undefined),
     ownIdentity(d),
   ]);
   if (!forwarder || forwarder.user !== self)
@@ -122,16 +145,18 @@ function hopHeaders(req: Request, token: string, payload: string | undefined): R
 export async function relay(req: Request, leaderUrl: string, d: ForwardDeps): Promise<HopReply> {
   const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
   const headers = hopHeaders(req, await d.ownToken(), payload);
-  const { ca, serverName } = await d.hop();
+  const { ca, serverName, pin } = await d.hop();
+  const target = hopTarget(req.originalUrl, leaderUrl);
   return new Promise((resolve, reject) => {
     const out = request(
-      new URL(req.originalUrl, leaderUrl),
+      target,
       {
         method: req.method,
         headers,
         ca,
         servername: serverName,
         allowPartialTrustChain: true,
+        checkServerIdentity: (host: string, cert: PeerCertificate) => pinned(host, cert, pin),
         agent: false,
         timeout: HOP_TIMEOUT_MS,
       },
@@ -152,6 +177,36 @@ export async function relay(req: Request, leaderUrl: string, d: ForwardDeps): Pr
     out.on('error', reject);
     out.end(payload);
   });
+}
+
+/**
+ * Where a forwarded request goes: the leader's origin and the request's own path. The Lease
+ * annotation must be a bare https origin, and the request target a path (an absolute-form target
+ * would otherwise replace the leader's address).
+ */
+export function hopTarget(originalUrl: string, leaderUrl: string): URL {
+  const leader = new URL(leaderUrl);
+  if (leader.protocol !== 'https:' || leader.username || leader.password || leader.pathname !== '/')
+    throw new Error('the leader advertises an address that is not a bare https origin');
+  if (!originalUrl.startsWith('/') || originalUrl.startsWith('//'))
+    throw new HttpError(400, 'bad-request', 'the request target must be a path');
+  const target = new URL(originalUrl, leader.origin);
+  if (target.origin !== leader.origin)
+    throw new HttpError(400, 'bad-request', 'the request target must be a path');
+  return target;
+}
+
+/**
+ * Trusting the serving certificate itself (no api.forward.caFile) trusts every certificate of that
+ * file: the leader must then present exactly the first one, not another leaf of an intermediate
+ * the file also holds.
+ */
+function pinned(host: string, cert: PeerCertificate, pin: string | undefined): Error | undefined {
+  const err = checkServerIdentity(host, cert);
+  if (err) return err;
+  if (pin !== undefined && cert.fingerprint256 !== pin)
+    return new Error('the leader presented a serving certificate other than the one this replica serves');
+  return undefined;
 }
 
 export const hopFailed = (leader: string | undefined, cause: unknown): HttpError =>

@@ -21,7 +21,7 @@ import { rememberedIds, type CredentialDeps } from './credential.ts';
 import type { ApiDeps, AuditEntry } from './app.ts';
 import type { ClusterCache } from '../cluster/cache.ts';
 import { HttpError } from './errors.ts';
-import { readToken, servingName, type ForwardDeps } from './forward.ts';
+import { pemCertificates, readToken, servingName, type ForwardDeps } from './forward.ts';
 import { digestKey, ReviewCache } from './review-cache.ts';
 import { CertificateVerifier } from './review-certs.ts';
 import { cacheView, type CacheView } from './review-view.ts';
@@ -105,10 +105,14 @@ function forwardDeps(
   const { tokenFile, caFile, serverName } = f;
   const certFile = api.certFile;
   // Read at every hop: the files rotate under a running daemon.
-  const hop = async (): Promise<{ ca: string; serverName: string }> => {
-    const name = serverName ?? servingName(await readFile(certFile, 'utf8'));
+  const hop = async (): Promise<{ ca: string; serverName: string; pin?: string }> => {
+    const served = await readFile(certFile, 'utf8');
+    const name = serverName ?? servingName(served);
     if (!name) throw new ConfigError('api.forward.serverName is needed: api.certFile names no DNS name');
-    return { ca: await readFile(caFile ?? certFile, 'utf8'), serverName: name };
+    if (caFile !== undefined) return { ca: await readFile(caFile, 'utf8'), serverName: name };
+    // Every replica serves the same pair: the leader's must be this very certificate.
+    const [leaf] = pemCertificates(served);
+    return { ca: served, serverName: name, ...(leaf ? { pin: leaf.fingerprint256 } : {}) };
   };
   return {
     forwarders: new TokenReviewer({
