@@ -147,9 +147,9 @@ beforeAll(async () => {
   });
   writeFileSync(tokenFile, readFileSync(await projectedToken('kubeusers', dir), 'utf8'), { mode: 0o600 });
   for (let i = 0; i < 8; i++) await s.dir.addTool({ name: `r${i}`, uidNumber: 64_700 + i });
-  for (const [i, u] of ['boss', 'intern'].entries()) {
+  for (const [i, u] of ['rpboss', 'rpintern'].entries()) {
     await s.dir.addUser({ user: u, uidNumber: 64_800 + i });
-    if (u === 'boss') await s.dir.addToAdminGroup(u);
+    if (u === 'rpboss') await s.dir.addToAdminGroup(u);
   }
   expect((await s.sync()).failures).toEqual([]);
 
@@ -171,7 +171,7 @@ afterAll(async () => {
 
 describe('two replicas behind the Service', () => {
   it('carry out every revoke and renew an admin types, whichever replica the connection reaches', async () => {
-    const common = ['--api', proxy.url, '--api-ca', caFile, '--kubeconfig', admin('boss')];
+    const common = ['--api', proxy.url, '--api-ca', caFile, '--kubeconfig', admin('rpboss')];
     const results = [];
     // Four of each, so that each kind of write reaches each replica twice.
     for (let i = 0; i < 4; i++)
@@ -182,13 +182,13 @@ describe('two replicas behind the Service', () => {
     // Every revocation is recorded once, by the leader, in the admin's name (not the follower's).
     const status = await cli(['status', 'r1', '--json', ...common]);
     const r1 = JSON.parse(status.stdout) as { revocations: { actor: string; reason: string }[] };
-    expect(r1.revocations.map((r) => [r.actor, r.reason])).toEqual([['boss', 'leaked 1']]);
+    expect(r1.revocations.map((r) => [r.actor, r.reason])).toEqual([['rpboss', 'leaked 1']]);
   });
 
   it('refuse a forwarded certificate from anyone but kubeusers itself', async () => {
-    // The attacker holds a tool's own credential and boss's certificate (public: it is no secret).
+    // The attacker holds a tool's own credential and rpboss's certificate (public: it is no secret).
     const tool = credentialsOf(join(s.homesRoot, 'r7'));
-    const bossCert = credentialsOf(join(s.adminHomesRoot, 'boss'), '.admkube').cert!;
+    const bossCert = credentialsOf(join(s.adminHomesRoot, 'rpboss'), '.admkube').cert!;
     const der = new X509Certificate(bossCert).raw.toString('base64');
     const body = { reason: 'forged' };
     const path = '/api/v1/accounts/r6/revoke';
@@ -214,7 +214,7 @@ describe('two replicas behind the Service', () => {
       '--api-ca',
       caFile,
       '--kubeconfig',
-      admin('boss'),
+      admin('rpboss'),
     ]);
     expect((JSON.parse(status.stdout) as { revocations: unknown[] }).revocations).toEqual([]);
   });
@@ -227,7 +227,7 @@ describe('two replicas behind the Service', () => {
 });
 
 describe('the follower answers from memory', () => {
-  const boss = (): Caller => credentialsOf(join(s.adminHomesRoot, 'boss'), '.admkube');
+  const boss = (): Caller => credentialsOf(join(s.adminHomesRoot, 'rpboss'), '.admkube');
   const account = async (
     d: Daemon,
     name: string,
