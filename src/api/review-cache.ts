@@ -69,6 +69,10 @@ export class ReviewCache<V> {
     return value;
   }
 
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/load.ts';
 import type { AccountKind } from '../directory/account.ts';
 import { makeClients, type Clients } from '../cluster/client.ts';
-import { Ledger } from '../cluster/ledger.ts';
+import { Ledger, type Revocation } from '../cluster/ledger.ts';
 import { TokenBucket, realTicker } from '../cluster/rate-limit.ts';
 import { managedSelector, ROLE_LABEL, stateName, toolNamespace } from '../cluster/names.ts';
 import { parseState, type AccountState } from '../cluster/state.ts';
@@ -57,11 +57,11 @@ async function listStates(app: App): Promise<AccountState[]> {
   return list.items.map(parseState).filter((s): s is AccountState => s !== undefined);
 }
 
-async function audit(app: App, kind: AccountKind, name: string): Promise<AuditEntry[]> {
+async function audit(app: App, clients: Clients, kind: AccountKind, name: string): Promise<AuditEntry[]> {
   const own = app.settings.kubernetes.namespace;
   const namespace = kind === 'tool' ? toolNamespace(app.settings.kubernetes.namespacePrefix, name) : own;
   const fieldSelector = kind === 'tool' ? 'source=kubeusers' : `involvedObject.name=${stateName(kind, name)}`;
-  const events = await app.clients.core
+  const events = await clients.core
     .listNamespacedEvent({ namespace, fieldSelector })
     .catch(() => ({ items: [] }));
   return events.items
@@ -147,6 +147,33 @@ function fromMemory(cache: ClusterCache): {
   };
 }
 
+/** How long an account's Events and revocations are remembered for `GET accounts/<name>`. */
+const HISTORY_MS = 2_000;
+
+/**
+ * An account's recent Events and revocations, as `GET accounts/<name>` shows them beside its state
+ * (which is read from memory): read on the API's own budget and remembered briefly, so that an admin
+ * (or a dashboard) asking often neither waits on the cluster nor slows a sync. This replica's own
+ * revocation forgets them at once.
+ */
+function accountHistory(app: App): {
+  audit: ReviewCache<AuditEntry[]>;
+  revocations: ReviewCache<Revocation[]>;
+  forget: (kind: AccountKind, name: string) => void;
+} {
+  const ttl = { positiveMs: HISTORY_MS, negativeMs: HISTORY_MS, maxEntries: 10_000 };
+  const audit = new ReviewCache<AuditEntry[]>(ttl, app.clock, () => true);
+  const revocations = new ReviewCache<Revocation[]>(ttl, app.clock, () => true);
+  return {
+    audit,
+    revocations,
+    forget: (kind, name) => {
+      audit.forget(digestKey(kind, name));
+      revocations.forget(digestKey(kind, name));
+    },
+  };
+}
+
 /** How long a revocation waits for this replica's cache to show it before it is answered anyway. */
 const CAUGHT_UP_MS = 5_000;
 
@@ -190,6 +217,7 @@ export function apiDeps(
     recorder: app.recorder,
   };
   const states = memory ? fromMemory(memory) : undefined;
+  const history = accountHistory(app);
   const credential: CredentialDeps = {
     instance: ns,
     ids: rememberedIds(),
@@ -231,9 +259,14 @@ export function apiDeps(
     accounts: {
       list: () => states?.list() ?? listStates(app),
       get: (kind, name) => states?.get(kind, name) ?? readState(app.clients, ns, kind, name),
-      audit: (kind, name) => audit(app, kind, name),
+      audit: (kind, name) => history.audit.through(digestKey(kind, name), () => audit(app, auth, kind, name)),
     },
-    revocations: (filter) => ledger.list(filter),
+    revocations: (filter) =>
+      filter.account === undefined
+        ? ledger.list(filter)
+        : history.revocations.through(digestKey(filter.kind ?? '', filter.account), () =>
+            authLedger.list(filter),
+          ),
     reviews: {
       view,
       // kubeusers' certificates are signed by the kube-apiserver-client signer, whose CA is the one
@@ -246,6 +279,7 @@ export function apiDeps(
     revoke: async (req) => {
       try {
         const revoked = await revoke(revokeDeps, req);
+        history.forget(req.kind, req.name);
         // Read your own writes: once the answer is out, this replica's reviews refuse the credential.
         if (view.synced())
           await view.caughtUp(req.kind, req.name, (s) => s.epoch > revoked.epoch, CAUGHT_UP_MS);
