@@ -180,6 +180,8 @@ export async function runDaemon(app: App, confirmRemovals: boolean): Promise<num
     ...app.sync,
     cache: app.cache,
     foreign: app.cacheMetrics.foreign,
+    backoff: app.cacheMetrics.restoreBackoff,
+    backoffSettings: { firstDelayMs: 1000, maxDelayMs: app.settings.sync.intervalSeconds * 1000 },
     sync: (account) =>
       loop?.trigger({ mode: 'sync', only: new Set([accountKey(account.kind, account.name)]) }),
   });

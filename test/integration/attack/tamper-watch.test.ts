@@ -51,6 +51,8 @@ beforeAll(async () => {
     ...s.app.sync,
     cache: s.app.cache,
     foreign: s.app.cacheMetrics.foreign,
+    backoff: s.app.cacheMetrics.restoreBackoff,
+    backoffSettings: { firstDelayMs: 1000, maxDelayMs: 3_600_000 },
     sync: (a) => loop.trigger({ mode: 'sync', only: new Set([accountKey(a.kind, a.name)]) }),
   });
   expect(await quotaPods()).toBe('16');
