@@ -114,14 +114,21 @@ function refOf(o: KubernetesObject): Ref | undefined {
 const sameAccount = (a: Account | undefined, b: Account): boolean => a?.kind === b.kind && a.name === b.name;
 
 type Ref = { kind: string; name: string; namespace?: string };
+
+/**
+ * What kubeusers last applied to an owned object, and whether a deletion of its own is still to be
+ * seen: a delete and the apply after it (revert.ts on a roleRef change) both come before the
+ * watch's DELETED, which must still be known as kubeusers' own.
+ */
+type Pending = { digest?: string; deleting?: true };
 const refKey = (r: Ref): string => observedKey(r.kind, r.namespace, r.name);
 
 export class ClusterCache implements WriteObserver {
   readonly #o: CacheOptions;
   readonly #states: ListWatch<AccountState>;
   readonly #owned: ListWatch<ObservedObject>[];
-  /** What kubeusers last wrote to each owned object (since this process started). */
-  readonly #expected = new Map<string, Expected>();
+  /** Owned objects kubeusers wrote or deleted, until their deletion is seen: bounded by live objects. */
+  readonly #expected = new Map<string, Pending>();
   readonly #csrs: ListWatch<CsrRecord>;
   readonly #listeners = new Set<(c: CacheChange) => void>();
 
@@ -157,7 +164,13 @@ export class ClusterCache implements WriteObserver {
       w,
     );
     this.#states.onChange((c) => this.#emit(this.#stateChange(c)));
-    for (const lw of this.#owned) lw.onChange((c) => this.#emit(this.#observedChange(lw.kind, c)));
+    for (const lw of this.#owned)
+      lw.onChange((c) => {
+        const change = this.#observedChange(lw.kind, c);
+        this.#emit(change);
+        // After the listeners, which ask foreign() of it.
+        if (change.type === 'DELETED') this.#seenDeleted(change);
+      });
     this.#csrs.onChange((c) => this.#emit(this.#csrChange(c)));
   }
 
@@ -219,7 +232,13 @@ export class ClusterCache implements WriteObserver {
 
   applying(object: KubernetesObject): void {
     const ref = refOf(object);
-    if (ref && this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { digest: contentDigest(object) });
+    const lw = ref && this.#ownedKind(ref.kind);
+    if (!ref || !lw) return;
+    const key = refKey(ref);
+    // The deleted object still held: its DELETED is yet to come.
+    const deleting =
+      this.#expected.get(key)?.deleting === true && lw.get(`${ref.namespace ?? ''}/${ref.name}`);
+    this.#expected.set(key, { digest: contentDigest(object), ...(deleting ? { deleting: true } : {}) });
   }
 
   applied(object: KubernetesObject, resourceVersion: string | undefined): void {
@@ -234,7 +253,28 @@ export class ClusterCache implements WriteObserver {
   }
 
   deleting(ref: Ref): void {
-    if (this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { deleted: true });
+    if (this.#ownedKind(ref.kind)) this.#expected.set(refKey(ref), { deleting: true });
+  }
+
+  #seenDeleted(change: CacheChange): void {
+    const obj = change.observed?.before;
+    if (!obj) return;
+    const key = observedKey(obj.kind, obj.namespace, obj.name);
+    const p = this.#expected.get(key);
+    // kubeusers' own delete, seen; its apply after it is still to come.
+    if (p?.deleting && p.digest !== undefined) this.#expected.set(key, { digest: p.digest });
+    // A namespace kubeusers deleted keeps its mark: its objects' DELETED events, on other watches,
+    // may come after its own and are kubeusers' too. applying() clears it once the namespace is gone.
+    else if (!(obj.kind === 'Namespace' && p?.deleting)) this.#expected.delete(key);
+  }
+
+  /** What the change is compared with: a pending deletion for the object going, else the last apply. */
+  #expectation(change: CacheChange, key: string): Expected | undefined {
+    const p = this.#expected.get(key);
+    if (!p) return undefined;
+    const going = change.type === 'DELETED' || change.observed?.after?.terminating === true;
+    if (p.deleting && (going || p.digest === undefined)) return { deleted: true };
+    return p.digest !== undefined ? { digest: p.digest } : undefined;
   }
 
   /**
@@ -247,16 +287,15 @@ export class ClusterCache implements WriteObserver {
     if (!o || !obj || change.type === 'RELISTED') return false;
     return isForeign(
       { type: change.type, ...o },
-      this.#expected.get(observedKey(obj.kind, obj.namespace, obj.name)),
+      this.#expectation(change, observedKey(obj.kind, obj.namespace, obj.name)),
       obj.namespace !== undefined && this.#namespaceGoing(obj.namespace),
     );
   }
 
   /** Deleted by kubeusers, or terminating: the objects in it go with it. */
   #namespaceGoing(ns: string): boolean {
-    const expected = this.#expected.get(observedKey('Namespace', undefined, ns));
-    const going = this.#ownedKind('Namespace')?.get(`/${ns}`)?.terminating === true;
-    return going || (expected !== undefined && 'deleted' in expected);
+    const deleting = this.#expected.get(observedKey('Namespace', undefined, ns))?.deleting === true;
+    return deleting || this.#ownedKind('Namespace')?.get(`/${ns}`)?.terminating === true;
   }
 
   #ownedKind(kind: string): ListWatch<ObservedObject> | undefined {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Clients, Streamed } from './client.ts';
 import { makeLogger } from '../log.ts';
 import { diffListings, ListWatch, newer, type KindChange, type WatchedItem } from './watch.ts';
@@ -125,5 +125,109 @@ describe('ListWatch', () => {
 
     await lw.stop();
     expect(lw.synced()).toBe(false);
+  });
+});
+
+/** A fake whose watches all answer the same way; requests counted, at most `cap` answered. */
+function failingClients(watch: 'refused' | 'throttled' | 'cut' | 'gone', cap = 100) {
+  const counts = { lists: 0, watches: 0 };
+  const clients = {
+    getJson: () => {
+      counts.lists++;
+      return Promise.resolve({ metadata: { resourceVersion: '5' }, items: [] });
+    },
+    stream: (_path: string, signal: AbortSignal): Promise<Streamed> => {
+      counts.watches++;
+      const status = watch === 'refused' ? 403 : watch === 'throttled' ? 429 : 200;
+      const body = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          signal.addEventListener('abort', () => c.error(new Error('aborted')), { once: true });
+          // Past the cap the watch stays open: the code before the fix would otherwise spin forever.
+          if (counts.lists + counts.watches > cap) return;
+          if (watch === 'gone')
+            c.enqueue(
+              new TextEncoder().encode(`${JSON.stringify({ type: 'ERROR', object: { code: 410 } })}\n`),
+            );
+          if (watch === 'cut' || watch === 'gone') c.close();
+        },
+      });
+      return Promise.resolve({ status: counts.lists + counts.watches > cap ? 200 : status, body });
+    },
+  } as unknown as Clients;
+  return { clients, counts };
+}
+
+describe('ListWatch backoff', () => {
+  // 10 s of a watch that never stays up: 0.5, 1, 2, 4 s between attempts, not one every 0.5 s or none.
+  const cases: [string, 'refused' | 'throttled' | 'cut' | 'gone'][] = [
+    ['watch refused every time (RBAC without watch)', 'refused'],
+    ['watch throttled every time (429)', 'throttled'],
+    ['watch cut at once by a proxy, no progress', 'cut'],
+    ['410 Gone on every watch', 'gone'],
+  ];
+  it.each(cases)('%s', async (_name, watch) => {
+    jest.useFakeTimers();
+    try {
+      const { clients, counts } = failingClients(watch);
+      const lw = new ListWatch(
+        { kind: 'Thing', path: '/things', labelSelector: 'x=y', record: () => 'r' },
+        { clients, log: makeLogger('error') },
+      );
+      await lw.start();
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(counts.lists + counts.watches).toBeLessThanOrEqual(12);
+      expect(counts.watches).toBeGreaterThanOrEqual(4);
+      const stopped = lw.stop();
+      await jest.advanceTimersByTimeAsync(0);
+      await stopped;
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('a first 410 lists again at once', async () => {
+    let lists = 0;
+    const { clients, watches } = fakeClients(
+      () => (lists++, []),
+      () => '5',
+    );
+    const lw = new ListWatch(
+      { kind: 'Thing', path: '/things', labelSelector: 'x=y', record: () => 'r' },
+      { clients, log: makeLogger('error') },
+    );
+    await lw.start();
+    await until(() => watches.length === 1);
+    const t = Date.now();
+    watches[0]!.push({ type: 'ERROR', object: { kind: 'Status', code: 410 } });
+    await until(() => watches.length === 2);
+    expect(lists).toBe(2);
+    expect(Date.now() - t).toBeLessThan(400);
+    await lw.stop();
+  });
+});
+
+describe('ListWatch synced', () => {
+  it('is not synced from the moment a 410 re-list starts until the watch after it is open', async () => {
+    let release: (() => void) | undefined;
+    const { clients, watches } = fakeClients(
+      () => [],
+      () => '5',
+    );
+    const getJson = clients.getJson.bind(clients);
+    let lists = 0;
+    (clients as { getJson: Clients['getJson'] }).getJson = (path, accept) =>
+      ++lists === 1 ? getJson(path, accept) : new Promise((r) => (release = () => r(getJson(path, accept))));
+    const lw = new ListWatch(
+      { kind: 'Thing', path: '/things', labelSelector: 'x=y', record: () => 'r' },
+      { clients, log: makeLogger('error') },
+    );
+    await lw.start();
+    await until(() => watches.length === 1 && lw.synced());
+    watches[0]!.push({ type: 'ERROR', object: { kind: 'Status', code: 410 } });
+    await until(() => release !== undefined);
+    expect(lw.synced()).toBe(false);
+    release!();
+    await until(() => watches.length === 2 && lw.synced());
+    await lw.stop();
   });
 });

@@ -68,6 +68,13 @@ interface WatchEvent {
   object: WatchedItem & Status;
 }
 
+/** How one list-and-watch went: what is due next, whether the watch worked, what broke it. */
+interface Attempt {
+  relist?: RelistReason;
+  worked: boolean;
+  err?: unknown;
+}
+
 interface Entry<R> {
   rv: string;
   record: R;
@@ -81,10 +88,19 @@ interface Status {
 }
 
 /**
- * A list of each kind every 5 s at most while the apiserver is away: 16 small requests a second across
- * two replicas at worst, and a restart is followed within seconds (syncs list meanwhile).
+ * The wait after the first failure, doubled on each one after it. The first retry stays fast (an
+ * apiserver restart is followed within a second); a watch that keeps failing while lists work (RBAC
+ * without watch, a proxy cutting long requests, 429) must not re-list every half second from the
+ * shared rate limiter's budget.
  */
-const MAX_BACKOFF_MS = 5_000;
+const FIRST_BACKOFF_MS = 500;
+/**
+ * Each kind retries every 30 s at most while it keeps failing: 16 requests in 30 s across two
+ * replicas at worst; syncs list meanwhile.
+ */
+const MAX_BACKOFF_MS = 30_000;
+/** A watch up this long has worked: the failures before it no longer count. */
+const HEALTHY_WATCH_MS = 30_000;
 
 /** The watch's resourceVersion is older than the apiserver keeps: only a new list can go on. */
 export class GoneError extends Error {
@@ -233,29 +249,68 @@ export class ListWatch<R> {
 
   async #run(listed: () => void): Promise<void> {
     let relist: RelistReason | undefined = 'start';
-    let backoff = 500;
+    // Failures since a watch last worked: a list that works does not reset it (its watch may fail again).
+    let failures = 0;
     const signal = this.#stop.signal;
     while (!signal.aborted) {
-      try {
-        if (relist !== undefined) await this.#relist(relist);
-        listed();
-        backoff = 500;
-        relist = undefined;
-        // A watch the apiserver ends on time goes on from its last resourceVersion, without a list.
-        if ((await this.#watch()) === 'gone') relist = 'gone';
-      } catch (err) {
-        if (signal.aborted) break;
-        this.#setLive(false);
-        relist ??= err instanceof GoneError ? 'gone' : 'broken';
-        this.#o.log.warn(
-          { action: 'cache', kind: this.kind, err: describeError(err), relist, retryInMs: backoff },
-          'watch broken; listing again',
-        );
-        await sleep(backoff, signal);
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs ?? MAX_BACKOFF_MS);
-      }
+      const a = await this.#attempt(relist, listed);
+      if (signal.aborted) break;
+      relist = a.relist;
+      if (a.worked) failures = 0;
+      // The apiserver's own timeout: on from the last resourceVersion, at once and without a list.
+      if (a.err === undefined && relist === undefined && a.worked) continue;
+      this.#setLive(false);
+      // The first 410 or unproductive end is retried at once; a broken watch, and every one after, waits.
+      const wait = a.err !== undefined || failures > 0;
+      const ms = Math.min(
+        FIRST_BACKOFF_MS * 2 ** Math.min(failures, 16),
+        this.#o.maxBackoffMs ?? MAX_BACKOFF_MS,
+      );
+      failures++;
+      if (!wait) continue;
+      this.#warnRetry(a, failures, ms);
+      await sleep(ms, signal);
     }
     this.#setLive(false);
+  }
+
+  #warnRetry(a: Attempt, failures: number, ms: number): void {
+    const msg =
+      a.err !== undefined
+        ? 'watch broken; listing again'
+        : a.relist
+          ? 'watch gone again; listing again'
+          : 'watch ended without progress; watching again';
+    const err = a.err !== undefined ? { err: describeError(a.err) } : {};
+    this.#o.log.warn(
+      { action: 'cache', kind: this.kind, ...err, relist: a.relist, failures, retryInMs: ms },
+      msg,
+    );
+  }
+
+  /** A list if one is due, then one watch: what is due next, and whether the watch worked. */
+  async #attempt(due: RelistReason | undefined, listed: () => void): Promise<Attempt> {
+    let relist = due;
+    let opened: number | undefined;
+    let rv = this.#rv;
+    // Up long enough, or moved on (events, bookmarks): the watch worked, whatever ended it.
+    const worked = (): boolean =>
+      opened !== undefined && (performance.now() - opened >= HEALTHY_WATCH_MS || this.#rv !== rv);
+    try {
+      if (relist !== undefined) {
+        // What is held may be behind from here until the next watch is open.
+        this.#setLive(false);
+        await this.#relist(relist);
+      }
+      listed();
+      relist = undefined;
+      rv = this.#rv;
+      opened = performance.now();
+      const end = await this.#watch();
+      return { ...(end === 'gone' ? { relist: 'gone' as const } : {}), worked: worked() };
+    } catch (err) {
+      return { relist: relist ?? (err instanceof GoneError ? 'gone' : 'broken'), worked: worked(), err };
+    }
   }
 
   #query(extra: Record<string, string>): string {
