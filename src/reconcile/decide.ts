@@ -336,14 +336,15 @@ export interface GuardInput {
 
 /**
  * The most removals a sync may make unconfirmed, or `undefined` when the planned ones are within it.
- * A kind the directory answers empty while kubeusers manages accounts of it is an unreadable
- * directory far more often than a real departure (a hidden ACL, a wrong member style): nothing of it
- * is removed without confirmation (limit 0).
+ * A kind the directory answers empty while kubeusers manages accounts of it (tools, or more than one
+ * admin) is an unreadable directory far more often than a real departure (a hidden ACL, a wrong
+ * member style): nothing is removed without confirmation (limit 0).
  */
 export function guardLimit(g: GuardInput, s: GuardSettings): number | undefined {
   const limit = removalLimit(g.states.tool + g.states.admin, s);
+  // One admin leaving is everyday; every admin gone at once is the signature of a group read empty.
   const emptyKind =
-    (g.directory.tool === 0 && g.states.tool > 0) || (g.directory.admin === 0 && g.states.admin > 0);
+    (g.directory.tool === 0 && g.states.tool > 0) || (g.directory.admin === 0 && g.states.admin > 1);
   if (g.removals <= limit && !emptyKind) return undefined;
   return emptyKind ? 0 : limit;
 }
