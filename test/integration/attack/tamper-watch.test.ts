@@ -15,8 +15,13 @@ let loop: SyncLoop;
 let stopRestoring: () => void = () => undefined;
 const NS = 'tw-alpha';
 
+/**
+ * The cluster admin's kubeconfig: the other writer that tampers (a tool has no rights on these
+ * objects; tool-boundary.test.ts shows that with the tool's own kubeconfig), and inspection. Never
+ * kubeusers' own means, never an attack step a tool could take.
+ */
 async function setup(...args: string[]): Promise<string> {
-  const r = await kubectl(testEnv().kube.adminKubeconfig, args);
+  const r = await kubectl(testEnv().kube.adminKubeconfig, args); // setup/inspection: cluster admin
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -66,6 +71,7 @@ afterAll(async () => {
 
 describe('tampering seen through the watch', () => {
   it('is put back at once, with an Event and a metric', async () => {
+    // the other writer (cluster admin), posing as kubeusers' field manager
     await setup(
       'patch',
       'resourcequota',
@@ -91,10 +97,11 @@ describe('tampering seen through the watch', () => {
   });
 
   it('makes a deleted binding again', async () => {
-    await setup('delete', 'rolebinding', 'kubeusers-tool', '-n', NS);
+    await setup('delete', 'rolebinding', 'kubeusers-tool', '-n', NS); // the other writer (cluster admin)
     await until(
       'the binding made again',
       async () => {
+        // inspection: cluster admin reads whether kubeusers made the binding again
         const r = await kubectl(testEnv().kube.adminKubeconfig, [
           'get',
           'rolebinding',
