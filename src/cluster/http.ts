@@ -99,7 +99,8 @@ export async function sendJson<T>(t: Transport, s: Send): Promise<T> {
   const text = await readText(res);
   const status = res.statusCode ?? 0;
   if (status >= 400) throw new KubeApiError(s.method, s.path, status, text);
-  return JSON.parse(text) as T;
+  // No Accept-Encoding is sent: the answer is not compressed (on loopback, gzip cost CPU for nothing).
+  return (text ? JSON.parse(text) : {}) as T;
 }
 
 /** A response body as the web stream watch.ts reads. */
