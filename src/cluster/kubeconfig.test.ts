@@ -150,11 +150,9 @@ describe('inCluster', () => {
   it('takes the service host, CA and projected token, and reads the token again when it rotates', async () => {
     const fs = files({ [`${dir}/token`]: 'first', [`${dir}/ca.crt`]: 'CA' });
     let now = 0;
-    const access = inCluster(
-      { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' },
-      fs,
-      { now: () => new Date(now) },
-    );
+    const access = inCluster({ KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, fs, {
+      now: () => new Date(now),
+    });
     expect(access.server).toBe('https://10.0.0.1:443');
     expect(access.tls.ca?.toString()).toBe('CA');
     expect(await access.headers()).toEqual({ authorization: 'Bearer first' });
