@@ -1,10 +1,10 @@
 // The composition root: reads config once, builds every dependency, and hands them to the commands.
-import * as k8s from '@kubernetes/client-node';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
 import { ClusterCache } from './cluster/cache.ts';
 import { cacheMetrics, type CacheMetrics } from './cluster/cache-metrics.ts';
 import { makeClients, type Clients } from './cluster/client.ts';
+import { loadKubeAccess, type KubeAccess } from './cluster/kubeconfig.ts';
 import { readClusterInfo, type ClusterInfo } from './cluster/cluster-info.ts';
 import { EventRecorder } from './cluster/events.ts';
 import { applyObject, createIfMissing } from './cluster/objects.ts';
@@ -53,11 +53,11 @@ export interface AppOptions {
   point?: (name: string) => void;
 }
 
-export function loadKubeConfig(settings: Settings): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (settings.kubernetes.kubeconfig) kc.loadFromFile(settings.kubernetes.kubeconfig);
-  else kc.loadFromCluster();
-  return kc;
+/** The kubeconfig file when one is set, else the pod's service account; a weakened TLS is said. */
+export function loadKubeConfig(settings: Settings, log?: Logger): Promise<KubeAccess> {
+  return loadKubeAccess(settings.kubernetes.kubeconfig || undefined, {
+    warn: (message) => log?.warn({ setting: 'kubernetes.kubeconfig' }, message),
+  });
 }
 
 export { decideSettings };
@@ -132,7 +132,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   const directory = await ldapDirectory(settings, log);
   const limiter = new TokenBucket(settings.sync.qps, settings.sync.burst);
   const fence: Fence = { canWrite: () => true };
-  const kc = loadKubeConfig(settings);
+  const kc = await loadKubeConfig(settings, log);
   const userAgent = `kubeusers/${settings.kubernetes.namespace}/${settings.leaderElection.identity ?? 'local'}`;
   const onRequest = opts.onRequest ? { onRequest: opts.onRequest } : {};
   const clients = makeClients(kc, limiter, { userAgent, canWrite: () => fence.canWrite(), ...onRequest });

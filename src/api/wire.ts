@@ -66,7 +66,7 @@ async function audit(app: App, clients: Clients, kind: AccountKind, name: string
     .catch(() => ({ items: [] }));
   return events.items
     .map((e) => ({
-      time: (e.lastTimestamp ?? e.firstTimestamp ?? new Date(0)).toISOString(),
+      time: new Date(e.lastTimestamp ?? e.firstTimestamp ?? 0).toISOString(),
       reason: e.reason ?? '',
       message: e.message ?? '',
     }))

@@ -3,7 +3,6 @@ import { addApiOptions, renewViaApi, revokeViaApi, statusViaApi } from './api-co
 import type { ApiTargetOptions } from './api-client.ts';
 import { EXIT } from './exit-codes.ts';
 import { status, stdio, syncOnce, withApp, type Output } from './commands.ts';
-import { runDaemon } from './daemon.ts';
 
 const FORCE_HELP =
   'write even though another process holds the lease: take it over (the daemon stops writing until this ends)';
@@ -24,7 +23,14 @@ export function buildProgram(
     .command('run')
     .description('run the daemon: periodic sync and renewal sweep; SIGTERM drains and exits')
     .option('--confirm-removals', 'allow removals beyond the removal guard')
-    .action((o: { confirmRemovals?: boolean }) => run((app) => runDaemon(app, o.confirmRemovals ?? false))());
+    .action((o: { confirmRemovals?: boolean }) =>
+      run(async (app) => {
+        // The daemon's servers (express, the API) are loaded by `run` alone: a one-shot command
+        // started by cron every few minutes pays for what it uses only.
+        const { runDaemon } = await import('./daemon.ts');
+        return runDaemon(app, o.confirmRemovals ?? false);
+      })(),
+    );
   program
     .command('sync')
     .description('reconcile every account once')

@@ -1,22 +1,39 @@
-// Every API client kubeusers uses, built from one KubeConfig with one middleware that rate-limits
-// and counts each request.
-import * as k8s from '@kubernetes/client-node';
+// Every API client kubeusers uses, over one connection pool (src/cluster/http.ts) with one middleware
+// that fences writes, rate-limits and counts each request. client-node is not loaded (ADR 26): its
+// types name the methods and their parameters, the transport is ours.
+import type * as k8s from '@kubernetes/client-node';
+import {
+  authenticationApi,
+  authorizationApi,
+  certificatesApi,
+  coreApi,
+  objectsApi,
+  rbacApi,
+  type AuthenticationApi,
+  type AuthorizationApi,
+  type Call,
+  type CertificatesApi,
+  type CoreApi,
+  type ObjectsApi,
+  type RbacApi,
+} from './apis.ts';
 import { NotLeaderError } from './errors.ts';
+import { sendJson, transport, webBody, type Send } from './http.ts';
+import type { KubeAccess } from './kubeconfig.ts';
 import type { TokenBucket } from './rate-limit.ts';
 
 export interface Clients {
-  kc: k8s.KubeConfig;
-  core: k8s.CoreV1Api;
-  rbac: k8s.RbacAuthorizationV1Api;
-  certificates: k8s.CertificatesV1Api;
-  objects: k8s.KubernetesObjectApi;
-  coordination: k8s.CoordinationV1Api;
-  authentication: k8s.AuthenticationV1Api;
-  authorization: k8s.AuthorizationV1Api;
-  events: k8s.EventsV1Api;
+  /** Where the API server is and how to prove who kubeusers is: another client set is made from it. */
+  kc: KubeAccess;
+  core: CoreApi;
+  rbac: RbacApi;
+  certificates: CertificatesApi;
+  objects: ObjectsApi;
+  authentication: AuthenticationApi;
+  authorization: AuthorizationApi;
   /**
-   * GET a JSON document through the same middleware, parsed but not turned into client-node's model
-   * classes: a list of thousands is then one copy in memory, not two.
+   * GET a JSON document through the same middleware, parsed and nothing more: a list of thousands is
+   * one copy in memory.
    */
   getJson: (path: string, accept?: string) => Promise<unknown>;
   /**
@@ -56,67 +73,39 @@ export interface ClientOptions {
   canWrite?: () => boolean;
 }
 
-export function makeClients(kc: k8s.KubeConfig, limiter: TokenBucket, opts: ClientOptions): Clients {
+export function makeClients(kc: KubeAccess, limiter: TokenBucket, opts: ClientOptions): Clients {
   const { userAgent, onRequest, canWrite } = opts;
-  let shared: ReturnType<k8s.RequestContext['getDispatcher']>;
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const middleware: k8s.Middleware = {
-    pre: async (ctx) => {
-      const method = ctx.getHttpMethod();
-      if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(ctx.getUrl()) && !canWrite()) {
-        throw new NotLeaderError();
-      }
-      await limiter.take();
-      // client-node 2 builds a new undici Agent (a new TLS connection, kept alive 30 s) for every
-      // request; one shared Agent per client set reuses connections instead. Measured on the cold
-      // benchmark: most of kubeusers' CPU and memory went to those handshakes and idle sockets.
-      const dispatcher = ctx.getDispatcher();
-      if (shared === undefined) shared = dispatcher;
-      else if (dispatcher !== undefined) ctx.setDispatcher(shared);
-      // The audit log tells installations apart by user agent (and benchmarks count requests by it).
-      ctx.setHeaderParam('User-Agent', userAgent);
-      onRequest?.(ctx.getHttpMethod(), ctx.getUrl());
-      return ctx;
-    },
-    post: (res) => Promise.resolve(res),
+  const pool = transport(kc);
+  const pre = async (method: string, path: string): Promise<void> => {
+    const url = `${kc.server}${path}`;
+    if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(url) && !canWrite()) throw new NotLeaderError();
+    await limiter.take();
+    onRequest?.(method, url);
   };
-  const configuration = k8s.createConfiguration({
-    baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [middleware],
-  });
-  const getJson = async (path: string, accept = 'application/json'): Promise<unknown> => {
-    const ctx = new k8s.RequestContext(`${cluster.server}${path}`, k8s.HttpMethod.GET);
-    ctx.setHeaderParam('Accept', accept);
-    await kc.applySecurityAuthentication(ctx);
-    await middleware.pre(ctx);
-    const res = await configuration.httpApi.send(ctx).toPromise();
-    const text = await res.body.text();
-    if (res.httpStatusCode >= 400)
-      throw new k8s.ApiException(res.httpStatusCode, `GET ${path}`, text, res.headers);
-    return JSON.parse(text) as unknown;
+  // The audit log tells installations apart by user agent (and benchmarks count requests by it).
+  const headers = { 'user-agent': userAgent };
+  const send = async <T>(s: Send): Promise<T> => {
+    await pre(s.method, s.path);
+    return sendJson<T>(pool, { ...s, headers });
   };
+  const call: Call = (method, path, body, contentType) =>
+    send({ method, path, body, ...(contentType ? { contentType } : {}) });
+  const getJson = (path: string, accept = 'application/json'): Promise<unknown> =>
+    send({ method: 'GET', path, accept });
   const stream = async (path: string, signal: AbortSignal): Promise<Streamed> => {
-    const ctx = new k8s.RequestContext(`${cluster.server}${path}`, k8s.HttpMethod.GET);
-    ctx.setHeaderParam('Accept', 'application/json');
-    ctx.setSignal(signal);
-    await kc.applySecurityAuthentication(ctx);
-    await middleware.pre(ctx);
-    const res = await configuration.httpApi.send(ctx).toPromise();
-    return { status: res.httpStatusCode, body: res.body.stream() };
+    await pre('GET', path);
+    const res = await pool.open({ method: 'GET', path, headers, signal, idleMs: 0 });
+    return { status: res.statusCode ?? 0, body: webBody(res) };
   };
   return {
     kc,
     getJson,
     stream,
-    core: new k8s.CoreV1Api(configuration),
-    rbac: new k8s.RbacAuthorizationV1Api(configuration),
-    certificates: new k8s.CertificatesV1Api(configuration),
-    objects: new k8s.KubernetesObjectApi(configuration),
-    coordination: new k8s.CoordinationV1Api(configuration),
-    authentication: new k8s.AuthenticationV1Api(configuration),
-    authorization: new k8s.AuthorizationV1Api(configuration),
-    events: new k8s.EventsV1Api(configuration),
+    core: coreApi(call),
+    rbac: rbacApi(call),
+    certificates: certificatesApi(call),
+    objects: objectsApi(call),
+    authentication: authenticationApi(call),
+    authorization: authorizationApi(call),
   };
 }

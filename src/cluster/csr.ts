@@ -1,7 +1,10 @@
 // CertificateSigningRequests for the kubernetes.io/kube-apiserver-client signer: submit, approve,
 // and wait for the controller-manager to sign, with a watch rather than a sleep.
-import * as k8s from '@kubernetes/client-node';
-import type { Clients } from './client.ts';
+import type * as k8s from '@kubernetes/client-node';
+import type { CertificatesApi } from './apis.ts';
+import { makeClients, type Clients } from './client.ts';
+import type { KubeAccess } from './kubeconfig.ts';
+import { TokenBucket } from './rate-limit.ts';
 import { isConflict, isNotFound } from './errors.ts';
 import { lines } from './watch.ts';
 
@@ -39,7 +42,7 @@ export function csrObject(req: CsrRequest): k8s.V1CertificateSigningRequest {
  * deleted and replaced rather than adopted: it must never wedge the account.
  */
 export async function submitCsr(
-  api: k8s.CertificatesV1Api,
+  api: CertificatesApi,
   req: CsrRequest,
 ): Promise<k8s.V1CertificateSigningRequest> {
   const body = csrObject(req);
@@ -52,7 +55,7 @@ export async function submitCsr(
   return api.createCertificateSigningRequest({ body });
 }
 
-export async function deleteCsr(api: k8s.CertificatesV1Api, name: string): Promise<void> {
+export async function deleteCsr(api: CertificatesApi, name: string): Promise<void> {
   try {
     await api.deleteCertificateSigningRequest({ name });
   } catch (err) {
@@ -61,7 +64,7 @@ export async function deleteCsr(api: k8s.CertificatesV1Api, name: string): Promi
 }
 
 export async function approveCsr(
-  api: k8s.CertificatesV1Api,
+  api: CertificatesApi,
   csr: k8s.V1CertificateSigningRequest,
   message: string,
   now: Date,
@@ -111,51 +114,21 @@ export function certificateOf(csr: k8s.V1CertificateSigningRequest): string | Cs
 /**
  * Waits for the signer, watching from the version we last saw so no update is missed. Given the
  * client set, the watch goes through its connection pool (no TLS handshake per issuance); given a
- * bare kubeconfig, through client-node's own watch.
+ * bare access (a tool of its own, bench/floor.ts), through a client set made for this one wait.
  */
 export async function waitForCertificate(
-  source: k8s.KubeConfig | Pick<Clients, 'stream'>,
+  source: KubeAccess | Pick<Clients, 'stream'>,
   csr: k8s.V1CertificateSigningRequest,
   timeoutMs: number,
 ): Promise<string> {
   const already = certificateOf(csr);
   if (typeof already === 'string') return already;
   if (already instanceof Error) throw already;
-  const name = csr.metadata!.name!;
-  if (!(source instanceof k8s.KubeConfig))
-    return watchPooled(source, name, csr.metadata?.resourceVersion, timeoutMs);
-  const kc = source;
-  const watch = new k8s.Watch(kc);
-  let abort: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new CsrWaitError(`CSR ${name} was not signed within ${timeoutMs} ms`, 'sign-timeout')),
-        timeoutMs,
-      );
-      watch
-        .watch(
-          '/apis/certificates.k8s.io/v1/certificatesigningrequests',
-          { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata?.resourceVersion },
-          (phase, obj: k8s.V1CertificateSigningRequest) => {
-            if (phase === 'DELETED')
-              return reject(new CsrFailedError(`CSR ${name} was deleted while waiting`));
-            const result = certificateOf(obj);
-            if (typeof result === 'string') resolve(result);
-            else if (result instanceof Error) reject(result);
-          },
-          (err: unknown) => {
-            const ended = err ? `failed` : `closed before it was signed`;
-            reject(new CsrWaitError(`watch on CSR ${name} ${ended}`, 'watch-ended', { cause: err }));
-          },
-        )
-        .then((a) => (abort = a), reject);
-    });
-  } finally {
-    clearTimeout(timer);
-    abort?.abort();
-  }
+  const clients =
+    'stream' in source
+      ? source
+      : makeClients(source, new TokenBucket(1, 1), { userAgent: 'kubeusers-csr-wait' });
+  return watchPooled(clients, csr.metadata!.name!, csr.metadata?.resourceVersion, timeoutMs);
 }
 
 type CsrEvent = { type: string; object: k8s.V1CertificateSigningRequest };

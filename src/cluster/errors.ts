@@ -1,5 +1,11 @@
-// client-node 2.x throws ApiException with the HTTP status in `code`.
+import { KubeApiError } from './http.ts';
+
+/**
+ * The HTTP status of an API error: our transport's KubeApiError, or the same shape (a numeric `code`)
+ * from client-node where a tool or test of its own still uses it.
+ */
 export function statusOf(err: unknown): number | undefined {
+  if (err instanceof KubeApiError) return err.code;
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number')
     return err.code;
   return undefined;

@@ -1,6 +1,6 @@
 // Leader election on a coordination.k8s.io Lease: only the leader writes. A leader that cannot renew
 // stops writing at its renew deadline, which comes before the lease expires for anyone else.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { microTime, rawJson } from './raw.ts';
 
@@ -70,7 +70,7 @@ export interface LeaderEvents {
 }
 
 export class LeaderElector {
-  readonly #kc: KubeConfig;
+  readonly #kc: KubeAccess;
   readonly #s: LeaderSettings;
   readonly #log: Logger;
   readonly #events: LeaderEvents;
@@ -84,7 +84,7 @@ export class LeaderElector {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(kc: KubeConfig, s: LeaderSettings, log: Logger, events: LeaderEvents) {
+  constructor(kc: KubeAccess, s: LeaderSettings, log: Logger, events: LeaderEvents) {
     this.#kc = kc;
     this.#s = s;
     this.#log = log;

@@ -116,7 +116,7 @@ export function toolObjects(
     withHash({
       apiVersion: 'v1',
       kind: 'LimitRange',
-      // Format 2: the `default` limits reach the apiserver (objects.ts, forClientModel). The new
+      // Format 2: the `default` limits reach the apiserver (once lost to client-node's model). The new
       // annotation changes the spec-hash, so the upgrade rewrites each LimitRange once as an update,
       // not as tampering.
       metadata: {

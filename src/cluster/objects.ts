@@ -1,5 +1,6 @@
 // Server-side apply and delete for the kinds kubeusers owns, by reference.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { MERGE_PATCH, SERVER_SIDE_APPLY } from './apis.ts';
 import type { Clients } from './client.ts';
 import { isNotFound } from './errors.ts';
 import { FIELD_MANAGER } from './names.ts';
@@ -29,32 +30,16 @@ export interface Ref {
   namespace?: string;
 }
 
-/**
- * client-node serialises a body through its model classes, which name a LimitRange item's `default`
- * `_default`: a plain object's `default` was dropped on the way, and the apiserver then defaulted the
- * limit to `max` (found by the content digest, issue 13). Plain objects are given the model's name.
- */
-export function forClientModel(object: k8s.KubernetesObject): k8s.KubernetesObject {
-  const spec = (object as { spec?: { limits?: unknown } }).spec;
-  if (object.kind !== 'LimitRange' || !Array.isArray(spec?.limits)) return object;
-  const limits = (spec.limits as Record<string, unknown>[]).map((item) => {
-    if (!('default' in item)) return item;
-    const { default: dflt, ...rest } = item;
-    return { ...rest, _default: dflt };
-  });
-  return { ...object, spec: { ...spec, limits } } as k8s.KubernetesObject;
-}
-
 /** Server-side apply under kubeusers' field manager; force takes back fields someone else changed. */
 export async function applyObject(clients: Clients, object: k8s.KubernetesObject): Promise<void> {
   clients.writes?.applying(object);
   const written = await clients.objects.patch(
-    forClientModel(object),
+    object,
     undefined,
     undefined,
     FIELD_MANAGER,
     true,
-    k8s.PatchStrategy.ServerSideApply,
+    SERVER_SIDE_APPLY,
   );
   clients.writes?.applied(object, written.metadata?.resourceVersion);
 }
@@ -77,7 +62,7 @@ export async function createIfMissing(clients: Clients, object: k8s.KubernetesOb
       undefined,
       FIELD_MANAGER,
       undefined,
-      k8s.PatchStrategy.MergePatch,
+      MERGE_PATCH,
     );
     return false;
   } catch (err) {
@@ -137,6 +122,6 @@ export async function mergePatchObject(
     undefined,
     FIELD_MANAGER,
     undefined,
-    k8s.PatchStrategy.MergePatch,
+    MERGE_PATCH,
   );
 }

@@ -1,49 +1,32 @@
-// A plain JSON request with the kubeconfig's credentials, for the objects whose MicroTime fields
-// client-node cannot serialise (Lease): the API wants microseconds, client-node writes milliseconds.
-import { request, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+// A plain JSON request outside any client set's budget and fence, for leader election (the Lease):
+// its renewals must not wait behind a sync's requests.
+import { readText, transport, type Transport } from './http.ts';
+import type { KubeAccess } from './kubeconfig.ts';
 
 export interface RawReply<T> {
   status: number;
   body: T;
 }
 
+/** One pool per access (the elector's renewals reuse their connection). */
+const pools = new WeakMap<KubeAccess, Transport>();
+
 export async function rawJson<T>(
-  kc: KubeConfig,
+  kc: KubeAccess,
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<RawReply<T>> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(path, cluster.server);
-  const opts: RequestOptions = {
-    method,
-    headers: {
-      accept: 'application/json',
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-  };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = request(url, opts, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
-        } catch {
-          reject(new Error(`${method} ${url.pathname}: ${res.statusCode ?? 0} with a body that is not JSON`));
-        }
-      });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
-    req.on('error', reject);
-    if (body) req.write(JSON.stringify(body));
-    req.end();
-  });
+  let pool = pools.get(kc);
+  if (!pool) pools.set(kc, (pool = transport(kc)));
+  const res = await pool.open({ method, path, body, headers, idleMs: 10_000 });
+  const text = await readText(res);
+  try {
+    return { status: res.statusCode ?? 0, body: JSON.parse(text) as T };
+  } catch {
+    throw new Error(`${method} ${path.split('?')[0]}: ${res.statusCode ?? 0} with a body that is not JSON`);
+  }
 }
 
 /** RFC 3339 with microseconds, as metav1.MicroTime wants it. */

@@ -9,6 +9,7 @@ import { buildCsrPem } from '../../../src/pki/csr.ts';
 import { certInfo, certMatchesKey } from '../../../src/pki/cert.ts';
 import { generateKey, privateKeyPem } from '../../../src/pki/keys.ts';
 import { approveCsr, submitCsr, waitForCertificate } from '../../../src/cluster/csr.ts';
+import { loadKubeAccess } from '../../../src/cluster/kubeconfig.ts';
 import { kubeconfigYaml } from '../../env/kube.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
 
@@ -25,7 +26,7 @@ async function issue(cn: string, groups: string[], expirationSeconds: number) {
   const name = `test-${cn}-${process.pid}`;
   const created = await submitCsr(api, { name, csrPem, expirationSeconds });
   const approved = await approveCsr(api, created, 'approved by the foundation test', new Date());
-  const cert = await waitForCertificate(admin, approved, 60_000);
+  const cert = await waitForCertificate(await loadKubeAccess(env.kube.adminKubeconfig), approved, 60_000);
   return { cert, key: await privateKeyPem(keys.privateKey), requestedAt: new Date() };
 }
 

@@ -11,6 +11,7 @@ import { LeaderElector } from '../../../src/cluster/leader.ts';
 import { readClusterInfo } from '../../../src/cluster/cluster-info.ts';
 import { ensureOwnNamespace } from '../../../src/main.ts';
 import { approveCsr, submitCsr, waitForCertificate } from '../../../src/cluster/csr.ts';
+import { loadKubeAccess } from '../../../src/cluster/kubeconfig.ts';
 import { buildCsrPem } from '../../../src/pki/csr.ts';
 import { generateKey, privateKeyPem } from '../../../src/pki/keys.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
@@ -232,7 +233,7 @@ async function seedLegacy(tool: string, uid: number): Promise<string> {
   const api = admin.makeApiClient(k8s.CertificatesV1Api);
   const csr = await submitCsr(api, { name: `legacy-lp-${tool}`, csrPem, expirationSeconds: 86_400 });
   const certPem = await waitForCertificate(
-    admin,
+    await loadKubeAccess(testEnv().kube.adminKubeconfig),
     await approveCsr(api, csr, 'maintain-kubeusers', new Date()),
     60_000,
   );
