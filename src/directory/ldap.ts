@@ -68,7 +68,7 @@ const LOOK_TIMEOUT_MS = 5_000;
  * searches), but not forever: a password or CA changed in the directory while its file kept the old
  * one is noticed by a fresh bind within this long.
  */
-const LOOK_CONNECTION_MS = 60_000;
+const LOOK_CONNECTION_MS = 10_000;
 
 /** The looks' connection, with what it was opened with: a rotated file opens a new one. */
 interface LookConnection {
