@@ -126,6 +126,7 @@ export class LdapDirectory implements Directory {
   #mark: ChangeMark = { stamp: '', dns: new Set() };
   #members: ReadonlySet<string> | undefined;
   #look: LookConnection | undefined;
+  #opening: Promise<LookConnection> | undefined;
 
   /**
    * The looks' kept connection if it is young, still bound and its credentials are current; else a
@@ -141,12 +142,18 @@ export class LdapDirectory implements Directory {
       kept.password === this.#o.bindPassword.current() &&
       kept.ca === this.#o.tls.ca?.current();
     if (kept && fresh) return { client: kept.client, reused: true };
+    // A look and a one-entry read asking at once share one new connection: none is left open unseen.
+    this.#opening ??= this.#open().finally(() => (this.#opening = undefined));
+    return { client: (await this.#opening).client, reused: false };
+  }
+
+  async #open(): Promise<LookConnection> {
     await this.close();
     const password = this.#o.bindPassword.current();
     const ca = this.#o.tls.ca?.current();
     const client = await this.#connect(Math.min(this.#o.timeoutMs, LOOK_TIMEOUT_MS));
     this.#look = { client, opened: performance.now(), password, ca };
-    return { client, reused: false };
+    return this.#look;
   }
 
   async close(): Promise<void> {
@@ -158,8 +165,9 @@ export class LdapDirectory implements Directory {
   /**
    * The tools of this project and the admins whose entries were created or modified since the last
    * look, and the changes of the admin group's membership: small searches on modifyTimestamp, cheap
-   * enough to run several times a second on a kept connection, limited in the filter itself to this project's tools and to the people
-   * who are admins (another project's tool, or a person who is not an admin, starts nothing).
+   * enough to run several times a second on a kept connection, limited in the filter itself to this
+   * project's tools and to the people who are admins (another project's tool, or a person who is not
+   * an admin, starts nothing).
    */
   async changes(now: Date): Promise<ChangedEntry[]> {
     if (!this.#mark.stamp)
