@@ -56,12 +56,15 @@ const { values } = parseArgs({
     n: { type: 'string' },
     // With --n: only the syncs up to the flood scenario (to measure the admin API's effect on a sync).
     'flood-only': { type: 'boolean', default: false },
+    // With --n: only up to the new-tool and revoke rows (to compare latency changes quickly).
+    'latency-only': { type: 'boolean', default: false },
     // N = 30,000 alone (about two hours), past a single cluster's guidance of about 10,000
     // namespaces; results go to bench/results/<date>-30000.json and latest-30000.md.
     large: { type: 'boolean', default: false },
   },
 });
 const floodOnly = values['flood-only'] === true;
+const latencyOnly = values['latency-only'] === true;
 /** A stranger's flood of the admin API: bad tokens a second, from this many loopback addresses. */
 const FLOOD = { perSecond: 1_000, addresses: 100 };
 const LARGE = 30_000;
@@ -323,6 +326,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     console.log(
       `revoke: p50 ${percentile(revoke, 50).toFixed(3)} s, p99 ${percentile(revoke, 99).toFixed(3)} s`,
     );
+    if (latencyOnly) return;
     report(
       await restoreLatency({
         n,

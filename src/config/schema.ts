@@ -244,9 +244,9 @@ export const configSchema = z.strictObject({
       watchSeconds: z
         .number()
         .min(0)
-        .default(1)
+        .default(0.25)
         .describe(
-          'how often to ask LDAP which tools and admins were created or modified; each starts a sync of that account at once (0: never)',
+          'pause between two looks asking LDAP which tools and admins were created or modified (three small searches on one kept connection); each change starts a sync of that account at once (0: never)',
         ),
       renewalCron: z.string().default('*/10 * * * *').describe('node-cron schedule of the renewal sweep'),
       concurrency: z.number().int().min(1).max(256).default(16).describe('accounts worked on at once'),

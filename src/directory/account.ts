@@ -72,4 +72,6 @@ export interface Directory {
    * Deletions of entries are not seen here: the full read on the interval finds them.
    */
   changes(now: Date): Promise<ChangedEntry[]>;
+  /** Closes what the looks keep open between calls (the daemon's stop). */
+  close?(): Promise<void>;
 }

@@ -63,6 +63,21 @@ export class DirectoryError extends Error {
 /** The most a directory-watch look waits for one operation (the full timeout is for reads). */
 const LOOK_TIMEOUT_MS = 5_000;
 
+/**
+ * The looks keep their connection (a TLS handshake and a bind cost more than the look's three small
+ * searches), but not forever: a password or CA changed in the directory while its file kept the old
+ * one is noticed by a fresh bind within this long.
+ */
+const LOOK_CONNECTION_MS = 10_000;
+
+/** The looks' connection, with what it was opened with: a rotated file opens a new one. */
+interface LookConnection {
+  client: Client;
+  opened: number;
+  password: string;
+  ca: string | undefined;
+}
+
 const PPOLICY = ['pwdAccountLockedTime', 'pwdPolicySubentry'];
 
 function values(entry: RawEntry | undefined, attr: string): string[] {
@@ -110,52 +125,115 @@ export class LdapDirectory implements Directory {
 
   #mark: ChangeMark = { stamp: '', dns: new Set() };
   #members: ReadonlySet<string> | undefined;
+  #look: LookConnection | undefined;
+  #opening: Promise<LookConnection> | undefined;
+
+  /**
+   * The looks' kept connection if it is young, still bound and its credentials are current; else a
+   * new one. ldapts reconnects a closed socket by itself, unbound (and without StartTLS): such a
+   * connection is never used.
+   */
+  async #lookClient(): Promise<{ client: Client; reused: boolean }> {
+    const kept = this.#look;
+    const fresh =
+      kept !== undefined &&
+      kept.client.isBound &&
+      performance.now() - kept.opened < LOOK_CONNECTION_MS &&
+      kept.password === this.#o.bindPassword.current() &&
+      kept.ca === this.#o.tls.ca?.current();
+    if (kept && fresh) return { client: kept.client, reused: true };
+    // A look and a one-entry read asking at once share one new connection: none is left open unseen.
+    this.#opening ??= this.#open().finally(() => (this.#opening = undefined));
+    return { client: (await this.#opening).client, reused: false };
+  }
+
+  async #open(): Promise<LookConnection> {
+    await this.close();
+    const password = this.#o.bindPassword.current();
+    const ca = this.#o.tls.ca?.current();
+    const client = await this.#connect(Math.min(this.#o.timeoutMs, LOOK_TIMEOUT_MS));
+    this.#look = { client, opened: performance.now(), password, ca };
+    return this.#look;
+  }
+
+  async close(): Promise<void> {
+    const kept = this.#look;
+    this.#look = undefined;
+    await kept?.client.unbind().catch(() => undefined);
+  }
 
   /**
    * The tools of this project and the admins whose entries were created or modified since the last
    * look, and the changes of the admin group's membership: small searches on modifyTimestamp, cheap
-   * enough to run every second, limited in the filter itself to this project's tools and to the people
-   * who are admins (another project's tool, or a person who is not an admin, starts nothing).
+   * enough to run several times a second on a kept connection, limited in the filter itself to this
+   * project's tools and to the people who are admins (another project's tool, or a person who is not
+   * an admin, starts nothing).
    */
   async changes(now: Date): Promise<ChangedEntry[]> {
     if (!this.#mark.stamp)
       this.#mark = { stamp: generalizedTime(new Date(now.getTime() - 5_000)), dns: new Set() };
-    const since = this.#mark.stamp;
-    // A look runs every second: one caught by a server restart gives up soon, and the next look
-    // reconnects, instead of waiting out the full operation timeout.
-    const client = await this.#connect(Math.min(this.#o.timeoutMs, LOOK_TIMEOUT_MS));
+    return this.#onKept((client) => this.#changes(client));
+  }
+
+  /**
+   * Runs `work` on the kept connection. A look caught by a server restart gives up soon
+   * (LOOK_TIMEOUT_MS) instead of waiting out the full operation timeout. A kept connection the server
+   * closed meanwhile (a restart, its idle timeout) is no outage: `work` is tried once more on a new one.
+   */
+  async #onKept<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    const { client, reused } = await this.#lookClient();
     try {
-      const members = await this.#memberNames(client);
-      const stamp = escapeFilter`(modifyTimestamp>=${since})`;
-      const a = this.#o.rules.attributes;
-      const tools = await this.#stamped(
-        client,
-        this.#o.toolsBase,
-        `(&(objectClass=posixAccount)${escapeFilter`(cn=${this.#o.rules.project}.*)`}${stamp})`,
-        (e) => ({
-          kind: 'tool',
-          name: values(e, 'cn')
-            .map((cn) => toolNameOfCn(cn, this.#o.rules.project))
-            .find(Boolean),
-        }),
-      );
-      const people =
-        members.size === 0
-          ? []
-          : await this.#stamped(
-              client,
-              this.#o.usersBase,
-              `(&(objectClass=posixAccount)${stamp}(|${[...members].map((u) => escapeFilter`(${a.uid}=${u})`).join('')}))`,
-              (e) => ({ kind: 'admin', name: values(e, a.uid)[0] }),
-            );
-      const { fresh, mark } = advanceMark(this.#mark, [...tools, ...people]);
-      const joined = membershipChanges(this.#members, members);
-      this.#mark = mark;
-      this.#members = members;
-      return distinctChanges([...fresh.map(({ kind, name }) => ({ kind, name })), ...joined]);
-    } finally {
-      await client.unbind().catch(() => undefined);
+      return await this.#bound(client, work);
+    } catch (err) {
+      await this.close();
+      if (!reused) throw err;
     }
+    const { client: again } = await this.#lookClient();
+    try {
+      return await this.#bound(again, work);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** `work`'s answer, unless the socket closed and was reopened under it: then it was read unbound. */
+  async #bound<T>(client: Client, work: (client: Client) => Promise<T>): Promise<T> {
+    const answer = await work(client);
+    if (!client.isBound) throw new DirectoryError('the LDAP connection closed during a read', 'read-failed');
+    return answer;
+  }
+
+  async #changes(client: Client): Promise<ChangedEntry[]> {
+    const since = this.#mark.stamp;
+    const members = await this.#memberNames(client);
+    const stamp = escapeFilter`(modifyTimestamp>=${since})`;
+    const a = this.#o.rules.attributes;
+    const tools = await this.#stamped(
+      client,
+      this.#o.toolsBase,
+      `(&(objectClass=posixAccount)${escapeFilter`(cn=${this.#o.rules.project}.*)`}${stamp})`,
+      (e) => ({
+        kind: 'tool',
+        name: values(e, 'cn')
+          .map((cn) => toolNameOfCn(cn, this.#o.rules.project))
+          .find(Boolean),
+      }),
+    );
+    const people =
+      members.size === 0
+        ? []
+        : await this.#stamped(
+            client,
+            this.#o.usersBase,
+            `(&(objectClass=posixAccount)${stamp}(|${[...members].map((u) => escapeFilter`(${a.uid}=${u})`).join('')}))`,
+            (e) => ({ kind: 'admin', name: values(e, a.uid)[0] }),
+          );
+    const { fresh, mark } = advanceMark(this.#mark, [...tools, ...people]);
+    const joined = membershipChanges(this.#members, members);
+    this.#mark = mark;
+    this.#members = members;
+    return distinctChanges([...fresh.map(({ kind, name }) => ({ kind, name })), ...joined]);
   }
 
   async #stamped(
@@ -194,16 +272,24 @@ export class LdapDirectory implements Directory {
    * that matches only if the person is a member. A second search returns no attributes, only whether
    * another account of the kind shares the uid number (a full read drops both; one read cannot tell
    * which is right, so it decides nothing).
+   *
+   * On the looks' kept connection while the watch keeps one (a one-account sync follows a look, and
+   * a bind costs more than the read); otherwise on a connection of its own, closed after, so that a
+   * caller without a watch (a test, a one-shot) is not left holding a socket.
    */
   async readOne(kind: AccountKind, name: string): Promise<OneRead> {
-    const client = await this.#connect();
+    const read = (client: Client): Promise<OneRead> => this.#readOne(client, kind, name);
     try {
-      return await this.#readOne(client, kind, name);
+      if (this.#look) return await this.#onKept(read);
+      const client = await this.#connect();
+      try {
+        return await read(client);
+      } finally {
+        await client.unbind().catch(() => undefined);
+      }
     } catch (err) {
       if (err instanceof DirectoryError) throw err;
       throw new DirectoryError(`LDAP read failed: ${describe(err)}`, 'read-failed', { cause: err });
-    } finally {
-      await client.unbind().catch(() => undefined);
     }
   }
 
@@ -266,9 +352,15 @@ export class LdapDirectory implements Directory {
     const again = first.credentials
       ? await this.#o.bindPassword.refresh()
       : first.allRefused && this.#o.tls.ca !== undefined && (await this.#o.tls.ca.refresh());
-    if (!again) throw first.error;
+    // The looks' kept connection must not go on answering while a fresh bind is refused: the watch
+    // would take the directory for healthy and spend the sync owed at its recovery too early.
+    if (!again) {
+      await this.close();
+      throw first.error;
+    }
     const second = await this.#tryServers(timeoutMs);
     if ('client' in second) return second.client;
+    await this.close();
     throw second.error;
   }
 

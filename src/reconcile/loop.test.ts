@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ChangedEntry } from '../directory/account.ts';
+import type { ChangedEntry, Directory } from '../directory/account.ts';
+import type { SyncDeps } from './sync.ts';
 import {
   nextDirectoryHealth,
+  SyncLoop,
   watchRuns,
   type DirectoryHealth,
   type DirectoryLook,
@@ -91,4 +93,38 @@ describe('watchRuns', () => {
     ],
   ];
   it.each(cases)('%s', (_, changes, recovered, want) => expect(watchRuns(changes, recovered)).toEqual(want));
+});
+
+describe('SyncLoop.stop', () => {
+  it("closes the directory's kept connection once the look in flight is done", async () => {
+    const said: string[] = [];
+    let answer: (changes: ChangedEntry[]) => void = () => undefined;
+    const directory: Pick<Directory, 'changes' | 'close'> = {
+      changes: () => {
+        said.push('look');
+        return new Promise((resolve) => (answer = resolve));
+      },
+      close: () => {
+        said.push('close');
+        return Promise.resolve();
+      },
+    };
+    const quiet = (): void => undefined;
+    const log = { debug: quiet, info: quiet, warn: quiet, error: quiet };
+    const deps = { directory, log, clock: { now: () => new Date(0) } };
+    const loop = new SyncLoop(deps as unknown as SyncDeps, {
+      intervalMs: 3_600_000,
+      watchMs: 1,
+      renewalCron: '0 0 1 1 *',
+    });
+    // Its first full sync fails at once on these fakes (logged); the watch goes on looking.
+    loop.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const stopped = loop.stop();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(said).toEqual(['look']);
+    answer([]);
+    await stopped;
+    expect(said).toEqual(['look', 'close']);
+  });
 });

@@ -85,6 +85,8 @@ export class SyncLoop {
   }
 
   #watchTimer: NodeJS.Timeout | undefined;
+  /** The look in flight, awaited on stop before the directory's kept connection is closed. */
+  #looking: Promise<void> = Promise.resolve();
   #pending = false;
   /** One-account syncs queued and not started yet: a change seen again meanwhile adds nothing. */
   readonly #queued = new Set<string>();
@@ -95,7 +97,7 @@ export class SyncLoop {
     const ms = this.#opts.watchMs ?? 0;
     if (this.#stopped || ms <= 0) return;
     this.#watchTimer = setTimeout(() => {
-      this.#deps.directory
+      this.#looking = this.#deps.directory
         .changes(this.#deps.clock.now())
         .then(
           (changes) => {
@@ -219,5 +221,7 @@ export class SyncLoop {
     clearTimeout(this.#watchTimer);
     await this.#task?.stop();
     await this.#running;
+    await this.#looking;
+    await this.#deps.directory.close?.();
   }
 }

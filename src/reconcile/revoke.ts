@@ -98,10 +98,18 @@ async function stillAllowed(d: RevokeDeps, state: AccountState): Promise<boolean
   return review.status?.allowed === true;
 }
 
+/**
+ * The apiserver's RBAC authorizer sees a rewritten binding through its own watch, a few milliseconds
+ * after the write: asked often, so the answer goes out soon after; one review is a cheap request.
+ */
+const CUT_OFF_POLL_MS = 5;
+const CUT_OFF_TIMEOUT_MS = 5_000;
+
 async function waitCutOff(d: RevokeDeps, state: AccountState): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  const deadline = performance.now() + CUT_OFF_TIMEOUT_MS;
+  while (performance.now() < deadline) {
     if (!(await stillAllowed(d, state))) return;
-    await sleep(25);
+    await sleep(CUT_OFF_POLL_MS);
   }
   throw new CutOffTimeoutError(
     `the old credential of ${state.kind} ${state.name} is still authorised after 5 s`,
@@ -132,9 +140,10 @@ export async function revoke(d: RevokeDeps, req: RevokeRequest): Promise<Revocat
     const account = accountFromState(next);
     await applyGrants(d.clients, account, next, d.decide);
     if (req.kind === 'admin') await dropLegacyAdminBindings(d.clients, req.name, d.decide);
-    await waitCutOff(d, state);
     const entry = revocationEntry(state, req, now);
-    await d.ledger.record(entry);
+    // The bindings moved first; the ledger entry only adds refusals (credential reviews), so it is
+    // written while the authorizer catches up, and both are done before the answer.
+    await Promise.all([waitCutOff(d, state), d.ledger.record(entry)]);
     d.onRevoked?.(entry);
     d.log.info(
       {

@@ -85,6 +85,8 @@ directory ${dir}/data
 index objectClass eq
 index uid,cn eq
 index member,memberUid eq
+# As docs/operations.md advises for a large directory: the looks and one-entry reads search on these.
+index modifyTimestamp,uidNumber eq
 overlay ppolicy
 access to attrs=userPassword by self write by anonymous auth by * none
 # The tool editor (the attacker tests' LDAP account) writes tool entries and only those; it may read

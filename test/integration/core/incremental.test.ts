@@ -14,7 +14,7 @@ import { startSlapd, type RunningLdap } from '../../env/slapd.ts';
 import { SyncLoop } from '../../../src/reconcile/loop.ts';
 import type { SyncResult } from '../../../src/reconcile/sync.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
-import { searchesSince, slapdOffset } from './slapd-log.ts';
+import { bindsSince, searchesSince, slapdOffset } from './slapd-log.ts';
 
 const P = 'inc';
 let s: Scenario;
@@ -260,5 +260,24 @@ describe('an entry gone from the directory', () => {
     const full = await s.sync();
     expect(full.done).toContain('tool/kappa: forget the account (the home is kept)');
     expect(await stateOf('tool', 'kappa')).toBeUndefined();
+  });
+});
+
+describe("the watch's connection", () => {
+  it('is kept: many looks and the one-entry read of a new tool, without a bind each (slapd log)', async () => {
+    const log = ldap.proc.log;
+    const offset = slapdOffset(log);
+    const n = finished().length;
+    await s.dir.addTool({ name: 'lambda', uidNumber: 53_030 });
+    await syncsUntil(n, about('tool/lambda'));
+    const looks = () => searchesSince(log, offset).filter((r) => r.filter.includes('modifyTimestamp')).length;
+    await waitUntil('five looks', () => Promise.resolve(looks() >= 5), { timeoutMs: 60_000 });
+    const service = ldap.info.serviceDn.toLowerCase();
+    const binds = bindsSince(log, offset).filter((dn) => dn.toLowerCase() === service).length;
+    // A kept connection may be renewed once in the window (its age limit), never once a look.
+    expect({ looks: looks() >= 5, bindsAtMostOne: binds <= 1, binds }).toMatchObject({
+      looks: true,
+      bindsAtMostOne: true,
+    });
   });
 });

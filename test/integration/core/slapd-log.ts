@@ -33,3 +33,9 @@ export function searchesSince(log: string, offset: number): SlapdSearch[] {
   }
   return done;
 }
+
+/** The DNs slapd was asked to bind as since `offset`, in order (one per connection that bound). */
+export function bindsSince(log: string, offset: number): string[] {
+  const text = readFileSync(log).subarray(offset).toString('utf8');
+  return [...text.matchAll(/conn=\d+ op=\d+ BIND dn="([^"]*)"/g)].map((m) => m[1]!);
+}
