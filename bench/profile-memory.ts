@@ -68,7 +68,10 @@ interface Phase {
 function phaseRow(p: Phase, samples: Sample[]): string {
   const in_ = samples.filter((s) => s.t >= p.from && s.t <= p.to);
   const max = (f: (s: Sample) => number): number => (in_.length ? Math.max(...in_.map(f)) : NaN);
-  return `| ${p.name} | ${round((p.to - p.from) / 1000, 1)} | ${round(p.cpu, 2)} | ${round(p.hwm, 0)} | ${round(p.rss, 0)} | ${max((s) => s.rss)} | ${max((s) => s.heapTotal)} | ${max((s) => s.heapUsed)} | ${max((s) => s.spaces.new ?? 0)} | ${max((s) => s.spaces.large_object ?? 0)} | ${max((s) => s.external)} | ${max((s) => s.arrayBuffers)} | ${max((s) => s.malloced)} | ${round(max((s) => s.rss - s.heapTotal - s.external), 1)} |`;
+  return `| ${p.name} | ${round((p.to - p.from) / 1000, 1)} | ${round(p.cpu, 2)} | ${round(p.hwm, 0)} | ${round(p.rss, 0)} | ${max((s) => s.rss)} | ${max((s) => s.heapTotal)} | ${max((s) => s.heapUsed)} | ${max((s) => s.spaces.new ?? 0)} | ${max((s) => s.spaces.large_object ?? 0)} | ${max((s) => s.external)} | ${max((s) => s.arrayBuffers)} | ${max((s) => s.malloced)} | ${round(
+    max((s) => s.rss - s.heapTotal - s.external),
+    1,
+  )} |`;
 }
 
 async function run(env: EnvInfo): Promise<string> {
