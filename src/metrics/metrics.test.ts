@@ -75,4 +75,21 @@ describe('Metrics: the per-account series', () => {
     expect(text).toMatch(/^kubeusers_accounts\{kind="admin",state="active"\} 1$/m);
     expect(text.endsWith('\n')).toBe(true);
   });
+
+  it('lists the per-account families in getMetricsAsJSON too (the dashboard test reads names there)', async () => {
+    const m = new Metrics(policy, clock);
+    m.setStates([state('a', issued)]);
+    const json = await m.registry.getMetricsAsJSON();
+    const expiry = json.find((f) => f.name === 'kubeusers_certificate_expiration_timestamp_seconds');
+    expect(expiry?.values).toEqual([
+      { labels: { kind: 'tool', name: 'a' }, value: issued.notAfter.getTime() / 1000 },
+    ]);
+    expect(json.map((f) => f.name)).toEqual(
+      expect.arrayContaining([
+        'kubeusers_certificate_not_before_timestamp_seconds',
+        'kubeusers_certificate_renewal_timestamp_seconds',
+        'kubeusers_accounts',
+      ]),
+    );
+  });
 });

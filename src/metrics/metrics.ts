@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Clock } from '../clock.ts';
 import type { AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
-import { perAccountText, perState, type PerAccountFamily } from './per-account.ts';
+import { perAccountSeries, perAccountText, perState, type PerAccountFamily } from './per-account.ts';
 
 /** What the metrics read of a sync's result (reconcile's SyncResult has this shape: metrics import nothing of reconcile's). */
 export interface SyncOutcome {
@@ -14,23 +14,34 @@ export interface SyncOutcome {
   guard?: { removals: number };
 }
 
-/** prom-client's registry, with the per-account families appended to its text (per-account.ts). */
+/** prom-client's registry, with the per-account families appended (per-account.ts). */
 class AccountsRegistry extends Registry {
-  readonly #extra: () => string;
+  readonly #families: () => PerAccountFamily[];
+  readonly #states: () => Iterable<AccountState>;
 
-  constructor(extra: () => string) {
+  constructor(families: () => PerAccountFamily[], states: () => Iterable<AccountState>) {
     super();
-    this.#extra = extra;
+    this.#families = families;
+    this.#states = states;
   }
 
   override async metrics(): Promise<string> {
-    return `${await super.metrics()}\n${this.#extra()}\n`;
+    return `${await super.metrics()}\n${perAccountText(this.#families(), this.#states())}\n`;
+  }
+
+  override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
+    const own = perAccountSeries(this.#families(), this.#states());
+    return [
+      ...(await super.getMetricsAsJSON()),
+      ...(own as unknown as Awaited<ReturnType<Registry['getMetricsAsJSON']>>),
+    ];
   }
 }
 
 export class Metrics {
-  readonly registry: Registry = new AccountsRegistry(() =>
-    perAccountText(this.#perAccount, this.#states.values()),
+  readonly registry: Registry = new AccountsRegistry(
+    () => this.#perAccount,
+    () => this.#states.values(),
   );
   #states = new Map<string, AccountState>();
   readonly #perAccount: PerAccountFamily[];

@@ -44,3 +44,27 @@ export function perState<T>(compute: (s: AccountState) => T): (s: AccountState) 
     return v;
   };
 }
+
+/** The families as prom-client's `getMetricsAsJSON` gives its own (read by tests and tools). */
+export function perAccountSeries(
+  families: PerAccountFamily[],
+  states: Iterable<AccountState>,
+): {
+  name: string;
+  help: string;
+  type: 'gauge';
+  aggregator: 'sum';
+  values: { labels: { kind: string; name: string }; value: number }[];
+}[] {
+  const all = [...states];
+  return families.map((f) => ({
+    name: f.name,
+    help: f.help,
+    type: 'gauge',
+    aggregator: 'sum',
+    values: all.flatMap((s) => {
+      const value = f.value(s);
+      return value === undefined ? [] : [{ labels: { kind: s.kind, name: s.name }, value }];
+    }),
+  }));
+}
