@@ -33,13 +33,20 @@ export async function synced(opsPort: number): Promise<boolean> {
   return /^kubeusers_sync_last_success_timestamp_seconds\{mode="sync"\}/m.test(await metricsText(opsPort));
 }
 
-/** A sample of the daemon's own metrics: syncs so far and their total duration. */
-export async function syncMetrics(opsPort: number): Promise<{ runs: number; seconds: number }> {
+/**
+ * A sample of the daemon's own metrics: syncs of these modes so far and their total duration (full
+ * syncs are mode `sync`; one account's, started by a directory change, mode `one`).
+ */
+export async function syncMetrics(
+  opsPort: number,
+  modes: readonly ('sync' | 'one')[] = ['sync'],
+): Promise<{ runs: number; seconds: number }> {
   const text = await metricsText(opsPort);
   const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const mode = `(?:${modes.join('|')})`;
   return {
-    runs: sum(/^kubeusers_sync_runs_total\{mode="sync",[^}]*\} (\S+)$/gm),
-    seconds: sum(/^kubeusers_sync_duration_seconds_sum\{mode="sync"\} (\S+)$/gm),
+    runs: sum(new RegExp(`^kubeusers_sync_runs_total\\{mode="${mode}",[^}]*\\} (\\S+)$`, 'gm')),
+    seconds: sum(new RegExp(`^kubeusers_sync_duration_seconds_sum\\{mode="${mode}"\\} (\\S+)$`, 'gm')),
   };
 }
 

@@ -123,7 +123,9 @@ async function daemonSync(
 ): Promise<Pick<Scenario, 'wall_s' | 'cpu_s' | 'api_requests'>> {
   const ticks = () => ticksOf(pid);
   const scrape = await scrapeCost(pid, opsPort);
-  const before = await syncMetrics(opsPort);
+  // A touched entry starts a one-account sync (issue 15); a full one may come around it too.
+  const modes = ['sync', 'one'] as const;
+  const before = await syncMetrics(opsPort, modes);
   const offset = auditOffset(audit);
   const lists = () => audited(audit, offset, 'kubeusers/').filter((e) => e.verb === 'list').length;
   const start = ticks();
@@ -141,7 +143,7 @@ async function daemonSync(
     'the sync',
     async () => {
       await new Promise((r) => setTimeout(r, 500));
-      after = await syncMetrics(opsPort);
+      after = await syncMetrics(opsPort, modes);
       scrapes++;
       return after.runs > before.runs;
     },
@@ -169,35 +171,10 @@ async function forN(n: number): Promise<void> {
   }
 }
 
-async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
-  const dir = mkdtempSync(join(env.dir, 'bench-'));
-  const admin = new k8s.KubeConfig();
-  admin.loadFromFile(env.kube.adminKubeconfig);
-  flags.apiserver = env.kube.flags.apiserver;
-  flags.controllerManager = env.kube.flags.controllerManager;
-  for (const f of [
-    'clusterrole-tool.yaml',
-    'clusterrole-admin-impersonate.yaml',
-    'clusterrole-api-admin.yaml',
-  ]) {
-    await kubectl(
-      env.kube.adminKubeconfig,
-      ['apply', '--server-side', '-f', join(repo, 'deploy', 'base', f)],
-      env,
-    );
-  }
-  await writeApiServingPair(env, dir);
-  const ports = { ops: await freePort(), api: await freePort() };
-  const config = writeConfig(env, dir, ports);
-  defaults = used;
-  const { qps, burst } = defaults!.sync;
-  const agent = 'kubeusers/kubeusers/';
+/** The one-shot rows: the cold run, then `sync --once` and `renew --once` with nothing to do. */
+async function oneShotRows(n: number, env: EnvInfo, config: string, floor: number): Promise<void> {
   const audit = env.kube.auditLog;
-
-  const floor = floodOnly ? NaN : await signerFloor(admin, n);
-  scenarios.push({ name: 'signer-floor', n, wall_s: round(floor), floor_s: round(floor) });
-  console.log(`signer-floor: ${floor.toFixed(1)} s`);
-
+  const agent = 'kubeusers/kubeusers/';
   let offset = auditOffset(audit);
   const cold = await timed(process.execPath, [...node, '--config', config, 'sync', '--once']);
   if (cold.code !== 0) throw new Error(`cold sync failed (${cold.code}): ${cold.stderr.slice(0, 500)}`);
@@ -231,6 +208,38 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     `noop: ${noop.wall_s.toFixed(2)} s wall, ${noop.cpu_s.toFixed(2)} s CPU, ${noopRequests} requests, ${noop.rss_mb.toFixed(0)} MB`,
   );
   await oneShot(n, config, 'renew', audit);
+}
+
+async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
+  const dir = mkdtempSync(join(env.dir, 'bench-'));
+  const admin = new k8s.KubeConfig();
+  admin.loadFromFile(env.kube.adminKubeconfig);
+  flags.apiserver = env.kube.flags.apiserver;
+  flags.controllerManager = env.kube.flags.controllerManager;
+  for (const f of [
+    'clusterrole-tool.yaml',
+    'clusterrole-admin-impersonate.yaml',
+    'clusterrole-api-admin.yaml',
+  ]) {
+    await kubectl(
+      env.kube.adminKubeconfig,
+      ['apply', '--server-side', '-f', join(repo, 'deploy', 'base', f)],
+      env,
+    );
+  }
+  await writeApiServingPair(env, dir);
+  const ports = { ops: await freePort(), api: await freePort() };
+  const config = writeConfig(env, dir, ports);
+  defaults = used;
+  const { qps, burst } = defaults!.sync;
+  const agent = 'kubeusers/kubeusers/';
+  const audit = env.kube.auditLog;
+
+  const floor = floodOnly ? NaN : await signerFloor(admin, n);
+  scenarios.push({ name: 'signer-floor', n, wall_s: round(floor), floor_s: round(floor) });
+  console.log(`signer-floor: ${floor.toFixed(1)} s`);
+
+  await oneShotRows(n, env, config, floor);
 
   // The daemon, at default settings, for the latency scenarios. Its first sync finds everything up
   // to date, and so does the one measured next: its peak RSS after both is the memory scenario.
@@ -238,6 +247,9 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   try {
     const sync = await daemonSync(daemon.pid!, ports.ops, audit, env);
     scenarios.push({ name: 'noop', n, ...sync });
+    // The memory row is the daemon's peak after its first sync and this one, as the results README
+    // defines it; the flood below is an attack's peak, not the steady state (it adds ~80 MB at 1,000).
+    const steadyPeak = peakRss(daemon.pid!);
     console.log(`noop (daemon): ${sync.wall_s} s, ${sync.cpu_s} s CPU, ${sync.api_requests} requests`);
     // The same sync while strangers send the admin API bad tokens: its duration must not move, and
     // its requests (the reconciler's client only) must not include a single TokenReview.
@@ -266,11 +278,11 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     scenarios.push({
       name: 'memory',
       n,
-      rss_mb: round(peakRss(daemon.pid!), 0),
+      rss_mb: round(steadyPeak, 0),
       baseline_rss_mb: round(baseline.rss_mb, 0),
     });
     console.log(
-      `memory: daemon peak ${peakRss(daemon.pid!).toFixed(0)} MB; modules alone ${baseline.rss_mb.toFixed(0)} MB`,
+      `memory: daemon peak ${steadyPeak.toFixed(0)} MB (${peakRss(daemon.pid!).toFixed(0)} MB after the flood); modules alone ${baseline.rss_mb.toFixed(0)} MB`,
     );
     const ldap = new DirectoryFixture(env.ldap);
     let usage = daemonUsage(daemon.pid!, audit);
@@ -345,7 +357,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   const stormConfig = writeConfig(env, dir, ports, {
     certificates: { renewFraction: 0.00001, jitterFraction: 0 },
   });
-  offset = auditOffset(audit);
+  const offset = auditOffset(audit);
   const storm = await timed(process.execPath, [...node, '--config', stormConfig, 'renew', '--once']);
   const renewed = storm.stdout.split('\n').filter((l) => l.includes('issue a certificate')).length;
   if (storm.code !== 0 || renewed < n)

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Clock } from '../clock.ts';
 import type { AccountState } from '../cluster/state.ts';
 import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
+import { perAccountSeries, perAccountText, perState, type PerAccountFamily } from './per-account.ts';
 
 /** What the metrics read of a sync's result (reconcile's SyncResult has this shape: metrics import nothing of reconcile's). */
 export interface SyncOutcome {
@@ -13,9 +14,37 @@ export interface SyncOutcome {
   guard?: { removals: number };
 }
 
+/** prom-client's registry, with the per-account families appended (per-account.ts). */
+class AccountsRegistry extends Registry {
+  readonly #families: () => PerAccountFamily[];
+  readonly #states: () => Iterable<AccountState>;
+
+  constructor(families: () => PerAccountFamily[], states: () => Iterable<AccountState>) {
+    super();
+    this.#families = families;
+    this.#states = states;
+  }
+
+  override async metrics(): Promise<string> {
+    return `${await super.metrics()}\n${perAccountText(this.#families(), this.#states())}\n`;
+  }
+
+  override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
+    const own = perAccountSeries(this.#families(), this.#states());
+    return [
+      ...(await super.getMetricsAsJSON()),
+      ...(own as unknown as Awaited<ReturnType<Registry['getMetricsAsJSON']>>),
+    ];
+  }
+}
+
 export class Metrics {
-  readonly registry = new Registry();
+  readonly registry: Registry = new AccountsRegistry(
+    () => this.#perAccount,
+    () => this.#states.values(),
+  );
   #states = new Map<string, AccountState>();
+  readonly #perAccount: PerAccountFamily[];
   readonly #clock: Clock;
 
   readonly syncRuns = new Counter({
@@ -127,39 +156,28 @@ export class Metrics {
   constructor(policy: RenewalPolicy, clock: Clock) {
     this.#clock = clock;
     const states = (): Iterable<AccountState> => this.#states.values();
-    const perAccount = (name: string, help: string, value: (s: AccountState) => Date | undefined): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['kind', 'name'] as const,
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          for (const s of states()) {
-            const v = value(s);
-            if (v) this.set({ kind: s.kind, name: s.name }, v.getTime() / 1000);
-          }
-        },
-      });
-    };
-    perAccount(
-      'kubeusers_certificate_expiration_timestamp_seconds',
-      "The notAfter of each account's current certificate.",
-      (s) => s.notAfter,
+    const renewal = perState((s) =>
+      s.notBefore && s.notAfter && s.serial
+        ? renewalTime(s.notBefore, s.notAfter, policy, `${s.kind}/${s.name}/${s.serial}`).getTime() / 1000
+        : undefined,
     );
-    perAccount(
-      'kubeusers_certificate_not_before_timestamp_seconds',
-      "The notBefore of each account's current certificate.",
-      (s) => s.notBefore,
-    );
-    perAccount(
-      'kubeusers_certificate_renewal_timestamp_seconds',
-      "When each account's certificate is due for renewal.",
-      (s) =>
-        s.notBefore && s.notAfter && s.serial
-          ? renewalTime(s.notBefore, s.notAfter, policy, `${s.kind}/${s.name}/${s.serial}`)
-          : undefined,
-    );
+    this.#perAccount = [
+      {
+        name: 'kubeusers_certificate_expiration_timestamp_seconds',
+        help: "The notAfter of each account's current certificate.",
+        value: (s) => s.notAfter && s.notAfter.getTime() / 1000,
+      },
+      {
+        name: 'kubeusers_certificate_not_before_timestamp_seconds',
+        help: "The notBefore of each account's current certificate.",
+        value: (s) => s.notBefore && s.notBefore.getTime() / 1000,
+      },
+      {
+        name: 'kubeusers_certificate_renewal_timestamp_seconds',
+        help: "When each account's certificate is due for renewal.",
+        value: renewal,
+      },
+    ];
     new Gauge({
       name: 'kubeusers_accounts',
       help: 'Accounts by kind and state.',

@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { Metrics } from './metrics.ts';
+import type { AccountState } from '../cluster/state.ts';
+import { renewalTime } from '../pki/renewal.ts';
+
+const policy = { renewFraction: 2 / 3, jitterFraction: 0.1 };
+const clock = { now: () => new Date('2026-12-01T00:00:00Z') };
+
+const state = (name: string, extra: Partial<AccountState> = {}): AccountState => ({
+  kind: 'tool',
+  name,
+  uid: name,
+  uidNumber: 1000,
+  gidNumber: 1000,
+  home: `/data/project/${name}`,
+  epoch: 1,
+  status: 'active',
+  failures: 0,
+  lastChange: new Date('2026-11-01T00:00:00Z'),
+  ...extra,
+});
+
+const issued = {
+  serial: '0a1b',
+  notBefore: new Date('2026-11-01T00:00:00Z'),
+  notAfter: new Date('2026-12-01T00:00:00Z'),
+};
+
+/** The lines of one family in the exposition text, HELP and TYPE included. */
+const family = (text: string, name: string): string[] =>
+  text
+    .split('\n')
+    .filter(
+      (l) => l.startsWith(`${name}{`) || l.endsWith(` ${name} gauge`) || l.startsWith(`# HELP ${name} `),
+    );
+
+describe('Metrics: the per-account series', () => {
+  it.each([
+    {
+      name: 'kubeusers_certificate_expiration_timestamp_seconds',
+      value: (): number => issued.notAfter.getTime() / 1000,
+    },
+    {
+      name: 'kubeusers_certificate_not_before_timestamp_seconds',
+      value: (): number => issued.notBefore.getTime() / 1000,
+    },
+    {
+      name: 'kubeusers_certificate_renewal_timestamp_seconds',
+      value: (): number =>
+        renewalTime(issued.notBefore, issued.notAfter, policy, 'tool/a/0a1b').getTime() / 1000,
+    },
+  ])(
+    '$name: one gauge line per account with a certificate, none for one without',
+    async ({ name, value }) => {
+      const m = new Metrics(policy, clock);
+      m.setStates([state('a', issued), state('b')]);
+      const lines = family(await m.registry.metrics(), name);
+      expect(lines).toEqual([
+        expect.stringMatching(new RegExp(`^# HELP ${name} \\S`)),
+        `# TYPE ${name} gauge`,
+        `${name}{kind="tool",name="a"} ${value()}`,
+      ]);
+    },
+  );
+
+  it('follows saved and removed states between scrapes', async () => {
+    const m = new Metrics(policy, clock);
+    m.setStates([state('a', issued)]);
+    m.stateSaved(state('c', { ...issued, kind: 'admin' }));
+    m.stateRemoved('tool', 'a');
+    const text = await m.registry.metrics();
+    expect(family(text, 'kubeusers_certificate_expiration_timestamp_seconds').slice(2)).toEqual([
+      `kubeusers_certificate_expiration_timestamp_seconds{kind="admin",name="c"} ${issued.notAfter.getTime() / 1000}`,
+    ]);
+    expect(text).toMatch(/^kubeusers_accounts\{kind="admin",state="active"\} 1$/m);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('lists the per-account families in getMetricsAsJSON too (the dashboard test reads names there)', async () => {
+    const m = new Metrics(policy, clock);
+    m.setStates([state('a', issued)]);
+    const json = await m.registry.getMetricsAsJSON();
+    const expiry = json.find((f) => f.name === 'kubeusers_certificate_expiration_timestamp_seconds');
+    expect(expiry?.values).toEqual([
+      { labels: { kind: 'tool', name: 'a' }, value: issued.notAfter.getTime() / 1000 },
+    ]);
+    expect(json.map((f) => f.name)).toEqual(
+      expect.arrayContaining([
+        'kubeusers_certificate_not_before_timestamp_seconds',
+        'kubeusers_certificate_renewal_timestamp_seconds',
+        'kubeusers_accounts',
+      ]),
+    );
+  });
+});

@@ -1,0 +1,70 @@
+// The three gauges every account with a certificate has, rendered as Prometheus text in one pass.
+// Through prom-client's Gauge (reset, then set per label set, then its registry's formatting) one
+// scrape at 10,000 accounts took 1.6 s of CPU and allocated 40 MB for a 2.7 MB page, every scrape.
+import type { AccountState } from '../cluster/state.ts';
+
+export interface PerAccountFamily {
+  name: string;
+  help: string;
+  /** Seconds since the epoch; undefined: no line for that account. */
+  value: (s: AccountState) => number | undefined;
+}
+
+// As prom-client escapes them: label values and help text stay one line each.
+const escapeLabel = (v: string): string =>
+  /[\\\n"]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
+const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+/** The families in the text exposition format, separated as prom-client separates its own. */
+export function perAccountText(families: PerAccountFamily[], states: Iterable<AccountState>): string {
+  const all = [...states];
+  return families
+    .map((f) => {
+      const lines = [`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} gauge`];
+      for (const s of all) {
+        const v = f.value(s);
+        if (v !== undefined)
+          lines.push(`${f.name}{kind="${escapeLabel(s.kind)}",name="${escapeLabel(s.name)}"} ${v}`);
+      }
+      return lines.join('\n');
+    })
+    .join('\n\n');
+}
+
+/**
+ * A value computed once per state object: states are replaced, never changed, when saved, so a
+ * scrape does not hash every account's serial again (the renewal point's jitter).
+ */
+export function perState<T>(compute: (s: AccountState) => T): (s: AccountState) => T {
+  const memo = new WeakMap<AccountState, T>();
+  return (s) => {
+    if (memo.has(s)) return memo.get(s) as T;
+    const v = compute(s);
+    memo.set(s, v);
+    return v;
+  };
+}
+
+/** The families as prom-client's `getMetricsAsJSON` gives its own (read by tests and tools). */
+export function perAccountSeries(
+  families: PerAccountFamily[],
+  states: Iterable<AccountState>,
+): {
+  name: string;
+  help: string;
+  type: 'gauge';
+  aggregator: 'sum';
+  values: { labels: { kind: string; name: string }; value: number }[];
+}[] {
+  const all = [...states];
+  return families.map((f) => ({
+    name: f.name,
+    help: f.help,
+    type: 'gauge',
+    aggregator: 'sum',
+    values: all.flatMap((s) => {
+      const value = f.value(s);
+      return value === undefined ? [] : [{ labels: { kind: s.kind, name: s.name }, value }];
+    }),
+  }));
+}
