@@ -128,22 +128,25 @@ function forwardDeps(
   };
 }
 
-/** The accounts' states as this replica's cache holds them; a replica that is not caught up cannot know. */
-function fromMemory(cache: ClusterCache): {
-  list(): Promise<AccountState[]>;
-  get(kind: AccountKind, name: string): Promise<AccountState | undefined>;
-} {
-  const known = (): void => {
-    if (!cache.synced())
+/**
+ * The accounts' states, Events and revocations as this replica's cache holds them; a replica that is
+ * not caught up cannot know.
+ */
+function fromMemory(cache: ClusterCache): ApiDeps['accounts'] {
+  const known = (synced: boolean): void => {
+    if (!synced)
       throw new HttpError(
         503,
         'not-synced',
         'this replica is not caught up with the cluster (starting, or its watch is broken); retry shortly',
       );
   };
+  const states = (): void => known(cache.synced());
+  const history = (): void => known(cache.history.synced());
   return {
-    list: () => Promise.resolve().then(() => (known(), cache.states())),
-    get: (kind, name) => Promise.resolve().then(() => (known(), cache.state(kind, name))),
+    list: () => Promise.resolve().then(() => (states(), cache.states())),
+    get: (kind, name) => Promise.resolve().then(() => (states(), cache.state(kind, name))),
+    audit: (kind, name) => Promise.resolve().then(() => (history(), cache.history.events(kind, name))),
   };
 }
 
@@ -233,9 +236,11 @@ export function apiDeps(
     // few seconds, not one per request. A kubeusers certificate in the ledger is refused at once
     // anyway: its state moved to a new epoch before the entry was written.
     isRevoked: (serial, fingerprint) =>
-      ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
-        authLedger.has(serial, fingerprint),
-      ),
+      memory?.history.ledgerSynced()
+        ? Promise.resolve(memory.history.revoked(serial, fingerprint))
+        : ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
+            authLedger.has(serial, fingerprint),
+          ),
   };
   const forward = forwardDeps(app, auth, ttl, credential);
   return {
@@ -259,14 +264,19 @@ export function apiDeps(
     accounts: {
       list: () => states?.list() ?? listStates(app),
       get: (kind, name) => states?.get(kind, name) ?? readState(app.clients, ns, kind, name),
-      audit: (kind, name) => history.audit.through(digestKey(kind, name), () => audit(app, auth, kind, name)),
+      audit: (kind, name) =>
+        states?.audit(kind, name) ??
+        history.audit.through(digestKey(kind, name), () => audit(app, auth, kind, name)),
     },
     revocations: (filter) =>
-      filter.account === undefined
-        ? ledger.list(filter)
-        : history.revocations.through(digestKey(filter.kind ?? '', filter.account), () =>
-            authLedger.list(filter),
-          ),
+      // From memory once the ledger's watch holds it; `GET accounts/<name>` is 503 without the Events anyway.
+      memory?.history.ledgerSynced()
+        ? Promise.resolve(memory.history.revocations(filter))
+        : filter.account === undefined
+          ? ledger.list(filter)
+          : history.revocations.through(digestKey(filter.kind ?? '', filter.account), () =>
+              authLedger.list(filter),
+            ),
     reviews: {
       view,
       // kubeusers' certificates are signed by the kube-apiserver-client signer, whose CA is the one

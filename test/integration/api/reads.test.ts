@@ -51,7 +51,9 @@ const read = async (path: string): Promise<AccountReply> => {
 describe('GET accounts/<name> on a replica whose cache is synced', () => {
   it('reads no Kubernetes object: state, Events and revocations come from memory', async () => {
     const offset = auditOffset();
-    const paths = ['reader-a', 'reader-b', 'reader-c', 'chief?kind=admin'].map((p) => `/api/v1/accounts/${p}`);
+    const paths = ['reader-a', 'reader-b', 'reader-c', 'chief?kind=admin'].map(
+      (p) => `/api/v1/accounts/${p}`,
+    );
     for (let round = 0; round < 3; round++)
       for (const p of paths) {
         const got = await read(p);
