@@ -18,7 +18,7 @@ import { readState, revoke, RevokeError, type StateWriter } from '../reconcile/r
 import { runSync, type SyncDeps } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import { rememberedIds, type CredentialDeps } from './credential.ts';
-import type { ApiDeps, AuditEntry } from './app.ts';
+import { accountOrder, type ApiDeps, type AuditEntry } from './app.ts';
 import type { ClusterCache } from '../cluster/cache.ts';
 import { HttpError } from './errors.ts';
 import { pemCertificates, readToken, servingName, type ForwardDeps } from './forward.ts';
@@ -54,7 +54,10 @@ async function listStates(app: App): Promise<AccountState[]> {
     namespace: ns,
     labelSelector: `${managedSelector(ns)},${ROLE_LABEL}=state`,
   });
-  return list.items.map(parseState).filter((s): s is AccountState => s !== undefined);
+  return list.items
+    .map(parseState)
+    .filter((s): s is AccountState => s !== undefined)
+    .sort(accountOrder);
 }
 
 async function audit(app: App, clients: Clients, kind: AccountKind, name: string): Promise<AuditEntry[]> {
@@ -143,8 +146,13 @@ function fromMemory(cache: ClusterCache): ApiDeps['accounts'] {
   };
   const states = (): void => known(cache.synced());
   const history = (): void => known(cache.history.synced());
+  // Sorted once per change of the states, not once per page: shared, never changed by its readers.
+  let sorted: readonly AccountState[] | undefined;
+  cache.onChange((c) => {
+    if (c.kind === 'state' || c.type === 'RELISTED') sorted = undefined;
+  });
   return {
-    list: () => Promise.resolve().then(() => (states(), cache.states())),
+    list: () => Promise.resolve().then(() => (states(), (sorted ??= cache.states().sort(accountOrder)))),
     get: (kind, name) => Promise.resolve().then(() => (states(), cache.state(kind, name))),
     audit: (kind, name) => Promise.resolve().then(() => (history(), cache.history.events(kind, name))),
   };

@@ -48,6 +48,22 @@ const read = async (path: string): Promise<AccountReply> => {
   return r.body as AccountReply;
 };
 
+describe('GET accounts on a replica whose cache is synced', () => {
+  it('pages through every account once, in order, by its cursor', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const q = cursor ? `&continue=${encodeURIComponent(cursor)}` : '';
+      const r = await api.call('GET', `/api/v1/accounts?limit=2${q}`, chief);
+      expect(r.status).toBe(200);
+      const page = r.body as { items: { kind: string; name: string }[]; continue?: string };
+      seen.push(...page.items.map((i) => `${i.kind}/${i.name}`));
+      cursor = page.continue;
+    } while (cursor);
+    expect(seen).toEqual(['admin/chief', 'tool/reader-a', 'tool/reader-b', 'tool/reader-c']);
+  });
+});
+
 describe('GET accounts/<name> on a replica whose cache is synced', () => {
   it('reads no Kubernetes object: state, Events and revocations come from memory', async () => {
     const offset = auditOffset();
