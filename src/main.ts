@@ -202,7 +202,13 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
   });
   // The cache learns of kubeusers' own writes as they are made: a sync reads what the last one wrote.
   const cacheObserver = cacheMetrics(metrics.registry);
-  const cache = new ClusterCache({ clients, log, ownNamespace, observer: cacheObserver });
+  const cache = new ClusterCache({
+    clients,
+    log,
+    ownNamespace,
+    namespacePrefix: settings.kubernetes.namespacePrefix,
+    observer: cacheObserver,
+  });
   clients.writes = cache;
   const sync: SyncDeps = {
     directory,

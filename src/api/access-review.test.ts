@@ -91,6 +91,35 @@ describe('Authorizer', () => {
     expect(await verdict({ kind: 'tool', name: 'twin' })).toBe('allowed');
     expect(await verdict({ kind: 'tool', name: 'twin' })).toBe('allowed');
     expect(await verdict({ kind: 'admin', name: 'twin' })).toBe('forbidden');
-    expect(sent).toHaveLength(2);
+    // Every account first (refused, remembered), then each name.
+    expect(sent.map((s) => s.spec.resourceAttributes?.name ?? '(all)')).toEqual([
+      '(all)',
+      'tools.twin',
+      'twin',
+    ]);
+  });
+});
+
+describe('Authorizer, a caller allowed on every account', () => {
+  it('asks once for all accounts (a review without a name means all), not once per account', async () => {
+    const sent: V1SubjectAccessReview[] = [];
+    const clients = {
+      authorization: {
+        createSubjectAccessReview: ({ body }: { body: V1SubjectAccessReview }) => {
+          sent.push(body);
+          // RBAC: a rule without resourceNames matches every name, and a request without one.
+          return Promise.resolve({ ...body, status: { allowed: body.spec.user === 'admin' } });
+        },
+      },
+    } as unknown as ConstructorParameters<typeof Authorizer>[0]['clients'];
+    const cache = new ReviewCache<boolean>(
+      { positiveMs: 10_000, negativeMs: 2_000, maxEntries: 100 },
+      { now: () => new Date(0) },
+      (v) => v,
+    );
+    const authz = new Authorizer({ clients, project: 'tools', cache });
+    const admin: Identity = { user: 'admin', groups: ['system:authenticated'], via: 'certificate' };
+    for (const name of ['a', 'b', 'c']) await authz.authorize(admin, 'get', { kind: 'tool', name });
+    expect(sent.map((s) => s.spec.resourceAttributes?.name ?? '(all)')).toEqual(['(all)']);
   });
 });

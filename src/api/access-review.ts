@@ -70,16 +70,28 @@ export class Authorizer {
     resource: Resource = 'accounts',
   ): Promise<void> {
     const name = target ? accountResourceName(this.#d.project, target) : undefined;
-    const spec = accessReviewSpec(who, verb, name, resource);
-    const allowed = await this.#d.cache.through(digestKey('sar', JSON.stringify(spec)), () =>
-      this.#review(spec),
-    );
+    const allowed =
+      (name !== undefined && this.#d.cache.get(this.#key(who, verb, name, resource)) === true) ||
+      // A review without a name asks about every name ("" means all, in the SubjectAccessReview API;
+      // in RBAC only a rule without resourceNames matches it): an admin granted every account costs
+      // one review, not one per account it reads. Refused, the account's own name is asked.
+      (await this.#allowed(who, verb, undefined, resource)) ||
+      (name !== undefined && (await this.#allowed(who, verb, name, resource)));
     if (!allowed)
       throw new HttpError(
         403,
         'forbidden',
         `${who.user} may not ${verb} kubeusers.io/${resource}${name ? ` ${name}` : ''}`,
       );
+  }
+
+  #key(who: Identity, verb: Verb, name: string | undefined, resource: Resource): string {
+    return digestKey('sar', JSON.stringify(accessReviewSpec(who, verb, name, resource)));
+  }
+
+  #allowed(who: Identity, verb: Verb, name: string | undefined, resource: Resource): Promise<boolean> {
+    const spec = accessReviewSpec(who, verb, name, resource);
+    return this.#d.cache.through(this.#key(who, verb, name, resource), () => this.#review(spec));
   }
 
   async #review(spec: V1SubjectAccessReviewSpec): Promise<boolean> {

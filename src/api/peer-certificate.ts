@@ -76,20 +76,44 @@ export function identityFromPeer(peer: PeerView, now: Date): CertificateIdentity
   };
 }
 
+type PeerCertificate = Omit<PeerView, 'authorized' | 'authorizationError'>;
+
+/**
+ * What a connection's certificate holds, read once per connection: Node builds a new object (subject,
+ * fingerprints, the DER copied) at every getPeerCertificate(), and a gateway or an admin sends many
+ * requests over one keep-alive connection. The handshake's verdict is read from the socket each time.
+ */
+const peerCertificates = new WeakMap<TLSSocket, PeerCertificate | null>();
+
+function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
+  const known = peerCertificates.get(socket);
+  if (known !== undefined) return known ?? undefined;
+  const cert = socket.getPeerCertificate();
+  const read =
+    !cert || Object.keys(cert).length === 0
+      ? undefined
+      : {
+          subject: cert.subject ?? {},
+          validFrom: new Date(cert.valid_from),
+          validTo: new Date(cert.valid_to),
+          ...(cert.ext_key_usage ? { extKeyUsage: cert.ext_key_usage } : {}),
+          serialNumber: cert.serialNumber,
+          raw: cert.raw,
+        };
+  // A request is read only once the handshake is over: the certificate is settled by then.
+  peerCertificates.set(socket, read ?? null);
+  return read;
+}
+
 /** The peer certificate of a TLS connection, or undefined when the client sent none. */
 export function peerOf(socket: TLSSocket): PeerView | undefined {
   if (typeof socket.getPeerCertificate !== 'function') return undefined;
-  const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const cert = peerCertificate(socket);
+  if (!cert) return undefined;
   return {
     authorized: socket.authorized,
     ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}),
-    subject: cert.subject ?? {},
-    validFrom: new Date(cert.valid_from),
-    validTo: new Date(cert.valid_to),
-    ...(cert.ext_key_usage ? { extKeyUsage: cert.ext_key_usage } : {}),
-    serialNumber: cert.serialNumber,
-    raw: cert.raw,
+    ...cert,
   };
 }
 

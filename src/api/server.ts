@@ -97,6 +97,9 @@ export async function serveHttps(
   });
   const server = createServer({ ...context(), requestCert: true, rejectUnauthorized: false }, app);
   live.server = server;
+  // A connection keeps the certificate of its handshake (peer-certificate.ts reads it once): a TLS 1.2
+  // client may not renegotiate another one in.
+  server.on('secureConnection', (socket) => socket.disableRenegotiation());
   server.once('close', () => src.close());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

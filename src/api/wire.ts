@@ -18,7 +18,7 @@ import { readState, revoke, RevokeError, type StateWriter } from '../reconcile/r
 import { runSync, type SyncDeps } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import { rememberedIds, type CredentialDeps } from './credential.ts';
-import type { ApiDeps, AuditEntry } from './app.ts';
+import { accountOrder, type ApiDeps, type AuditEntry } from './app.ts';
 import type { ClusterCache } from '../cluster/cache.ts';
 import { HttpError } from './errors.ts';
 import { pemCertificates, readToken, servingName, type ForwardDeps } from './forward.ts';
@@ -54,7 +54,10 @@ async function listStates(app: App): Promise<AccountState[]> {
     namespace: ns,
     labelSelector: `${managedSelector(ns)},${ROLE_LABEL}=state`,
   });
-  return list.items.map(parseState).filter((s): s is AccountState => s !== undefined);
+  return list.items
+    .map(parseState)
+    .filter((s): s is AccountState => s !== undefined)
+    .sort(accountOrder);
 }
 
 async function audit(app: App, clients: Clients, kind: AccountKind, name: string): Promise<AuditEntry[]> {
@@ -128,22 +131,30 @@ function forwardDeps(
   };
 }
 
-/** The accounts' states as this replica's cache holds them; a replica that is not caught up cannot know. */
-function fromMemory(cache: ClusterCache): {
-  list(): Promise<AccountState[]>;
-  get(kind: AccountKind, name: string): Promise<AccountState | undefined>;
-} {
-  const known = (): void => {
-    if (!cache.synced())
+/**
+ * The accounts' states, Events and revocations as this replica's cache holds them; a replica that is
+ * not caught up cannot know.
+ */
+function fromMemory(cache: ClusterCache): ApiDeps['accounts'] {
+  const known = (synced: boolean): void => {
+    if (!synced)
       throw new HttpError(
         503,
         'not-synced',
         'this replica is not caught up with the cluster (starting, or its watch is broken); retry shortly',
       );
   };
+  const states = (): void => known(cache.synced());
+  const history = (): void => known(cache.history.synced());
+  // Sorted once per change of the states, not once per page: shared, never changed by its readers.
+  let sorted: readonly AccountState[] | undefined;
+  cache.onChange((c) => {
+    if (c.kind === 'state' || c.type === 'RELISTED') sorted = undefined;
+  });
   return {
-    list: () => Promise.resolve().then(() => (known(), cache.states())),
-    get: (kind, name) => Promise.resolve().then(() => (known(), cache.state(kind, name))),
+    list: () => Promise.resolve().then(() => (states(), (sorted ??= cache.states().sort(accountOrder)))),
+    get: (kind, name) => Promise.resolve().then(() => (states(), cache.state(kind, name))),
+    audit: (kind, name) => Promise.resolve().then(() => (history(), cache.history.events(kind, name))),
   };
 }
 
@@ -233,9 +244,11 @@ export function apiDeps(
     // few seconds, not one per request. A kubeusers certificate in the ledger is refused at once
     // anyway: its state moved to a new epoch before the entry was written.
     isRevoked: (serial, fingerprint) =>
-      ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
-        authLedger.has(serial, fingerprint),
-      ),
+      memory?.history.ledgerSynced()
+        ? Promise.resolve(memory.history.revoked(serial, fingerprint))
+        : ledgerMemory.through(digestKey('ledger', serial, fingerprint), () =>
+            authLedger.has(serial, fingerprint),
+          ),
   };
   const forward = forwardDeps(app, auth, ttl, credential);
   return {
@@ -259,14 +272,19 @@ export function apiDeps(
     accounts: {
       list: () => states?.list() ?? listStates(app),
       get: (kind, name) => states?.get(kind, name) ?? readState(app.clients, ns, kind, name),
-      audit: (kind, name) => history.audit.through(digestKey(kind, name), () => audit(app, auth, kind, name)),
+      audit: (kind, name) =>
+        states?.audit(kind, name) ??
+        history.audit.through(digestKey(kind, name), () => audit(app, auth, kind, name)),
     },
     revocations: (filter) =>
-      filter.account === undefined
-        ? ledger.list(filter)
-        : history.revocations.through(digestKey(filter.kind ?? '', filter.account), () =>
-            authLedger.list(filter),
-          ),
+      // From memory once the ledger's watch holds it; `GET accounts/<name>` is 503 without the Events anyway.
+      memory?.history.ledgerSynced()
+        ? Promise.resolve(memory.history.revocations(filter))
+        : filter.account === undefined
+          ? ledger.list(filter)
+          : history.revocations.through(digestKey(filter.kind ?? '', filter.account), () =>
+              authLedger.list(filter),
+            ),
     reviews: {
       view,
       // kubeusers' certificates are signed by the kube-apiserver-client signer, whose CA is the one

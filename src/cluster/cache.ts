@@ -9,6 +9,7 @@ import { observe, observedKey, type ObservedObject } from '../reconcile/observed
 import type { ClusterSnapshot } from '../reconcile/gather.ts';
 import type { Clients, WriteObserver } from './client.ts';
 import { isForeign, type Expected } from './foreign.ts';
+import { AccountHistory } from './history.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL, stateName } from './names.ts';
 import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
 import { parseState, type AccountState } from './state.ts';
@@ -46,6 +47,8 @@ export interface CacheOptions {
   log: Logger;
   /** kubeusers' own namespace: the instance's name, where the state ConfigMaps live. */
   ownNamespace: string;
+  /** Tool namespaces' prefix: their Events are the tools' history (default `tool-`, the schema's). */
+  namespacePrefix?: string;
   observer?: WatchObserver;
   pageSize?: number;
   watchSeconds?: number;
@@ -131,6 +134,8 @@ export class ClusterCache implements WriteObserver {
   readonly #expected = new Map<string, Pending>();
   readonly #csrs: ListWatch<CsrRecord>;
   readonly #listeners = new Set<(c: CacheChange) => void>();
+  /** Accounts' Events and revocations, for the admin API: not part of synced(), syncs never wait on it. */
+  readonly history: AccountHistory;
 
   constructor(options: CacheOptions) {
     this.#o = options;
@@ -163,6 +168,10 @@ export class ClusterCache implements WriteObserver {
       },
       w,
     );
+    this.history = new AccountHistory(
+      { ownNamespace: options.ownNamespace, namespacePrefix: options.namespacePrefix ?? 'tool-', selector },
+      w,
+    );
     this.#states.onChange((c) => this.#emit(this.#stateChange(c)));
     for (const lw of this.#owned)
       lw.onChange((c) => {
@@ -180,12 +189,14 @@ export class ClusterCache implements WriteObserver {
 
   /** Resolves when every kind has listed once. */
   async start(): Promise<void> {
+    // Lists and retries on its own; the first sync does not wait for the accounts' Events.
+    void this.history.start();
     await Promise.all(this.#all().map((lw) => lw.start()));
     this.#o.log.info({ action: 'cache', states: this.states().length }, 'cluster cache listed; watching');
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#all().map((lw) => lw.stop()));
+    await Promise.all([...this.#all().map((lw) => lw.stop()), this.history.stop()]);
   }
 
   /** Every kind has listed since its last break and is watching: what it holds can be decided on. */

@@ -20,7 +20,8 @@ export interface Revocation {
   notAfter?: Date;
 }
 
-const entryName = (serial: string): string => `revocation-${serial.slice(0, 40)}`;
+/** The entry's name: one per certificate, by serial. */
+export const entryName = (serial: string): string => `revocation-${serial.slice(0, 40)}`;
 
 export function revocationConfigMap(namespace: string, r: Revocation): V1ConfigMap {
   return {
@@ -45,7 +46,8 @@ export function revocationConfigMap(namespace: string, r: Revocation): V1ConfigM
   };
 }
 
-function parse(cm: V1ConfigMap): Revocation | undefined {
+/** An entry as kubeusers wrote it; anything else is not one. */
+export function parseRevocation(cm: Pick<V1ConfigMap, 'data'>): Revocation | undefined {
   const d = cm.data ?? {};
   if (!d.serial || !d.account || (d.kind !== 'tool' && d.kind !== 'admin')) return undefined;
   return {
@@ -105,7 +107,7 @@ export class Ledger {
       labelSelector: selector.join(','),
     });
     return list.items
-      .map(parse)
+      .map(parseRevocation)
       .filter((r): r is Revocation => r !== undefined)
       .sort((a, b) => b.time.getTime() - a.time.getTime());
   }

@@ -8,6 +8,7 @@ import { serveHttps } from '../../../src/api/server.ts';
 import { apiDeps, clientCaPem } from '../../../src/api/wire.ts';
 import { servingPairFrom } from '../../env/pki.ts';
 import { testEnv } from '../../env/index.ts';
+import type { ClusterCache } from '../../../src/cluster/cache.ts';
 import type { Scenario } from '../support.ts';
 
 export interface Caller {
@@ -42,6 +43,8 @@ export type ApiOverrides = Record<string, unknown>;
 export async function startApi(
   s: Scenario,
   overrides: ApiOverrides = { requestsPerMinute: 100_000 },
+  /** The cluster cache to answer from, as the daemon does (started by the test); else the cluster. */
+  memory?: ClusterCache,
 ): Promise<RunningApi> {
   const env = testEnv();
   const caPem = readFileSync(env.kube.caFile, 'utf8');
@@ -55,7 +58,7 @@ export async function startApi(
   writeFileSync(join(dir, 'tls.crt'), pair.cert);
   writeFileSync(join(dir, 'tls.key'), pair.key, { mode: 0o600 });
   const settings = { ...s.app.settings, api: { ...s.app.settings.api, ...overrides } };
-  const deps = apiDeps({ ...s.app, settings });
+  const deps = apiDeps({ ...s.app, settings }, undefined, memory ? { memory } : {});
   const server = await serveHttps(
     createApiApp(deps),
     { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), clientCaPem: await clientCaPem(s.app) },

@@ -196,8 +196,11 @@ describe('the deploy/ ClusterRole and Roles', () => {
     const started = s.app.cache.start();
     try {
       const deadline = Date.now() + 30_000;
-      while (!s.app.cache.synced() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const both = (): boolean => s.app.cache.synced() && s.app.cache.history.synced();
+      while (!both() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(s.app.cache.unsynced()).toEqual([]);
+      // The accounts' Events and ledger, which the admin API answers from.
+      expect(s.app.cache.history.synced()).toBe(true);
     } finally {
       await s.app.cache.stop();
       await started;
