@@ -177,7 +177,7 @@ async function forN(n: number): Promise<void> {
 async function oneShotRows(n: number, env: EnvInfo, config: string, floor: number): Promise<void> {
   const audit = env.kube.auditLog;
   const agent = 'kubeusers/kubeusers/';
-  let offset = auditOffset(audit);
+  const offset = auditOffset(audit);
   const cold = await timed(process.execPath, [...node, '--config', config, 'sync', '--once']);
   if (cold.code !== 0) throw new Error(`cold sync failed (${cold.code}): ${cold.stderr.slice(0, 500)}`);
   const sample = [1, Math.ceil(n / 2), n].map((i) => join(env.homesRoot, tool(i)));
