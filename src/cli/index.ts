@@ -1,6 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 // The `kubeusers` command. Each subcommand hands over to the composition root in main.ts.
-import 'reflect-metadata';
 import { buildProgram } from './program.ts';
 
 const program = buildProgram();

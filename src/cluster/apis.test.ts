@@ -1,5 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { coreApi, MERGE_PATCH, objectsApi, query, SERVER_SIDE_APPLY, type Call } from './apis.ts';
+import {
+  coreApi,
+  MERGE_PATCH,
+  objectsApi,
+  PathSegmentError,
+  query,
+  rbacApi,
+  SERVER_SIDE_APPLY,
+  type Call,
+} from './apis.ts';
 
 /** The requests an API makes, answered with `{}` (or discovery's answer). */
 function recorder(answer: (path: string) => unknown = () => ({})) {
@@ -93,5 +102,40 @@ describe('coreApi and query', () => {
 
   it('leaves out what is unset and what is no query parameter', () => {
     expect(query({ namespace: 'n', name: 'x', labelSelector: undefined })).toBe('');
+  });
+});
+
+describe('path segments: no name changes the path', () => {
+  const names: [string, unknown][] = [
+    ['empty', ''],
+    ['.', '.'],
+    ['..', '..'],
+    ['undefined', undefined],
+    ['a number', 5],
+  ];
+  it.each(names)('%s is refused before any request', async (_, name) => {
+    const r = recorder();
+    const attempts = [
+      () => coreApi(r.call).readNamespacedConfigMap({ namespace: 'ns', name: name as string }),
+      () => coreApi(r.call).readNamespacedConfigMap({ namespace: name as string, name: 'x' }),
+      () => rbacApi(r.call).deleteNamespacedRoleBinding({ namespace: 'ns', name: name as string }),
+      () =>
+        objectsApi(r.call).delete({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          // An unset namespace is `default`, as in client-node.
+          metadata: { name: 'x', namespace: (name ?? '') as string },
+        }),
+    ];
+    for (const attempt of attempts)
+      await expect(Promise.resolve().then(attempt)).rejects.toBeInstanceOf(PathSegmentError);
+    expect(r.sent).toEqual([]);
+  });
+
+  it('an apiVersion that is not one is refused', async () => {
+    const r = recorder();
+    const spec = { apiVersion: '../../api/v1', kind: 'Thing', metadata: { name: 'x' } };
+    await expect(objectsApi(r.call).delete(spec)).rejects.toBeInstanceOf(PathSegmentError);
+    expect(r.sent).toEqual([]);
   });
 });

@@ -33,7 +33,25 @@ export function query(params: object): string {
   return s ? `?${s}` : '';
 }
 
-const seg = encodeURIComponent;
+/** A name that would change the path it is placed in (empty, a dot segment, not a string at all). */
+export class PathSegmentError extends Error {
+  readonly reason = 'bad-path-segment';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PathSegmentError';
+  }
+}
+
+/**
+ * One path segment: escaped, and refused when empty, `.` or `..` (URL resolution would drop or climb
+ * it, addressing another resource) or not a string (client-node refused a missing parameter too).
+ */
+export function seg(v: unknown): string {
+  if (typeof v !== 'string') throw new PathSegmentError(`a path segment is ${typeof v}, not a name`);
+  if (v === '' || v === '.' || v === '..')
+    throw new PathSegmentError('a path segment is empty, . or .., which would change the path');
+  return encodeURIComponent(v);
+}
 
 export type CoreApi = Pick<
   k8s.CoreV1Api,
@@ -154,8 +172,12 @@ const KNOWN: Record<string, Resource> = {
   },
 };
 
-const prefixOf = (apiVersion: string): string =>
-  apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+const API_VERSION = /^([a-z0-9][a-z0-9.-]*\/)?v[0-9][0-9a-z]*$/;
+
+function prefixOf(apiVersion: string): string {
+  if (!API_VERSION.test(apiVersion)) throw new PathSegmentError('an apiVersion that is not one');
+  return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+}
 
 export function objectsApi(call: Call): ObjectsApi {
   const found = new Map<string, Resource>();

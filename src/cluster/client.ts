@@ -71,10 +71,32 @@ export interface ClientOptions {
   onRequest?: RequestHook;
   /** Writes are refused unless this says yes (leader election's fence). */
   canWrite?: () => boolean;
+  /** A watch's limits (tests make them short); defaults: WATCH_LIMITS. */
+  watchLimits?: WatchLimits;
+}
+
+/**
+ * A watch ends by the API server at its timeoutSeconds; a connection silent past that plus `marginMs`,
+ * or with no response head within `headMs`, is dead (half-open: a failover, a NAT or load balancer that
+ * dropped it without a reset) and fails, so the cache lists again instead of serving stale state.
+ */
+export interface WatchLimits {
+  headMs: number;
+  marginMs: number;
+}
+
+export const WATCH_LIMITS: WatchLimits = { headMs: 30_000, marginMs: 30_000 };
+/** For a watch that does not say (the API server's default is at most 30 min). */
+const WATCH_SECONDS_UNSET = 1800;
+
+function watchBodyMs(path: string, limits: WatchLimits): number {
+  const q = path.includes('?') ? new URLSearchParams(path.slice(path.indexOf('?') + 1)) : undefined;
+  const seconds = Number(q?.get('timeoutSeconds') ?? WATCH_SECONDS_UNSET);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : WATCH_SECONDS_UNSET) * 1000 + limits.marginMs;
 }
 
 export function makeClients(kc: KubeAccess, limiter: TokenBucket, opts: ClientOptions): Clients {
-  const { userAgent, onRequest, canWrite } = opts;
+  const { userAgent, onRequest, canWrite, watchLimits = WATCH_LIMITS } = opts;
   const pool = transport(kc);
   const pre = async (method: string, path: string): Promise<void> => {
     const url = `${kc.server}${path}`;
@@ -94,7 +116,15 @@ export function makeClients(kc: KubeAccess, limiter: TokenBucket, opts: ClientOp
     send({ method: 'GET', path, accept });
   const stream = async (path: string, signal: AbortSignal): Promise<Streamed> => {
     await pre('GET', path);
-    const res = await pool.open({ method: 'GET', path, headers, signal, idleMs: 0 });
+    const res = await pool.open({
+      method: 'GET',
+      path,
+      headers,
+      signal,
+      idleMs: 0,
+      headMs: watchLimits.headMs,
+      bodyMs: watchBodyMs(path, watchLimits),
+    });
     return { status: res.statusCode ?? 0, body: webBody(res) };
   };
   return {

@@ -89,7 +89,12 @@ describe('fromKubeconfig: the auth forms kubeusers speaks itself', () => {
     const on = load(kubeconfig({ token: 'x' }));
     if (on.form !== 'native') throw new Error('native');
     expect('rejectUnauthorized' in on.access.tls).toBe(false);
-    const off = load(kubeconfig({ token: 'x' }, { 'insecure-skip-tls-verify': true }));
+    const off = load(
+      kubeconfig(
+        { token: 'x' },
+        { 'insecure-skip-tls-verify': true, 'certificate-authority-data': undefined },
+      ),
+    );
     if (off.form !== 'native') throw new Error('native');
     expect(off.access.tls.rejectUnauthorized).toBe(false);
     expect(off.warnings.join(' ')).toMatch(/insecure-skip-tls-verify/);
@@ -102,6 +107,7 @@ describe('fromKubeconfig: anything else goes to client-node', () => {
     ['auth-provider', { 'auth-provider': { name: 'oidc' } }, {}],
     ['basic auth', { username: 'a', password: 'b' }, {}],
     ['a proxy', { token: 'x' }, { 'proxy-url': 'http://proxy:3128' }],
+    ['impersonation (as), which client-node sends as Impersonate-User', { token: 'x', as: 'low' }, {}],
   ];
   it.each(cases)('%s', (_, user, cluster) => {
     expect(load(kubeconfig(user, cluster)).form).toBe('client-node');
@@ -176,5 +182,81 @@ describe('inCluster', () => {
       err = e;
     }
     expect((err as KubeconfigError).reason).toBe('not-in-cluster');
+  });
+});
+
+/** The KubeconfigError a load throws, or undefined. */
+function refusal(text: string, fs = files({})): KubeconfigError | undefined {
+  try {
+    load(text, fs);
+  } catch (e) {
+    if (e instanceof KubeconfigError) return e;
+    throw e;
+  }
+  return undefined;
+}
+
+describe('fromKubeconfig: what neither kubeusers nor client-node applies is refused, never dropped', () => {
+  const cases: [string, Record<string, unknown>, Record<string, unknown>, string][] = [
+    ['as-groups', { token: 'x', 'as-groups': ['s3cr3t-group'] }, {}, 'as-groups'],
+    ['as-uid', { token: 'x', 'as-uid': 's3cr3t-uid' }, {}, 'as-uid'],
+    ['as-user-extra', { token: 'x', 'as-user-extra': { k: ['s3cr3t'] } }, {}, 'as-user-extra'],
+    ['as with as-groups', { token: 'x', as: 'low', 'as-groups': ['s3cr3t-group'] }, {}, 'as-groups'],
+    ['an unknown user key', { token: 'x', 'impersonate-me': 's3cr3t' }, {}, 'impersonate-me'],
+    [
+      'an unknown cluster key',
+      { token: 'x' },
+      { 'certificate-authority-date': 's3cr3t' },
+      'certificate-authority-date',
+    ],
+  ];
+  it.each(cases)('%s', (_, user, cluster, key) => {
+    const err = refusal(kubeconfig(user, cluster));
+    expect(err?.reason).toBe('unsupported-key');
+    expect(err?.message).toContain(key);
+    expect(err?.message).not.toContain('s3cr3t');
+  });
+});
+
+describe('fromKubeconfig: no empty bearer token', () => {
+  it('an empty token file is an error with its reason', async () => {
+    const got = load(kubeconfig({ tokenFile: 'tok' }), files({ '/etc/kube/tok': ' \n' }));
+    if (got.form !== 'native') throw new Error('native');
+    const err = await got.access.headers().catch((e: unknown) => e);
+    expect((err as KubeconfigError).reason).toBe('empty-token');
+  });
+
+  it('an empty token is an error with its reason', () => {
+    expect(refusal(kubeconfig({ token: '' }))?.reason).toBe('empty-token');
+  });
+});
+
+describe('fromKubeconfig: insecure-skip-tls-verify with a CA is refused, as kubectl does', () => {
+  it('with certificate-authority-data', () => {
+    const err = refusal(kubeconfig({ token: 'x' }, { 'insecure-skip-tls-verify': true }));
+    expect(err?.reason).toBe('insecure-with-ca');
+  });
+});
+
+describe('inCluster: a token that cannot be read is never sent empty', () => {
+  const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+  it('a failed first look, then a request within the second: refused again, not Bearer nothing', async () => {
+    const fs = files({ [`${dir}/ca.crt`]: 'CA' });
+    let now = 0;
+    const access = inCluster({ KUBERNETES_SERVICE_HOST: 'h', KUBERNETES_SERVICE_PORT: '443' }, fs, {
+      now: () => new Date(now),
+    });
+    const first = await Promise.resolve()
+      .then(() => access.headers())
+      .catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(Error);
+    now += 500;
+    const second = await Promise.resolve()
+      .then(() => access.headers())
+      .catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(KubeconfigError);
+    expect((second as KubeconfigError).reason).toBe('missing-file');
+    fs.set(`${dir}/token`, 'late');
+    expect(await access.headers()).toEqual({ authorization: 'Bearer late' });
   });
 });

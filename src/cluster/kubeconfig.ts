@@ -9,7 +9,15 @@ import { parse } from 'yaml';
 import { systemClock, type Clock } from '../clock.ts';
 
 export type KubeconfigReason =
-  'missing-file' | 'invalid' | 'no-current-context' | 'no-cluster' | 'no-user' | 'not-in-cluster';
+  | 'missing-file'
+  | 'invalid'
+  | 'no-current-context'
+  | 'no-cluster'
+  | 'no-user'
+  | 'not-in-cluster'
+  | 'unsupported-key'
+  | 'empty-token'
+  | 'insecure-with-ca';
 
 export class KubeconfigError extends Error {
   readonly reason: KubeconfigReason;
@@ -80,26 +88,80 @@ function material(f: Fields, name: string, files: Files, base: string): Buffer |
   return file ? readAt(files, base, file) : undefined;
 }
 
-/** A token read again when its file changes, looked at no more than once a second. */
+/**
+ * A token read again when its file changes, looked at no more than once a second. A look counts only
+ * once it has read a token: an unreadable file is never sent as an empty bearer (a projected volume's
+ * swap that fails one look keeps the token already held), and an empty one is an error.
+ */
 function tokenFile(path: string, files: Files, clock: Clock): () => Promise<Record<string, string>> {
   let token = '';
   let mtime = Number.NaN;
   let looked = Number.NEGATIVE_INFINITY;
-  return () => {
-    const now = clock.now().getTime();
-    if (now - looked >= 1000) {
-      looked = now;
-      const m = files.mtimeMs(path);
-      if (m !== mtime) {
-        token = files.read(path).toString('utf8').trim();
-        mtime = m;
-      }
+  const look = (): void => {
+    let m: number;
+    let text: string | undefined;
+    try {
+      m = files.mtimeMs(path);
+      if (m !== mtime) text = files.read(path).toString('utf8').trim();
+    } catch (err) {
+      if (token !== '') return;
+      throw new KubeconfigError(`cannot read the token file ${path}`, 'missing-file', { cause: err });
     }
-    return Promise.resolve({ authorization: `Bearer ${token}` });
+    if (text === '') throw new KubeconfigError(`the token file ${path} is empty`, 'empty-token');
+    if (text !== undefined) token = text;
+    mtime = m;
   };
+  // A throw in look() becomes the promise's rejection.
+  return () =>
+    new Promise((resolve) => {
+      const now = clock.now().getTime();
+      if (now - looked >= 1000 || token === '') {
+        look();
+        looked = now;
+      }
+      resolve({ authorization: `Bearer ${token}` });
+    });
 }
 
-const FALLBACK_USER = ['exec', 'auth-provider', 'username', 'password'];
+/** User keys kubeusers applies itself; USER_CLIENT_NODE ones only client-node applies. */
+const USER_NATIVE = new Set([
+  'token',
+  'tokenFile',
+  'client-certificate',
+  'client-certificate-data',
+  'client-key',
+  'client-key-data',
+  'extensions',
+]);
+// `as` is sent by client-node as Impersonate-User; as-groups, as-uid and as-user-extra by neither.
+const USER_CLIENT_NODE = ['exec', 'auth-provider', 'username', 'password', 'as'];
+const CLUSTER_KEYS = new Set([
+  'server',
+  'certificate-authority',
+  'certificate-authority-data',
+  'tls-server-name',
+  'insecure-skip-tls-verify',
+  'proxy-url',
+  'extensions',
+  'disable-compression',
+]);
+
+/**
+ * A key that neither kubeusers nor client-node applies (impersonation groups, a misspelt CA) is refused:
+ * ignoring it would make kubeusers act as another identity or trust other servers than the operator
+ * meant. The error names the key, never its value.
+ */
+function refuseUnknown(cluster: Fields, user: Fields): void {
+  const key =
+    Object.keys(user).find((k) => !USER_NATIVE.has(k) && !USER_CLIENT_NODE.includes(k)) ??
+    Object.keys(cluster).find((k) => !CLUSTER_KEYS.has(k));
+  if (key === undefined) return;
+  const where = key in user ? 'user' : 'cluster';
+  throw new KubeconfigError(
+    `the kubeconfig's ${where} sets ${JSON.stringify(key.slice(0, 64))}, which kubeusers does not apply: refused rather than ignored`,
+    'unsupported-key',
+  );
+}
 
 function clusterOf(doc: Fields): { cluster: Fields; user: Fields } {
   const current = str(doc['current-context']);
@@ -148,10 +210,17 @@ function tlsOf(cluster: Fields, user: Fields, files: Files, base: string): { tls
   if (key) tls.key = key;
   if (servername) tls.servername = servername;
   if (cluster['insecure-skip-tls-verify'] !== true) return { tls, warnings: [] };
+  if (ca)
+    throw new KubeconfigError(
+      'the kubeconfig sets both a certificate authority and insecure-skip-tls-verify (kubectl refuses this too)',
+      'insecure-with-ca',
+    );
   return { tls: { ...tls, rejectUnauthorized: false }, warnings: [INSECURE] };
 }
 
 function headersOf(user: Fields, files: Files, base: string, clock: Clock): KubeAccess['headers'] {
+  if (user.token !== undefined && !str(user.token))
+    throw new KubeconfigError("the kubeconfig's user has an empty token", 'empty-token');
   const token = str(user.token);
   if (token) return () => Promise.resolve({ authorization: `Bearer ${token}` });
   const path = str(user.tokenFile);
@@ -167,7 +236,8 @@ export function fromKubeconfig(
   clock = systemClock,
 ): Loaded {
   const { cluster, user } = clusterOf(parseDoc(text, file));
-  const other = FALLBACK_USER.find((k) => user[k] !== undefined);
+  refuseUnknown(cluster, user);
+  const other = USER_CLIENT_NODE.find((k) => user[k] !== undefined);
   if (other) return { form: 'client-node', why: `user.${other}` };
   if (str(cluster['proxy-url'])) return { form: 'client-node', why: 'cluster.proxy-url' };
   const base = dirname(file);

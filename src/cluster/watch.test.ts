@@ -38,7 +38,7 @@ describe('diffListings', () => {
 
 /** A fake of our own Clients interface: a list answered from `items`, watches fed by the test. */
 function fakeClients(items: () => WatchedItem[], rv: () => string) {
-  const watches: { push(line: unknown): void; end(): void; path: string }[] = [];
+  const watches: { push(line: unknown): void; end(): void; fail(err: Error): void; path: string }[] = [];
   const clients = {
     getJson: (path: string) => {
       void path;
@@ -52,6 +52,7 @@ function fakeClients(items: () => WatchedItem[], rv: () => string) {
         path,
         push: (o) => ctl.enqueue(new TextEncoder().encode(`${JSON.stringify(o)}\n`)),
         end: () => ctl.close(),
+        fail: (err) => ctl.error(err),
       });
       return Promise.resolve({ status: 200, body });
     },
@@ -202,6 +203,32 @@ describe('ListWatch backoff', () => {
     await until(() => watches.length === 2);
     expect(lists).toBe(2);
     expect(Date.now() - t).toBeLessThan(400);
+    await lw.stop();
+  });
+});
+
+describe('ListWatch on a watch the transport ends as dead (ETIMEDOUT: half-open, src/cluster/http.ts)', () => {
+  it('is not live, and lists again (broken)', async () => {
+    const relisted: string[] = [];
+    const live: boolean[] = [];
+    const { clients, watches } = fakeClients(
+      () => [],
+      () => '5',
+    );
+    const lw = new ListWatch(
+      { kind: 'Thing', path: '/things', labelSelector: 'x=y', record: () => 'r' },
+      {
+        clients,
+        log: makeLogger('error'),
+        observer: { relisted: (_k, r) => relisted.push(r), live: (_k, l) => live.push(l) },
+      },
+    );
+    await lw.start();
+    await until(() => watches.length === 1);
+    watches[0]!.fail(Object.assign(new Error('not ended'), { code: 'ETIMEDOUT' }));
+    await until(() => watches.length === 2);
+    expect(relisted).toEqual(['start', 'broken']);
+    expect(live).toEqual([true, false, true]);
     await lw.stop();
   });
 });

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { subtle, x509 } from './crypto.ts';
+import type * as X509 from '@peculiar/x509';
+import { loadX509 } from './x509.ts';
 import { readPrivateKeyPem } from './keys.ts';
 
 export interface CertInfo {
@@ -17,13 +18,13 @@ export interface CertInfo {
 const CN = '2.5.4.3';
 const O = '2.5.4.10';
 
-export function parseCertificatePem(pem: string): x509.X509Certificate {
-  return new x509.X509Certificate(pem);
+export async function parseCertificatePem(pem: string): Promise<X509.X509Certificate> {
+  return new (await loadX509()).X509Certificate(pem);
 }
 
 export async function certInfo(pem: string): Promise<CertInfo> {
-  const cert = parseCertificatePem(pem);
-  const digest = await subtle.digest('SHA-256', cert.rawData);
+  const cert = await parseCertificatePem(pem);
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', cert.rawData);
   const commonNames = cert.subjectName.getField(CN);
   return {
     serial: cert.serialNumber.toLowerCase(),

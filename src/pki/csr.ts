@@ -1,4 +1,4 @@
-import { x509 } from './crypto.ts';
+import { loadX509 } from './x509.ts';
 import { signingAlgorithm, type KeyType } from './keys.ts';
 
 export interface CsrSubject {
@@ -27,6 +27,7 @@ export async function buildCsrPem(
   keys: CryptoKeyPair,
   keyType: KeyType,
 ): Promise<string> {
+  const x509 = await loadX509();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: subjectDn(subject),
     keys,

@@ -1,5 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { subtle, x509 } from './crypto.ts';
+import { loadX509 } from './x509.ts';
+
+const subtle: SubtleCrypto = globalThis.crypto.subtle;
 
 export const KEY_TYPES = ['ecdsa-p256', 'rsa-2048', 'rsa-4096'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -33,17 +35,17 @@ export async function generateKey(type: KeyType): Promise<CryptoKeyPair> {
 
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
   const der = await subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  return (await loadX509()).PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 export async function publicKeyPem(key: CryptoKey): Promise<string> {
   const der = await subtle.exportKey('spki', key);
-  return x509.PemConverter.encode(der, 'PUBLIC KEY');
+  return (await loadX509()).PemConverter.encode(der, 'PUBLIC KEY');
 }
 
 /** Reads back a PKCS#8 PEM key of a known type (the signer's own CA in tests). A key found in a home is read by readPrivateKeyPem. */
 export async function importPrivateKeyPem(pem: string, type: KeyType): Promise<CryptoKey> {
-  const der = x509.PemConverter.decodeFirst(pem);
+  const der = (await loadX509()).PemConverter.decodeFirst(pem);
   return subtle.importKey('pkcs8', der, ALGORITHMS[type], true, ['sign']);
 }
 

@@ -254,8 +254,10 @@ export class Actor {
   ): Promise<{ state: AccountState; creds: Credentials } | undefined> {
     const { certPem, keyPem } = await this.#d.homes.readCredentials(account);
     if (!certPem || !keyPem || !(await certMatchesKey(certPem, keyPem))) return undefined;
-    const ca = parseCertificatePem(this.#d.clusterInfo.caPem);
-    if (!(await parseCertificatePem(certPem).verify({ publicKey: ca.publicKey, signatureOnly: true })))
+    const ca = await parseCertificatePem(this.#d.clusterInfo.caPem);
+    if (
+      !(await (await parseCertificatePem(certPem)).verify({ publicKey: ca.publicKey, signatureOnly: true }))
+    )
       return undefined;
     const info = await certInfo(certPem);
     const verdict = homeCertificate(state, account, info, this.#d.clock.now(), this.#d.decide);
