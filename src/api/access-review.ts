@@ -5,7 +5,7 @@
 import type { V1SubjectAccessReviewSpec } from '@kubernetes/client-node';
 import type { Clients } from '../cluster/client.ts';
 import { BudgetExhausted } from '../cluster/rate-limit.ts';
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import type { Identity } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { digestKey, type ReviewCache } from './review-cache.ts';

@@ -1,8 +1,8 @@
 // The admin API: an express 5 app built from its dependencies. Served over HTTPS by server.ts.
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { AccountKind } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountKind } from '../model/account.ts';
+import type { AccountState } from '../model/state.ts';
 import type { Revocation } from '../cluster/ledger.ts';
 import type { Logger } from '../log.ts';
 import type { Authorizer, Resource, Target, Verb } from './access-review.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountState } from '../model/state.ts';
 import { staleReason, type StaleReason } from './credential.ts';
 
 const NOW = new Date('2026-06-01T00:00:00Z');

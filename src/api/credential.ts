@@ -1,9 +1,9 @@
 // Is a kubeusers certificate still the account's current credential? The cluster cannot say (it never
 // checks revocation), so the admin API asks the revocation ledger and the accounts' states itself.
 import { createHash } from 'node:crypto';
-import type { AccountKind } from '../directory/account.ts';
-import { parseEpochGroup } from '../cluster/names.ts';
-import { boundGroups, type AccountState } from '../cluster/state.ts';
+import type { AccountKind } from '../model/account.ts';
+import { parseEpochGroup } from '../model/names.ts';
+import { boundGroups, type AccountState } from '../model/state.ts';
 import { x509 } from '../pki/crypto.ts';
 
 export interface CredentialDeps {

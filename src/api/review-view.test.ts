@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AccountKind } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountKind } from '../model/account.ts';
+import type { AccountState } from '../model/state.ts';
 import { cacheView, type StateChange, type StateSource } from './review-view.ts';
 
 const state = (name: string, mods: Partial<AccountState> = {}): AccountState => ({

@@ -1,8 +1,8 @@
 // The credential review's view of the accounts, over the cluster cache: states by name as the cache
 // keeps them, and an index by certificate fingerprint rebuilt after a state changes (a review must
 // not walk every state).
-import type { AccountKind } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountKind } from '../model/account.ts';
+import type { AccountState } from '../model/state.ts';
 import type { CredentialView } from './review.ts';
 
 /** What a view is told of a change: the watched kind (`state` for states) and the account. */

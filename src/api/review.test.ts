@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountState } from '../model/state.ts';
 import {
   identityHeaders,
   normaliseFingerprint,

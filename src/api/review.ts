@@ -2,9 +2,9 @@
 // from kubeusers' in-memory view of the accounts' states (no Kubernetes request per review), in the
 // form nginx's auth_request uses: 2xx with identity headers, 401 (not a credential we know), 403 (a
 // credential of ours that no longer counts), 503 (this replica cannot know right now).
-import type { AccountKind } from '../directory/account.ts';
-import { parseEpochGroup } from '../cluster/names.ts';
-import { certIsCurrent, type AccountState } from '../cluster/state.ts';
+import type { AccountKind } from '../model/account.ts';
+import { parseEpochGroup } from '../model/names.ts';
+import { certIsCurrent, type AccountState } from '../model/state.ts';
 import { staleReason } from './credential.ts';
 
 /** What kubeusers knows about the accounts, in memory: the cluster cache (src/cluster/cache.ts). */

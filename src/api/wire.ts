@@ -1,12 +1,12 @@
 // Builds the admin API's dependencies from the composition root.
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/load.ts';
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import { makeClients, type Clients } from '../cluster/client.ts';
 import { Ledger, type Revocation } from '../cluster/ledger.ts';
 import { TokenBucket, realTicker } from '../cluster/rate-limit.ts';
-import { managedSelector, ROLE_LABEL, stateName, toolNamespace } from '../cluster/names.ts';
-import { parseState, type AccountState } from '../cluster/state.ts';
+import { managedSelector, ROLE_LABEL, stateName, toolNamespace } from '../model/names.ts';
+import { parseState, type AccountState } from '../model/state.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';

@@ -3,7 +3,7 @@ import { ConfigError, crashPointFromEnv, loadConfig } from '../config/load.ts';
 import { buildApp, ensureOwnNamespaceCheaply, type App } from '../main.ts';
 import { runSync, type SyncMode, type SyncResult } from '../reconcile/sync.ts';
 import { gatherCluster } from '../reconcile/gather.ts';
-import { describeValidity, recordedValidity } from '../pki/validity.ts';
+import { describeValidity, recordedValidity } from '../model/validity.ts';
 import { EXIT } from './exit-codes.ts';
 import type { Output } from './output.ts';
 import { deliverEvents, underLease } from './lease.ts';

@@ -12,7 +12,7 @@ import { LeaderElector } from '../cluster/leader.ts';
 import { ensureNamespaceOnly, ensureOwnNamespace, type App } from '../main.ts';
 import { SyncLoop } from '../reconcile/loop.ts';
 import { restoreForeignChanges } from '../reconcile/restore.ts';
-import { accountKey } from '../directory/account.ts';
+import { accountKey } from '../model/account.ts';
 import { describeError } from '../cluster/errors.ts';
 import { EXIT } from './exit-codes.ts';
 

@@ -2,17 +2,17 @@
 // compact records only (parsed states, content digests, CSR names and ages), never whole objects.
 // Started on every replica, followers too, so that any replica can answer from it.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import type { Logger } from '../log.ts';
-import { contentDigest } from '../reconcile/content.ts';
-import { observe, observedKey, type ObservedObject } from '../reconcile/observed.ts';
+import { contentDigest } from '../model/content.ts';
+import { observe, observedKey, type ObservedObject } from '../model/observed.ts';
 import type { ClusterSnapshot } from '../reconcile/gather.ts';
 import type { Clients, WriteObserver } from './client.ts';
 import { isForeign, type Expected } from './foreign.ts';
 import { AccountHistory } from './history.ts';
-import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL, stateName } from './names.ts';
-import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
-import { parseState, type AccountState } from './state.ts';
+import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL, stateName } from '../model/names.ts';
+import { LEGACY_PARAMS_NAME } from '../model/pod-identity.ts';
+import { parseState, type AccountState } from '../model/state.ts';
 import {
   ListWatch,
   type KindChange,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ObservedObject } from '../reconcile/observed.ts';
+import type { ObservedObject } from '../model/observed.ts';
 import { isForeign, type Expected, type ObjectChange } from './foreign.ts';
 
 const obj = (digest: string, terminating = false): ObservedObject => ({

@@ -1,5 +1,5 @@
 // Changes kubeusers did not make, told apart from its own by what it last wrote (ADR 12, ADR 21).
-import type { ObservedObject } from '../reconcile/observed.ts';
+import type { ObservedObject } from '../model/observed.ts';
 
 /** What kubeusers last did to an object: the digest of the content it applied, or a deletion. */
 export type Expected = { digest: string } | { deleted: true };

@@ -2,9 +2,9 @@
 // that the admin API answers `GET accounts/<name>` (and authentication asks the ledger) without a
 // Kubernetes request, on every replica. Compact records only: four short strings an Event, the parsed
 // entry a revocation. Apart from the cache's own kinds: a broken Events watch must not stop syncs.
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import { entryName, parseRevocation, type Revocation } from './ledger.ts';
-import { ROLE_LABEL, stateName } from './names.ts';
+import { ROLE_LABEL, stateName } from '../model/names.ts';
 import { ListWatch, type KindChange, type WatchedItem, type WatchOptions } from './watch.ts';
 
 /** An Event as `GET accounts/<name>` shows it. */

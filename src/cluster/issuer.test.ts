@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
+import type { Account } from '../model/account.ts';
 import { certificateGroups, certificateUser, IssueError } from './issuer.ts';
 
 const account = (uid: string): Account => ({

@@ -1,14 +1,14 @@
 // One certificate for one account: fresh key, CSR with an allow-listed subject, approval, the
 // signer's certificate, and a check that what came back is what was asked for.
-import type { Account } from '../directory/account.ts';
-import { isSafeUserName } from '../directory/mapping.ts';
+import type { Account } from '../model/account.ts';
+import { isSafeUserName } from '../model/mapping.ts';
 import { buildCsrPem } from '../pki/csr.ts';
 import { certInfo, certMatchesKey, type CertInfo } from '../pki/cert.ts';
 import { generateKey, privateKeyPem, type KeyType } from '../pki/keys.ts';
-import { DEFAULT_CLOCK_TOLERANCE_MS, issuedProblem, type IssuedProblemReason } from '../pki/validity.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, issuedProblem, type IssuedProblemReason } from '../model/validity.ts';
 import type { Clients } from './client.ts';
 import { approveCsr, deleteCsr, expirationSecondsFor, submitCsr, waitForCertificate } from './csr.ts';
-import { csrName, kindGroup, labels } from './names.ts';
+import { csrName, kindGroup, labels } from '../model/names.ts';
 
 export interface IssueSettings {
   instance: string;

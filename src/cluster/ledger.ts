@@ -1,24 +1,14 @@
 // The revocation ledger: one ConfigMap per revoked certificate in kubeusers' own namespace, so it
 // survives restarts and failover. An entry may go once its certificate has expired.
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import type { Clients } from './client.ts';
 import { isConflict, isNotFound } from './errors.ts';
 import { deleteObject } from './objects.ts';
-import { labels, managedSelector, ROLE_LABEL } from './names.ts';
+import { labels, managedSelector, ROLE_LABEL } from '../model/names.ts';
 
-export interface Revocation {
-  serial: string;
-  fingerprint: string;
-  kind: AccountKind;
-  account: string;
-  /** The epoch the revoked certificate carried. */
-  epoch: number;
-  actor: string;
-  reason: string;
-  time: Date;
-  notAfter?: Date;
-}
+export type { Revocation } from '../model/revocation.ts';
+import type { Revocation } from '../model/revocation.ts';
 
 /** The entry's name: one per certificate, by serial. */
 export const entryName = (serial: string): string => `revocation-${serial.slice(0, 40)}`;

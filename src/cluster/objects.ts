@@ -3,7 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { MERGE_PATCH, SERVER_SIDE_APPLY } from './apis.ts';
 import type { Clients } from './client.ts';
 import { isNotFound } from './errors.ts';
-import { FIELD_MANAGER } from './names.ts';
+import { FIELD_MANAGER } from '../model/names.ts';
 
 const API_VERSIONS: Record<string, string> = {
   Namespace: 'v1',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ChangedEntry } from './account.ts';
+import type { ChangedEntry } from '../model/account.ts';
 import {
   advanceMark,
   distinctChanges,

@@ -1,6 +1,6 @@
 // Which entries changed since the last look at the directory: pure, so that the mark's edge cases
 // (several entries in the same second, a clock that reads the same stamp twice) are table-tested.
-import type { AccountKind, ChangedEntry } from './account.ts';
+import type { AccountKind, ChangedEntry } from '../model/account.ts';
 
 /**
  * How far the looks have read: modifyTimestamp has a resolution of one second, so the entries seen

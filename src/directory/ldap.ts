@@ -1,7 +1,14 @@
 // Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
 // asked for by name, so every search names them (the older daemon forgot this for admins).
 import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
-import type { AccountKind, ChangedEntry, Directory, DirectorySnapshot, OneRead, Skipped } from './account.ts';
+import type {
+  AccountKind,
+  ChangedEntry,
+  Directory,
+  DirectorySnapshot,
+  OneRead,
+  Skipped,
+} from '../model/account.ts';
 import {
   advanceMark,
   distinctChanges,
@@ -10,7 +17,7 @@ import {
   type ChangeMark,
   type Stamped,
 } from './changes.ts';
-import { mapEntries, type MappingRules, type RawEntry } from './mapping.ts';
+import { mapEntries, type MappingRules, type RawEntry } from '../model/mapping.ts';
 import { certificateErrorCode, tlsOptionsFor, transportOf } from './transport.ts';
 
 /**

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
+import type { Account } from '../model/account.ts';
 import { SafeHomes } from './homes.ts';
 import { HomeError, type HomeProblem, type Hooks, type RacePoint } from './safe-fs.ts';
 

@@ -1,7 +1,7 @@
 // The home-directory boundary: credentials, kubeconfig and the disabled flag, written safely.
 import { posix } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
-import type { Account } from '../directory/account.ts';
+import type { Account } from '../model/account.ts';
 import { mergeKubeconfig, type KubeconfigEntry } from './kubeconfig.ts';
 import {
   factsIn,

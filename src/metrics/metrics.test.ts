@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Metrics } from './metrics.ts';
-import type { AccountState } from '../cluster/state.ts';
-import { renewalTime } from '../pki/renewal.ts';
+import type { AccountState } from '../model/state.ts';
+import { renewalTime } from '../model/renewal.ts';
 
 const policy = { renewFraction: 2 / 3, jitterFraction: 0.1 };
 const clock = { now: () => new Date('2026-12-01T00:00:00Z') };

@@ -2,8 +2,8 @@
 // scrape time (never pushed), with a bounded label set: kind and name.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.ts';
-import type { AccountState } from '../cluster/state.ts';
-import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
+import type { AccountState } from '../model/state.ts';
+import { renewalTime, type RenewalPolicy } from '../model/renewal.ts';
 import { perAccountSeries, perAccountText, perState, type PerAccountFamily } from './per-account.ts';
 
 /** What the metrics read of a sync's result (reconcile's SyncResult has this shape: metrics import nothing of reconcile's). */

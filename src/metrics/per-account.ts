@@ -1,7 +1,7 @@
 // The three gauges every account with a certificate has, rendered as Prometheus text in one pass.
 // Through prom-client's Gauge (reset, then set per label set, then its registry's formatting) one
 // scrape at 10,000 accounts took 1.6 s of CPU and allocated 40 MB for a 2.7 MB page, every scrape.
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountState } from '../model/state.ts';
 
 export interface PerAccountFamily {
   name: string;

@@ -3,17 +3,8 @@ import type * as X509 from '@peculiar/x509';
 import { loadX509 } from './x509.ts';
 import { readPrivateKeyPem } from './keys.ts';
 
-export interface CertInfo {
-  serial: string;
-  /** SHA-256 of the DER certificate, lower-case hex. */
-  fingerprint: string;
-  notBefore: Date;
-  notAfter: Date;
-  commonName: string;
-  /** Every CN of the subject: a certificate with more than one is ambiguous about its user. */
-  commonNames: string[];
-  groups: string[];
-}
+export type { CertInfo } from '../model/cert-info.ts';
+import type { CertInfo } from '../model/cert-info.ts';
 
 const CN = '2.5.4.3';
 const O = '2.5.4.10';

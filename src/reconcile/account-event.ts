@@ -1,9 +1,9 @@
 // The Events that tell a tool (on its namespace) or an admin (on its state, in kubeusers' namespace)
 // what happened to its credentials.
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import { emitEvent, type EventDeps } from '../cluster/events.ts';
-import { stateName, toolNamespace } from '../cluster/names.ts';
-import type { ManifestSettings } from '../cluster/manifests.ts';
+import { stateName, toolNamespace } from '../model/names.ts';
+import type { ManifestSettings } from '../model/manifests.ts';
 
 export interface AccountEventDeps extends EventDeps {
   ownNamespace: string;

@@ -1,8 +1,8 @@
 // What metrics and the audit trail hear from the actor (its own file: the actor and the code that
 // puts objects back both report through it, and neither imports the other).
-import type { Account } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
-import type { IssueReason } from './decide.ts';
+import type { Account } from '../model/account.ts';
+import type { AccountState } from '../model/state.ts';
+import type { IssueReason } from '../model/decide.ts';
 
 /** What metrics and the audit trail hear about. */
 export interface ActEvents {

@@ -1,6 +1,6 @@
 // act: carries out one account's steps, in order. Every step is idempotent, so a crash at any point
 // is repaired by the next sync.
-import type { Account } from '../directory/account.ts';
+import type { Account } from '../model/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import type { ClusterInfo } from '../cluster/cluster-info.ts';
@@ -17,16 +17,16 @@ import { CsrFailedError, CsrWaitError } from '../cluster/csr.ts';
 import { HomeError } from '../homes/safe-fs.ts';
 import { cleanupCsr, IssueError, issueCertificate, type IssueSettings } from '../cluster/issuer.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
-import type { Desired } from '../cluster/manifests.ts';
+import type { Desired } from '../model/manifests.ts';
 import { putBack } from './revert.ts';
 import { Ledger } from '../cluster/ledger.ts';
-import { stateName, toolNamespace } from '../cluster/names.ts';
-import { currentGroup, stateConfigMap, type AccountState } from '../cluster/state.ts';
+import { stateName, toolNamespace } from '../model/names.ts';
+import { currentGroup, stateConfigMap, type AccountState } from '../model/state.ts';
 import type { Credentials, Homes } from '../homes/homes.ts';
 import type { KubeconfigEntry } from '../homes/kubeconfig.ts';
 import type { Logger } from '../log.ts';
 import { certInfo, certMatchesKey, parseCertificatePem, type CertInfo } from '../pki/cert.ts';
-import { issueReason, type DecideSettings, type IssueReason, type Step } from './decide.ts';
+import { issueReason, type DecideSettings, type IssueReason, type Step } from '../model/decide.ts';
 import { applyGrants } from './grants.ts';
 import { accountEvent } from './account-event.ts';
 import {
@@ -37,7 +37,7 @@ import {
   issuingState,
   leftAloneNote,
   stateSkewSeconds,
-} from './transitions.ts';
+} from '../model/transitions.ts';
 import type { ActEvents, NotYetValidSource } from './act-events.ts';
 
 export interface ActDeps {

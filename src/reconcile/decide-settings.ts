@@ -1,7 +1,7 @@
 // The settings decide works with, read from the configuration once (by the composition root and by the
 // admin API's revocation alike).
 import type { Settings } from '../config/load.ts';
-import type { DecideSettings } from './decide.ts';
+import type { DecideSettings } from '../model/decide.ts';
 
 export function decideSettings(settings: Settings): DecideSettings {
   return {

@@ -1,11 +1,11 @@
 // gather: the cluster's side, with one labelled list per kind (never a request per namespace).
 import type { V1ConfigMap, V1ObjectMeta } from '@kubernetes/client-node';
 import type { Clients } from '../cluster/client.ts';
-import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
-import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../cluster/names.ts';
-import type { AccountKind } from '../directory/account.ts';
-import { parseState, type AccountState } from '../cluster/state.ts';
-import { observe, observedKey, type Listed, type ObservedObject } from './observed.ts';
+import { LEGACY_PARAMS_NAME } from '../model/pod-identity.ts';
+import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../model/names.ts';
+import type { AccountKind } from '../model/account.ts';
+import { parseState, type AccountState } from '../model/state.ts';
+import { observe, observedKey, type Listed, type ObservedObject } from '../model/observed.ts';
 
 export interface ClusterSnapshot {
   states: AccountState[];

@@ -1,11 +1,11 @@
 // Rewrites the objects that grant an account its rights (its bindings), outside a sync's plan:
 // around an issuance, an adoption and a revocation.
-import type { Account } from '../directory/account.ts';
+import type { Account } from '../model/account.ts';
 import type { Clients } from '../cluster/client.ts';
-import type { AccountState } from '../cluster/state.ts';
-import { ACCOUNT_LABEL, KIND_LABEL, legacyAdminBindingName, managedSelector } from '../cluster/names.ts';
+import type { AccountState } from '../model/state.ts';
+import { ACCOUNT_LABEL, KIND_LABEL, legacyAdminBindingName, managedSelector } from '../model/names.ts';
 import { applyObject, deleteObject } from '../cluster/objects.ts';
-import { grantObjects, type DesiredSettings } from './desired.ts';
+import { grantObjects, type DesiredSettings } from '../model/desired.ts';
 
 /** Writes the bindings the state calls for (the same objects decide plans: desired.ts). */
 export async function applyGrants(

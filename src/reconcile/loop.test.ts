@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ChangedEntry, Directory } from '../directory/account.ts';
+import type { ChangedEntry, Directory } from '../model/account.ts';
 import type { SyncDeps } from './sync.ts';
 import {
   nextDirectoryHealth,

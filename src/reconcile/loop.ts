@@ -1,7 +1,7 @@
 // The daemon's schedule: a sync every interval, a renewal sweep on a cron schedule, never two runs
 // at once, and a drain on stop.
 import { schedule, validate, type ScheduledTask } from 'node-cron';
-import { accountKey, type ChangedEntry } from '../directory/account.ts';
+import { accountKey, type ChangedEntry } from '../model/account.ts';
 import type { Logger } from '../log.ts';
 import { runSync, type SyncDeps, type SyncOptions, type SyncResult } from './sync.ts';
 

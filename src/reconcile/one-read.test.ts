@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account, OneRead, Skipped } from '../directory/account.ts';
+import type { Account, OneRead, Skipped } from '../model/account.ts';
 import { oneRead } from './sync.ts';
 
 const alpha: Account = {

@@ -5,7 +5,7 @@
 import type { Counter } from 'prom-client';
 import type { CacheChange, ClusterCache } from '../cluster/cache.ts';
 import { emitEvent, type EventDeps } from '../cluster/events.ts';
-import { accountKey, type AccountKind } from '../directory/account.ts';
+import { accountKey, type AccountKind } from '../model/account.ts';
 import { nextRestore, type BackoffSettings, type RestoreHistory } from './restore-backoff.ts';
 
 export interface RestoreDeps extends EventDeps {

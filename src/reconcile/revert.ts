@@ -1,13 +1,13 @@
 // Putting back an object of kubeusers' that someone else changed, and saying so.
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import { emitEvent, type EventSink } from '../cluster/events.ts';
-import type { Desired } from '../cluster/manifests.ts';
+import type { Desired } from '../model/manifests.ts';
 import { applyObject, deleteObject, mergePatchObject, readObject, type Ref } from '../cluster/objects.ts';
 import type { Logger } from '../log.ts';
 import type { ActEvents } from './act-events.ts';
-import { changedParts, revertPlan } from './content.ts';
+import { changedParts, revertPlan } from '../model/content.ts';
 
 export interface RevertDeps {
   clients: Clients;

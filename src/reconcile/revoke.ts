@@ -1,18 +1,18 @@
 // Revocation: the account's epoch moves on and its bindings are rewritten, so the old certificate
 // loses every right kubeusers granted; the answer comes only once the cluster's authorizer agrees.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from '../model/account.ts';
 import type { Clock } from '../clock.ts';
 import type { Clients } from '../cluster/client.ts';
 import { isNotFound } from '../cluster/errors.ts';
 import type { EventSink } from '../cluster/events.ts';
 import type { Ledger, Revocation } from '../cluster/ledger.ts';
-import { stateName, toolNamespace } from '../cluster/names.ts';
-import { accountFromState, parseState, type AccountState } from '../cluster/state.ts';
+import { stateName, toolNamespace } from '../model/names.ts';
+import { accountFromState, parseState, type AccountState } from '../model/state.ts';
 import { systemRandom, type Random } from '../random.ts';
 import type { Logger } from '../log.ts';
 import { accountEvent } from './account-event.ts';
-import type { DecideSettings } from './decide.ts';
+import type { DecideSettings } from '../model/decide.ts';
 import { applyGrants, dropLegacyAdminBindings } from './grants.ts';
 import {
   oldGroups,
@@ -20,7 +20,7 @@ import {
   revocationEntry,
   revokedState,
   type RevocationRefusal,
-} from './transitions.ts';
+} from '../model/transitions.ts';
 import type { KeyedMutex } from './pool.ts';
 
 export interface RevokeDeps {

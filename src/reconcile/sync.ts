@@ -8,14 +8,14 @@ import {
   type DirectorySnapshot,
   type OneRead,
   type Skipped,
-} from '../directory/account.ts';
+} from '../model/account.ts';
 import type { Clock } from '../clock.ts';
-import type { Random } from '../random.ts';
+import { systemRandom, type Random } from '../random.ts';
 import type { Clients } from '../cluster/client.ts';
-import { csrName, legacyEpochGroup } from '../cluster/names.ts';
+import { csrName, legacyEpochGroup } from '../model/names.ts';
 import { Ledger } from '../cluster/ledger.ts';
 import { deleteCsr } from '../cluster/csr.ts';
-import { accountFromState, type AccountState } from '../cluster/state.ts';
+import { accountFromState, type AccountState } from '../model/state.ts';
 import type { Logger } from '../log.ts';
 import { emitEvent, type EventSink } from '../cluster/events.ts';
 import { describeError, isNotLeader, isUnreachable } from '../cluster/errors.ts';
@@ -30,11 +30,11 @@ import {
   type DecideSettings,
   type GuardSettings,
   type Step,
-} from './decide.ts';
+} from '../model/decide.ts';
 import { indexObjects, readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
-import type { ObservedObject } from './observed.ts';
+import type { ObservedObject } from '../model/observed.ts';
 import { KeyedMutex, mapPool } from './pool.ts';
-import { waitingAccounts, type Waiting } from './credentials.ts';
+import { waitingAccounts, type Waiting } from '../model/credentials.ts';
 
 export interface SyncDeps {
   directory: Directory;
@@ -235,7 +235,7 @@ function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): AccountPlan
     if (opts.only && !opts.only.has(key)) continue;
     const input = inputFor(key, ix, inputs, opts);
     if (opts.mode === 'renew' && (!input.account || input.account.locked)) continue;
-    const plan = decide(input, now, deps.decide, deps.random);
+    const plan = decide(input, now, deps.decide, deps.random ?? systemRandom);
     // The renewal sweep only renews.
     if (opts.mode === 'renew')
       plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse, parseAllDocuments } from 'yaml';
 import { configSchema } from '../../src/config/schema.ts';
-import { podIdentityPolicy } from '../../src/cluster/pod-identity.ts';
+import { podIdentityPolicy } from '../../src/model/pod-identity.ts';
 import { shippedNodeFlags } from '../env/shipped.ts';
 
 describe('deploy/base/pod-identity.yaml', () => {

@@ -64,6 +64,35 @@ function cycles(graph: Map<string, string[]>): string[][] {
   return found;
 }
 
+/** Built-in modules the pure model may use: hashing and path arithmetic compute, they do no I/O. */
+const MODEL_MAY_USE = new Set(['node:crypto', 'node:path']);
+
+/**
+ * What a file of src/model/ imports from outside the model: anything but another model file, the
+ * built-ins above, or types only (erased at run time).
+ */
+function modelLeaks(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+  const leaks: string[] = [];
+  for (const st of source.statements) {
+    if (!ts.isImportDeclaration(st) && !ts.isExportDeclaration(st)) continue;
+    if (!st.moduleSpecifier || !ts.isStringLiteral(st.moduleSpecifier)) continue;
+    const spec = st.moduleSpecifier.text;
+    if (spec.startsWith('./') || MODEL_MAY_USE.has(spec) || typeOnly(st)) continue;
+    leaks.push(`${path.relative(root, file)} imports ${spec}`);
+  }
+  return leaks;
+}
+
+function typeOnly(st: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(st)) return st.isTypeOnly;
+  const clause = st.importClause;
+  if (!clause) return false;
+  if (clause.isTypeOnly) return true;
+  const named = clause.namedBindings;
+  return !clause.name && !!named && ts.isNamedImports(named) && named.elements.every((e) => e.isTypeOnly);
+}
+
 describe('the import graph of src/', () => {
   it('has no cycles', () => {
     expect(cycles(importGraph(sources(root)))).toEqual([]);
@@ -76,6 +105,12 @@ describe('the import graph of src/', () => {
       .map(([file]) => path.relative(root, file))
       .filter((file) => !file.startsWith(`cli${path.sep}`));
     expect(importers).toEqual([]);
+  });
+
+  it('keeps the pure model (src/model/) free of the edges', () => {
+    const model = sources(path.join(root, 'model'));
+    expect(model.length).toBeGreaterThan(10);
+    expect(model.flatMap(modelLeaks)).toEqual([]);
   });
 
   it('finds a cycle where there is one (the check itself)', () => {

@@ -7,7 +7,7 @@ import { kubectl, testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
 import { SyncLoop } from '../../../src/reconcile/loop.ts';
 import { restoreForeignChanges } from '../../../src/reconcile/restore.ts';
-import { accountKey } from '../../../src/directory/account.ts';
+import { accountKey } from '../../../src/model/account.ts';
 import { until } from '../../env/wait.ts';
 
 let s: Scenario;

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { kubectl, testEnv } from '../../env/index.ts';
 import { scenario, type Scenario } from '../support.ts';
-import { adminBindingName } from '../../../src/cluster/names.ts';
+import { adminBindingName } from '../../../src/model/names.ts';
 
 let s: Scenario;
 const NS = 'tm-a';

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { certInfo, certMatchesKey } from '../../../src/pki/cert.ts';
-import { csrName } from '../../../src/cluster/names.ts';
+import { csrName } from '../../../src/model/names.ts';
 import { gatherCluster } from '../../../src/reconcile/gather.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';

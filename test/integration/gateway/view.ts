@@ -1,7 +1,7 @@
 // The view the admin API's credential reviews read: the scenario's real cluster cache, with two test
 // controls: wait until it has seen a change, and pretend it lost its watches.
-import type { AccountKind } from '../../../src/directory/account.ts';
-import type { AccountState } from '../../../src/cluster/state.ts';
+import type { AccountKind } from '../../../src/model/account.ts';
+import type { AccountState } from '../../../src/model/state.ts';
 import { cacheView, type CacheView } from '../../../src/api/review-view.ts';
 import type { Scenario } from '../support.ts';
 

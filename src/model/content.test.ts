@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
-import { adminObjects, toolNamespaceObject, toolObjects, type Desired } from '../cluster/manifests.ts';
+import type { Account } from './account.ts';
+import { adminObjects, toolNamespaceObject, toolObjects, type Desired } from './manifests.ts';
 import { changedParts, contentDigest, revertPlan, type Content } from './content.ts';
 
 const RBAC = 'rbac.authorization.k8s.io';

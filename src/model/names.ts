@@ -1,5 +1,5 @@
 // Deterministic names and labels: everything kubeusers creates can be found again by label or name.
-import type { AccountKind } from '../directory/account.ts';
+import type { AccountKind } from './account.ts';
 
 export const FIELD_MANAGER = 'kubeusers';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

@@ -1,7 +1,7 @@
 // decide: pure. From what the directory says, what state records and what the cluster holds, the
 // ordered steps that bring one account to where it should be. No I/O, time passed in.
-import type { Account, AccountKind } from '../directory/account.ts';
-import { objectKey, type Desired, type ManifestSettings } from '../cluster/manifests.ts';
+import type { Account, AccountKind } from './account.ts';
+import { objectKey, type Desired, type ManifestSettings } from './manifests.ts';
 import {
   adminBindingName,
   legacyAdminBindingName,
@@ -9,13 +9,13 @@ import {
   HASH_ANNOTATION,
   ROLE_BINDING,
   toolNamespace,
-} from '../cluster/names.ts';
-import { certIsCurrent, initialState, nextEpoch, withEpochId, type AccountState } from '../cluster/state.ts';
-import { systemRandom, type Random } from '../random.ts';
-import { LEGACY_PARAMS_NAME } from '../cluster/pod-identity.ts';
-import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from '../pki/validity.ts';
+} from './names.ts';
+import { certIsCurrent, initialState, nextEpoch, withEpochId, type AccountState } from './state.ts';
+import type { Random } from './random-type.ts';
+import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from './validity.ts';
 import { contentDigest } from './content.ts';
-import { renewalTime, type RenewalPolicy } from '../pki/renewal.ts';
+import { renewalTime, type RenewalPolicy } from './renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 import { lockedState } from './transitions.ts';
 import { desiredObjects, type DesiredSettings } from './desired.ts';
@@ -303,12 +303,7 @@ function decideRemoved(input: AccountInput, s: DecideSettings): AccountPlan {
 }
 
 /** `random` draws the ids of new epochs (injected like the clock; tests pass a fixed sequence). */
-export function decide(
-  input: AccountInput,
-  now: Date,
-  s: DecideSettings,
-  random: Random = systemRandom,
-): AccountPlan {
+export function decide(input: AccountInput, now: Date, s: DecideSettings, random: Random): AccountPlan {
   if (input.skipped) return { kind: input.kind, name: input.name, steps: [], removal: false };
   if (!input.account) return decideRemoved(input, s);
   if (input.account.locked) return decideLocked(input, input.account, now, { s, random });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { x509 } from './crypto.ts';
-import { certInfo } from './cert.ts';
-import { generateKey, signingAlgorithm } from './keys.ts';
+import { x509 } from '../pki/crypto.ts';
+import { certInfo } from '../pki/cert.ts';
+import { generateKey, signingAlgorithm } from '../pki/keys.ts';
 import {
   describeValidity,
   issuedProblem,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
+import type { Account } from './account.ts';
 import { toolNamespaceObject, toolObjects } from './manifests.ts';
 import { MATCH_DEFAULTS, podIdentityMetadata, podIdentityPolicy } from './pod-identity.ts';
 

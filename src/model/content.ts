@@ -2,8 +2,8 @@
 // short digest of it. The same function reads a desired object and a listed one, so a difference
 // means someone changed the object: whatever field-manager name they wrote under (issue 13).
 import { hash } from 'node:crypto';
-import { MANAGED_BY_LABEL } from '../cluster/names.ts';
-import { canonicalQuantity } from '../cluster/quantity.ts';
+import { MANAGED_BY_LABEL } from './names.ts';
+import { canonicalQuantity } from './quantity.ts';
 
 type Obj = Record<string, unknown>;
 

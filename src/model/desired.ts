@@ -1,7 +1,7 @@
 // Pure: the objects an account should have in the cluster, derived in this one place from the account
 // (or, with the directory unreachable, the account its state records: accountFromState) and the
 // state's epoch. decide plans with them; granting and revoking write the bindings among them.
-import type { Account } from '../directory/account.ts';
+import type { Account } from './account.ts';
 import {
   adminObjects,
   resourcesFor,
@@ -12,8 +12,8 @@ import {
   type ManifestSettings,
   type Resources,
   type Subject,
-} from '../cluster/manifests.ts';
-import { boundGroups, type AccountState } from '../cluster/state.ts';
+} from './manifests.ts';
+import { boundGroups, type AccountState } from './state.ts';
 
 export interface DesiredSettings extends ManifestSettings {
   resources: Resources;

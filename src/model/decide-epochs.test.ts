@@ -1,7 +1,7 @@
 // Epoch ids and groups in decide: never reused, naming the installation, and the upgrade from the
 // previous release (legacy groups kept until the normal renewal).
 import { describe, expect, it } from '@jest/globals';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountState } from './state.ts';
 import type { Random } from '../random.ts';
 import { decide, type AccountInput, type AccountPlan, type DecideSettings, type Step } from './decide.ts';
 import { observe, observedKey, type ObservedObject } from './observed.ts';

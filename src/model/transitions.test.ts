@@ -1,7 +1,7 @@
 // The state transitions act.ts and revoke.ts perform, as tables: issue, adopt, fail and back off,
 // revoke, lock.
 import { describe, expect, it } from '@jest/globals';
-import { currentGroup, type AccountState } from '../cluster/state.ts';
+import { currentGroup, type AccountState } from './state.ts';
 import type { CertInfo } from '../pki/cert.ts';
 import { account, HOUR, NOW, state as legacyState } from './decide-fixtures.ts';
 import {

@@ -1,9 +1,9 @@
 // Which accounts end a one-shot run without working credentials although nothing failed in it: the
 // ones whose issuance failed before and now wait out their backoff. A cron job must not read that as
 // success (exit code 3, ADR 15).
-import { accountKey, type Account } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
-import { describeValidity, recordedValidity } from '../pki/validity.ts';
+import { accountKey, type Account } from './account.ts';
+import type { AccountState } from './state.ts';
+import { describeValidity, recordedValidity } from './validity.ts';
 import type { AccountPlan } from './decide.ts';
 
 export interface Waiting {

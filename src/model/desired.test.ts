@@ -1,8 +1,8 @@
 // The desired objects, derived once: decide's plan and the bindings written around an issuance or a
 // revocation are the same objects, and a state alone rebuilds them when the directory is unreachable.
 import { describe, expect, it } from '@jest/globals';
-import { legacyEpochGroup } from '../cluster/names.ts';
-import { accountFromState, currentGroup, type AccountState } from '../cluster/state.ts';
+import { legacyEpochGroup } from './names.ts';
+import { accountFromState, currentGroup, type AccountState } from './state.ts';
 import { account, state as legacyState } from './decide-fixtures.ts';
 import { desiredObjects, grantObjects, subjectsFor, type DesiredSettings } from './desired.ts';
 

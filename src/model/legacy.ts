@@ -1,5 +1,5 @@
 // Which certificate found in a home is maintain-kubeusers' own, and so may be adopted by user name.
-import type { Account } from '../directory/account.ts';
+import type { Account } from './account.ts';
 
 /** maintain-kubeusers' subject: CN = the bare tool name, O = toolforge, nothing else. */
 export const LEGACY_GROUP = 'toolforge';

@@ -1,7 +1,7 @@
 // Per-account state, kept in the cluster (one ConfigMap per account in kubeusers' own namespace)
 // so the daemon is stateless and a second replica can take over.
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import type { Account, AccountKind } from '../directory/account.ts';
+import type { Account, AccountKind } from './account.ts';
 import { epochGroup, epochId, labels, legacyEpochGroup, stateName } from './names.ts';
 
 /** `revoked`: an admin took the credential away without a reissue; nothing is issued until a renew. */

@@ -1,6 +1,6 @@
 // What the cluster holds of kubeusers' objects, summarised per object from one labelled list per kind:
 // a digest of the content kubeusers owns is kept, never the object (ADR 9).
-import { ACCOUNT_LABEL, HASH_ANNOTATION, KIND_LABEL } from '../cluster/names.ts';
+import { ACCOUNT_LABEL, HASH_ANNOTATION, KIND_LABEL } from './names.ts';
 import { contentDigest, type Content } from './content.ts';
 
 export interface ObservedObject {

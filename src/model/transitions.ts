@@ -1,14 +1,14 @@
 // Pure: how an account's state moves when a certificate is issued, adopted, fails, is revoked or
 // locked. act.ts and revoke.ts perform the I/O around these; decide.ts plans with them. Time and the
 // epoch's random part are passed in, never read here.
-import type { Account, AccountKind } from '../directory/account.ts';
-import { isSafeUserName } from '../directory/mapping.ts';
-import type { Revocation } from '../cluster/ledger.ts';
-import { kindGroup, legacyKindGroup } from '../cluster/names.ts';
-import { boundGroups, certGroupOf, currentGroup, nextEpoch, type AccountState } from '../cluster/state.ts';
-import type { CertInfo } from '../pki/cert.ts';
-import { backoffMs } from '../pki/renewal.ts';
-import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt, type Validity } from '../pki/validity.ts';
+import type { Account, AccountKind } from './account.ts';
+import { isSafeUserName } from './mapping.ts';
+import type { Revocation } from './revocation.ts';
+import { kindGroup, legacyKindGroup } from './names.ts';
+import { boundGroups, certGroupOf, currentGroup, nextEpoch, type AccountState } from './state.ts';
+import type { CertInfo } from './cert-info.ts';
+import { backoffMs } from './renewal.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt, type Validity } from './validity.ts';
 import { isLegacyCertificate } from './legacy.ts';
 
 /** What a certificate's own fields put into the state. */

@@ -1,5 +1,5 @@
 // Pure checks of a certificate's validity window and of the signer's answer. The clock is passed in.
-import type { CertInfo } from './cert.ts';
+import type { CertInfo } from './cert-info.ts';
 
 /** Clocks of this host and of the cluster may differ this much before a certificate counts as not valid yet. */
 export const DEFAULT_CLOCK_TOLERANCE_MS = 60_000;

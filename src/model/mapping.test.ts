@@ -10,7 +10,7 @@ import {
   type MappingRules,
   type RawEntry,
 } from './mapping.ts';
-import { uidOfDn } from './ldap.ts';
+import { uidOfDn } from '../directory/ldap.ts';
 
 const rules: MappingRules = {
   project: 'tools',

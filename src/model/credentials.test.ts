@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import type { Account } from './account.ts';
+import type { AccountState } from './state.ts';
 import type { AccountPlan, Step } from './decide.ts';
 import { account, HOUR, NOW, state } from './decide-fixtures.ts';
 import { waitingAccounts, type Waiting } from './credentials.ts';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { podIdentityMetadata, type PodIdentitySettings } from './pod-identity.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Account } from '../directory/account.ts';
+import type { Account } from './account.ts';
 import {
   adminBindingName,
   HASH_ANNOTATION,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AccountState } from '../cluster/state.ts';
+import type { AccountState } from './state.ts';
 import {
   decide,
   issueReason,
@@ -10,8 +10,8 @@ import {
   type Step,
 } from './decide.ts';
 import { observe, observedKey, type ObservedObject } from './observed.ts';
-import { toolNamespaceObject } from '../cluster/manifests.ts';
-import { account, HOUR, NOW, state } from './decide-fixtures.ts';
+import { toolNamespaceObject } from './manifests.ts';
+import { account, fixedRandom, HOUR, NOW, state } from './decide-fixtures.ts';
 
 const settings: DecideSettings = {
   instance: 'kubeusers',
@@ -29,6 +29,7 @@ function healthy(a = account(), st = state()): Map<string, ObservedObject> {
     { kind: 'tool', name: a.name, skipped: false, account: a, state: st, observed: new Map() },
     NOW,
     settings,
+    fixedRandom,
   );
   const m = new Map<string, ObservedObject>();
   for (const step of plan.steps) {
@@ -176,17 +177,19 @@ describe('decide', () => {
     ],
   ];
   it.each(cases)('%s', (_, i, expected) => {
-    expect(kinds(decide(i, NOW, settings).steps)).toEqual(expected);
+    expect(kinds(decide(i, NOW, settings, fixedRandom).steps)).toEqual(expected);
   });
 
   it('saves the bumped epoch before deleting anything when locking', () => {
-    const plan = decide(input({ account: account({ locked: true }) }), NOW, settings);
+    const plan = decide(input({ account: account({ locked: true }) }), NOW, settings, fixedRandom);
     expect(plan.steps[0]).toMatchObject({ do: 'save-state', state: { status: 'locked', epoch: 4 } });
   });
 
   it('marks only removals for the guard', () => {
-    expect(decide(input({ account: undefined }), NOW, settings).removal).toBe(true);
-    expect(decide(input({ account: account({ locked: true }) }), NOW, settings).removal).toBe(false);
+    expect(decide(input({ account: undefined }), NOW, settings, fixedRandom).removal).toBe(true);
+    expect(decide(input({ account: account({ locked: true }) }), NOW, settings, fixedRandom).removal).toBe(
+      false,
+    );
   });
 
   it('waits while a namespace is still terminating', () => {
@@ -197,7 +200,7 @@ describe('decide', () => {
         { kind: 'Namespace', name: ns.metadata.name, digest: '', terminating: true },
       ],
     ]);
-    const plan = decide(input({ observed, state: state({ status: 'locked' }) }), NOW, settings);
+    const plan = decide(input({ observed, state: state({ status: 'locked' }) }), NOW, settings, fixedRandom);
     expect(plan.steps).toEqual([]);
     expect(plan.nextDue).toEqual(new Date(NOW.getTime() + 5_000));
   });
@@ -207,6 +210,7 @@ describe('decide', () => {
       input({ state: state({ legacyUser: 'foo', certEpoch: undefined }), observed: new Map() }),
       NOW,
       settings,
+      fixedRandom,
     );
     const rb = plan.steps.find((s) => s.do === 'apply' && s.object.kind === 'RoleBinding');
     expect(rb && rb.do === 'apply' && (rb.object as unknown as { subjects: unknown[] }).subjects).toEqual([
@@ -217,7 +221,7 @@ describe('decide', () => {
 
   it('re-applies quota when an override version is bumped', () => {
     const bumped = { ...settings, overrides: { foo: { version: 2 } } };
-    const plan = decide(input(), NOW, bumped);
+    const plan = decide(input(), NOW, bumped, fixedRandom);
     expect(kinds(plan.steps)).toEqual(['apply ResourceQuota', 'apply LimitRange']);
   });
 });

@@ -1,6 +1,9 @@
 // The account and state the decide tables start from (tests only; not built into dist/).
-import type { Account } from '../directory/account.ts';
-import type { AccountState } from '../cluster/state.ts';
+import type { Account } from './account.ts';
+import type { AccountState } from './state.ts';
+
+/** A fixed draw for tests that do not look at epoch ids. */
+export const fixedRandom = { epochSuffix: (): string => '00000000000000ff' };
 
 export const NOW = new Date('2026-06-01T00:00:00Z');
 export const HOUR = 3_600_000;
