@@ -27,14 +27,14 @@ beforeAll(async () => {
   s = await scenario('ar');
   for (const [i, t] of ['reader-a', 'reader-b', 'reader-c'].entries())
     await s.dir.addTool({ name: t, uidNumber: 64_000 + i });
-  await s.dir.addUser({ user: 'chief', uidNumber: 64_100 });
-  await s.dir.addToAdminGroup('chief');
+  await s.dir.addUser({ user: 'arboss', uidNumber: 68_100 });
+  await s.dir.addToAdminGroup('arboss');
   expect((await s.sync()).failures).toEqual([]);
   await s.app.cache.start();
   await until('the cache synced', () => s.app.cache.synced());
   api = await startApi(s, { requestsPerMinute: 100_000 }, s.app.cache);
   other = await startApi(s);
-  chief = credentialsOf(join(s.adminHomesRoot, 'chief'), '.admkube');
+  chief = credentialsOf(join(s.adminHomesRoot, 'arboss'), '.admkube');
 });
 
 afterAll(async () => {
@@ -60,14 +60,14 @@ describe('GET accounts on a replica whose cache is synced', () => {
       seen.push(...page.items.map((i) => `${i.kind}/${i.name}`));
       cursor = page.continue;
     } while (cursor);
-    expect(seen).toEqual(['admin/chief', 'tool/reader-a', 'tool/reader-b', 'tool/reader-c']);
+    expect(seen).toEqual(['admin/arboss', 'tool/reader-a', 'tool/reader-b', 'tool/reader-c']);
   });
 });
 
 describe('GET accounts/<name> on a replica whose cache is synced', () => {
   it('reads no Kubernetes object: state, Events and revocations come from memory', async () => {
     const offset = auditOffset();
-    const paths = ['reader-a', 'reader-b', 'reader-c', 'chief?kind=admin'].map(
+    const paths = ['reader-a', 'reader-b', 'reader-c', 'arboss?kind=admin'].map(
       (p) => `/api/v1/accounts/${p}`,
     );
     for (let round = 0; round < 3; round++)
