@@ -33,7 +33,7 @@ import {
 } from '../model/decide.ts';
 import { indexObjects, readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
 import type { ObservedObject } from '../model/observed.ts';
-import { KeyedMutex, mapPool } from './pool.ts';
+import { eachInSlices, KeyedMutex, mapPool } from './pool.ts';
 import { waitingAccounts, type Waiting } from '../model/credentials.ts';
 
 export interface SyncDeps {
@@ -226,21 +226,21 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
   };
 }
 
-function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): AccountPlan[] {
+async function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): Promise<AccountPlan[]> {
   const now = deps.clock.now();
   const ix = indexInputs(inputs);
   const keys = new Set([...ix.accounts.keys(), ...ix.states.keys(), ...ix.objects.keys(), ...ix.skipped]);
   const plans: AccountPlan[] = [];
-  for (const key of [...keys].sort()) {
-    if (opts.only && !opts.only.has(key)) continue;
+  const wanted = [...keys].filter((key) => !opts.only || opts.only.has(key)).sort();
+  await eachInSlices(wanted, (key) => {
     const input = inputFor(key, ix, inputs, opts);
-    if (opts.mode === 'renew' && (!input.account || input.account.locked)) continue;
+    if (opts.mode === 'renew' && (!input.account || input.account.locked)) return;
     const plan = decide(input, now, deps.decide, deps.random ?? systemRandom);
     // The renewal sweep only renews.
     if (opts.mode === 'renew')
       plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');
     plans.push(plan);
-  }
+  });
   return plans;
 }
 
@@ -385,7 +385,7 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
   const versionsAtGather = deps.actor.versions();
   const inputs = await gather(deps, opts.mode, opts.only);
   setStateGauges(deps, inputs, opts);
-  const plans = planAll(inputs, deps, opts);
+  const plans = await planAll(inputs, deps, opts);
   const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
   const result = newResult(plans, inputs, guard);
   if (opts.mode !== 'plan') await report(deps, result);
