@@ -11,6 +11,7 @@ import { startEnvironment, type EnvInfo } from '../test/env/environment.ts';
 import { generatedTools } from '../test/env/ldif.ts';
 import { freePort } from '../test/env/proc.ts';
 import { shippedNodeFlags } from '../test/env/shipped.ts';
+import { startDaemon, stopDaemon, syncMetrics } from './daemon.ts';
 import { auditEvents, auditOffset, round, timed, type Usage } from './measure.ts';
 import {
   byClient,
@@ -25,7 +26,12 @@ import {
 const repo = join(import.meta.dirname, '..');
 const cli = join(repo, 'dist', 'cli', 'index.js');
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '1000' }, qps: { type: 'string' } },
+  options: {
+    n: { type: 'string', default: '1000' },
+    qps: { type: 'string' },
+    // Seconds of a daemon resyncing every second, nothing changed, under the profiler (0: none).
+    resync: { type: 'string', default: '15' },
+  },
 });
 const n = Number(values.n);
 
@@ -49,6 +55,36 @@ async function profiledSync(
   if (run.code !== 0) throw new Error(`${what} sync failed (${run.code}): ${run.stderr.slice(0, 500)}`);
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   return { ...run, ...(file ? { profile: join(dir, file) } : {}) };
+}
+
+/**
+ * `kubeusers run` with a full sync every second and nothing to change, under the profiler for
+ * `seconds`: where a resync's CPU goes once the first sync is done (its profile includes that
+ * first sync; the table of our functions is dominated by the resyncs when `seconds` is long enough).
+ */
+async function profiledResync(
+  config: string,
+  dir: string,
+  opsPort: number,
+  seconds: number,
+): Promise<{ profile?: string; runs: number; wall: number }> {
+  const profDir = mkdtempSync(join(dir, 'resync-'));
+  const daemon = await startDaemon(
+    ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...shippedNodeFlags(), cli],
+    config,
+    opsPort,
+  );
+  const before = await syncMetrics(opsPort);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = await syncMetrics(opsPort);
+  await stopDaemon(daemon);
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  const runs = after.runs - before.runs;
+  return {
+    ...(file ? { profile: join(profDir, file) } : {}),
+    runs,
+    wall: runs ? (after.seconds - before.seconds) / runs : NaN,
+  };
 }
 
 async function profile(env: EnvInfo, names: string[]): Promise<string> {
@@ -75,6 +111,20 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
   const events = auditEvents(env.kube.auditLog, offset);
   // Then the same, everything up to date: a no-op sync.
   const noop = await profiledSync(env, config, 'noop');
+  const resyncSeconds = Number(values.resync);
+  const resyncConfig = join(dir, 'kubeusers-resync.yaml');
+  writeFileSync(
+    resyncConfig,
+    stringify({
+      ...daemonSettings(env, 'bench', ports, tls),
+      log: { level: 'warn' },
+      sync: { intervalSeconds: 1, renewalCron: '0 0 1 1 *' },
+      leaderElection: { leaseName: 'kubeusers-profile-resync' },
+    }),
+    { mode: 0o600 },
+  );
+  const resync =
+    resyncSeconds > 0 ? await profiledResync(resyncConfig, dir, ports.ops, resyncSeconds) : undefined;
   const cpu = env.pids.map(
     (pid, i) => `| ${names[i]} | ${round(((after[i] ?? 0) - (before[i] ?? 0)) / 100)} |`,
   );
@@ -116,6 +166,16 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
     '',
     noop.profile ? hotFunctions(noop.profile, 15) : '',
     '',
+    ...(resync
+      ? [
+          `## The daemon resyncing every second, nothing changed: ${resync.runs} resyncs of ${round(resync.wall, 3)} s mean wall (the first sync in the profile too)`,
+          '',
+          resync.profile ? ourFunctions(resync.profile, 30) : '(no profile written)',
+          '',
+          resync.profile ? hotFunctions(resync.profile, 20) : '',
+          '',
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -22,6 +22,7 @@ import { Actor, type ActEvents } from './reconcile/act.ts';
 import { decideSettings } from './reconcile/decide-settings.ts';
 import { KeyedMutex } from './reconcile/pool.ts';
 import type { SyncDeps } from './reconcile/sync.ts';
+import { DesiredMemo } from './model/desired.ts';
 
 /** Leader election sets this; until then (and without election) every write may go. */
 export interface Fence {
@@ -225,6 +226,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     metrics,
     recorder,
     cache,
+    desiredMemo: new DesiredMemo(),
   };
   return {
     fence,

@@ -11,6 +11,7 @@ import {
 } from './decide.ts';
 import { observe, observedKey, type ObservedObject } from './observed.ts';
 import { toolNamespaceObject } from './manifests.ts';
+import { DesiredMemo } from './desired.ts';
 import { account, fixedRandom, HOUR, NOW, state } from './decide-fixtures.ts';
 
 const settings: DecideSettings = {
@@ -178,6 +179,16 @@ describe('decide', () => {
   ];
   it.each(cases)('%s', (_, i, expected) => {
     expect(kinds(decide(i, NOW, settings, fixedRandom).steps)).toEqual(expected);
+  });
+
+  // The daemon keeps one memo across every account and sync: each case, decided after all the others
+  // filled it, plans exactly what a fresh build plans.
+  const shared = new DesiredMemo();
+  for (const [, i] of cases) decide(i, NOW, settings, fixedRandom, shared);
+  it.each(cases)('%s: the same plan with a memo kept across accounts and syncs', (_, i) => {
+    const once = decide(i, NOW, settings, fixedRandom, shared);
+    expect(decide(i, NOW, settings, fixedRandom, shared)).toEqual(once);
+    expect(once).toEqual(decide(i, NOW, settings, fixedRandom));
   });
 
   it('saves the bumped epoch before deleting anything when locking', () => {

@@ -1,12 +1,11 @@
 // decide: pure. From what the directory says, what state records and what the cluster holds, the
 // ordered steps that bring one account to where it should be. No I/O, time passed in.
 import type { Account, AccountKind } from './account.ts';
-import { objectKey, type Desired, type ManifestSettings } from './manifests.ts';
+import type { Desired, ManifestSettings } from './manifests.ts';
 import {
   adminBindingName,
   legacyAdminBindingName,
   legacyEpochGroup,
-  HASH_ANNOTATION,
   ROLE_BINDING,
   toolNamespace,
 } from './names.ts';
@@ -14,11 +13,16 @@ import { certIsCurrent, initialState, nextEpoch, withEpochId, type AccountState 
 import type { Random } from './random-type.ts';
 import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from './validity.ts';
-import { contentDigest } from './content.ts';
 import { renewalTime, type RenewalPolicy } from './renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 import { lockedState } from './transitions.ts';
-import { desiredObjects, type DesiredSettings } from './desired.ts';
+import {
+  desiredObjects,
+  freshSummaries,
+  type DesiredMemo,
+  type DesiredSettings,
+  type DesiredSummary,
+} from './desired.ts';
 
 export type IssueReason =
   'new' | 'expired' | 'not-yet-valid' | 'due' | 'old-epoch' | 'subject-changed' | 'forced';
@@ -78,10 +82,13 @@ export type Drift = 'missing' | 'outdated' | 'tampered';
  * desired object, kubeusers wrote this content and someone changed it since (`tampered`); otherwise
  * what kubeusers wants changed (`outdated`). Either way the object is written again.
  */
-export function drift(observed: ObservedObject | undefined, desired: Desired): Drift | undefined {
+export function drift(
+  observed: ObservedObject | undefined,
+  desired: Pick<DesiredSummary, 'digest' | 'hash'>,
+): Drift | undefined {
   if (!observed) return 'missing';
-  if (observed.digest === contentDigest(desired)) return undefined;
-  return observed.hash === desired.metadata.annotations[HASH_ANNOTATION] ? 'tampered' : 'outdated';
+  if (observed.digest === desired.digest) return undefined;
+  return observed.hash === desired.hash ? 'tampered' : 'outdated';
 }
 
 /** The objects that grant an account its rights, for cutting it off. */
@@ -231,9 +238,9 @@ function nextLook(state: AccountState, s: DecideSettings): { nextDue?: Date } {
 }
 
 /** Deletes an admin's bindings of this installation that are no longer wanted (the previous release's names). */
-function staleBindings(input: AccountInput, desired: Desired[]): Step[] {
+function staleBindings(input: AccountInput, desired: readonly DesiredSummary[]): Step[] {
   if (input.kind !== 'admin') return [];
-  const wanted = new Set(desired.map(objectKey));
+  const wanted = new Set(desired.map((d) => d.key));
   return [...input.observed.values()]
     .filter((o) => o.kind === 'ClusterRoleBinding' && !o.terminating)
     .filter((o) => !wanted.has(observedKey(o.kind, undefined, o.name)))
@@ -244,7 +251,7 @@ function decideActive(
   input: AccountInput,
   account: Account,
   now: Date,
-  ctx: { s: DecideSettings; random: Random },
+  ctx: { s: DecideSettings; random: Random; memo: Pick<DesiredMemo, 'summaries'> },
 ): AccountPlan {
   const s = ctx.s;
   const plan: AccountPlan = { kind: account.kind, name: account.name, steps: [], removal: false };
@@ -260,11 +267,15 @@ function decideActive(
   const { state, changed } = refreshState(input, account, now, ctx);
   // Persist the epoch before anything is issued with it.
   if (changed) plan.steps.push({ do: 'save-state', state });
-  const desired = desiredObjects(account, state, s);
-  for (const object of desired) {
-    const d = drift(input.observed.get(objectKey(object)), object);
-    if (d) plan.steps.push({ do: d === 'tampered' ? 'revert' : 'apply', object });
-  }
+  const desired = ctx.memo.summaries(account, state, s);
+  // The objects themselves are built only when one of them must be written.
+  let objects: Desired[] | undefined;
+  desired.forEach((want, i) => {
+    const d = drift(input.observed.get(want.key), want);
+    if (!d) return;
+    objects ??= desiredObjects(account, state, s);
+    plan.steps.push({ do: d === 'tampered' ? 'revert' : 'apply', object: objects[i]! });
+  });
   plan.steps.push(...retiredSteps(input, account.kind, account.name, s));
   plan.steps.push(...staleBindings(input, desired));
   const cert = certificateStep(input, account, now, { ...ctx, state });
@@ -302,12 +313,22 @@ function decideRemoved(input: AccountInput, s: DecideSettings): AccountPlan {
   return { kind: input.kind, name: input.name, steps, removal: steps.length > 0 };
 }
 
-/** `random` draws the ids of new epochs (injected like the clock; tests pass a fixed sequence). */
-export function decide(input: AccountInput, now: Date, s: DecideSettings, random: Random): AccountPlan {
+/**
+ * `random` draws the ids of new epochs (injected like the clock; tests pass a fixed sequence). A
+ * `memo` keeps the desired objects' summaries between calls (the daemon's resyncs); the plan is the
+ * same with or without it.
+ */
+export function decide(
+  input: AccountInput,
+  now: Date,
+  s: DecideSettings,
+  random: Random,
+  memo: Pick<DesiredMemo, 'summaries'> = freshSummaries,
+): AccountPlan {
   if (input.skipped) return { kind: input.kind, name: input.name, steps: [], removal: false };
   if (!input.account) return decideRemoved(input, s);
   if (input.account.locked) return decideLocked(input, input.account, now, { s, random });
-  return decideActive(input, input.account, now, { s, random });
+  return decideActive(input, input.account, now, { s, random, memo });
 }
 
 export interface GuardSettings {

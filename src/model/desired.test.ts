@@ -4,7 +4,15 @@ import { describe, expect, it } from '@jest/globals';
 import { legacyEpochGroup } from './names.ts';
 import { accountFromState, currentGroup, type AccountState } from './state.ts';
 import { account, state as legacyState } from './decide-fixtures.ts';
-import { desiredObjects, grantObjects, subjectsFor, type DesiredSettings } from './desired.ts';
+import {
+  DesiredMemo,
+  desiredObjects,
+  grantObjects,
+  subjectsFor,
+  summarize,
+  type DesiredSettings,
+} from './desired.ts';
+import type { Account } from './account.ts';
 
 const s: DesiredSettings = {
   instance: 'prod',
@@ -78,5 +86,34 @@ describe('subjectsFor', () => {
     ],
   ])('%s', (_name, st, subjects) => {
     expect(subjectsFor('prod', st)).toEqual(subjects);
+  });
+});
+
+describe('DesiredMemo', () => {
+  const fresh = (a: Account, st: AccountState, settings = s) =>
+    desiredObjects(a, st, settings).map(summarize);
+  const alteredSettings: DesiredSettings = { ...s, resources: { ...s.resources, quota: { pods: '5' } } };
+  // Each case: a first call, then a second with something changed; the second must equal a fresh build.
+  it.each<[string, Account, AccountState, DesiredSettings]>([
+    ['nothing changed', account(), state(), s],
+    ['a new uid number', account({ uidNumber: 5001 }), state(), s],
+    ['a new home', account({ home: '/data/project/other' }), state(), s],
+    ['a new epoch', account(), state({ epoch: 9, epochId: '9-xyz' }), s],
+    ['a legacy user adopted', account(), state({ legacyUser: 'foo', certGroup: undefined }), s],
+    ['other settings (a new object, same instance)', account(), state(), alteredSettings],
+  ])('%s: what it answers is what a fresh build gives', (_name, a, st, settings) => {
+    const memo = new DesiredMemo();
+    expect(memo.summaries(account(), state(), s)).toEqual(fresh(account(), state()));
+    expect(memo.summaries(a, st, settings)).toEqual(fresh(a, st, settings));
+  });
+
+  it('answers an unchanged account from what it kept, and forgets accounts not retained', () => {
+    const memo = new DesiredMemo();
+    const first = memo.summaries(account(), state(), s);
+    expect(memo.summaries(account(), state(), s)).toBe(first);
+    memo.summaries(admin, adminState, s);
+    memo.retain(new Set(['admin/alice']));
+    expect(memo.size).toBe(1);
+    expect(memo.summaries(account(), state(), s)).not.toBe(first);
   });
 });

@@ -2,8 +2,11 @@
 // (or, with the directory unreachable, the account its state records: accountFromState) and the
 // state's epoch. decide plans with them; granting and revoking write the bindings among them.
 import type { Account } from './account.ts';
+import { contentDigest } from './content.ts';
+import { HASH_ANNOTATION } from './names.ts';
 import {
   adminObjects,
+  objectKey,
   resourcesFor,
   subjectsOf,
   toolNamespaceObject,
@@ -41,3 +44,60 @@ const GRANTS = new Set(['RoleBinding', 'ClusterRoleBinding']);
 export function grantObjects(account: Account, state: AccountState, s: DesiredSettings): Desired[] {
   return desiredObjects(account, state, s).filter((o) => GRANTS.has(o.kind ?? ''));
 }
+
+/** What a plan needs of a desired object to find its drift: where it lives, its content, its hash. */
+export interface DesiredSummary {
+  key: string;
+  digest: string;
+  hash: string | undefined;
+}
+
+export const summarize = (o: Desired): DesiredSummary => ({
+  key: objectKey(o),
+  digest: contentDigest(o),
+  hash: o.metadata.annotations[HASH_ANNOTATION],
+});
+
+/**
+ * The summaries of each account's desired objects, kept between syncs: a resync with nothing changed
+ * would otherwise build and hash every object of every account again (most of its CPU). An entry is
+ * used only while everything `desiredObjects` reads is the same: the account as the directory gave
+ * it, the groups and legacy user its bindings name, and the settings object (read once at start).
+ * It holds digests and keys, never the objects (about 1 KB an account).
+ */
+export class DesiredMemo {
+  #settings: DesiredSettings | undefined;
+  readonly #entries = new Map<string, { input: string; summaries: readonly DesiredSummary[] }>();
+
+  summaries(account: Account, state: AccountState, s: DesiredSettings): readonly DesiredSummary[] {
+    if (s !== this.#settings) {
+      this.#entries.clear();
+      this.#settings = s;
+    }
+    const id = `${account.kind}/${account.name}`;
+    const input = memoInput(account, state, s.instance);
+    const hit = this.#entries.get(id);
+    if (hit?.input === input) return hit.summaries;
+    const summaries = desiredObjects(account, state, s).map(summarize);
+    this.#entries.set(id, { input, summaries });
+    return summaries;
+  }
+
+  /** Forgets the accounts not in `ids` (`kind/name`), after a full sync. */
+  retain(ids: ReadonlySet<string>): void {
+    for (const id of this.#entries.keys()) if (!ids.has(id)) this.#entries.delete(id);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** Everything desiredObjects reads of the account and the state, as one string (JSON: no collisions). */
+const memoInput = (account: Account, state: AccountState, instance: string): string =>
+  JSON.stringify([account, boundGroups(instance, state), state.legacyUser ?? null]);
+
+/** Without a memo: the summaries built afresh. */
+export const freshSummaries: Pick<DesiredMemo, 'summaries'> = {
+  summaries: (account, state, s) => desiredObjects(account, state, s).map(summarize),
+};

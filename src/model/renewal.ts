@@ -1,6 +1,6 @@
 // When a certificate is due: at a share of its real lifetime, spread by a jitter that is fixed per
 // certificate (so every replica and every run agrees), and backed off after failures.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface RenewalPolicy {
   renewFraction: number;
@@ -10,9 +10,9 @@ export interface RenewalPolicy {
 const MIN_BACKOFF_MS = 30_000;
 const MAX_BACKOFF_MS = 3_600_000;
 
-/** A number in [0, 1) fixed by the seed. */
+/** A number in [0, 1) fixed by the seed (asked twice per account per sync: the one-shot hash). */
 export function unitFromSeed(seed: string): number {
-  return createHash('sha256').update(seed).digest().readUInt32BE(0) / 0x1_0000_0000;
+  return hash('sha256', seed, 'buffer').readUInt32BE(0) / 0x1_0000_0000;
 }
 
 export function renewalTime(notBefore: Date, notAfter: Date, policy: RenewalPolicy, seed: string): Date {

@@ -33,6 +33,7 @@ import {
 } from '../model/decide.ts';
 import { indexObjects, readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
 import type { ObservedObject } from '../model/observed.ts';
+import type { DesiredMemo } from '../model/desired.ts';
 import { eachInSlices, KeyedMutex, mapPool } from './pool.ts';
 import { waitingAccounts, type Waiting } from '../model/credentials.ts';
 
@@ -55,6 +56,8 @@ export interface SyncDeps {
   random?: Random;
   /** The cluster cache: read instead of listing while it is synced (the daemon; one-shot commands list). */
   cache?: ClusterView;
+  /** The desired objects' summaries kept between syncs (the daemon; a one-shot builds them once). */
+  desiredMemo?: DesiredMemo;
 }
 
 export type SyncMode = 'sync' | 'plan' | 'renew';
@@ -232,10 +235,11 @@ async function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): Promi
   const keys = new Set([...ix.accounts.keys(), ...ix.states.keys(), ...ix.objects.keys(), ...ix.skipped]);
   const plans: AccountPlan[] = [];
   const wanted = [...keys].filter((key) => !opts.only || opts.only.has(key)).sort();
+  if (!opts.only) deps.desiredMemo?.retain(new Set(ix.accounts.keys()));
   await eachInSlices(wanted, (key) => {
     const input = inputFor(key, ix, inputs, opts);
     if (opts.mode === 'renew' && (!input.account || input.account.locked)) return;
-    const plan = decide(input, now, deps.decide, deps.random ?? systemRandom);
+    const plan = decide(input, now, deps.decide, deps.random ?? systemRandom, deps.desiredMemo);
     // The renewal sweep only renews.
     if (opts.mode === 'renew')
       plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');
