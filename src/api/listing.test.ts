@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AccountState } from '../model/state.ts';
-import { accountOrder, pageStart } from './app.ts';
+import { accountJson, accountOrder, accountView, pageStart } from './app.ts';
 
 const st = (kind: 'tool' | 'admin', name: string): AccountState => ({ kind, name }) as AccountState;
 
@@ -27,5 +27,33 @@ describe('the listing order and its cursor', () => {
   ];
   it.each(cases)('starts %s', (_name, after, index) => {
     expect(pageStart(all, after)).toBe(index);
+  });
+});
+
+describe("an account's JSON in the listing", () => {
+  const full = (mods: Partial<AccountState> = {}): AccountState =>
+    ({
+      kind: 'tool',
+      name: 'a',
+      status: 'active',
+      serial: '0a1b',
+      fingerprint: 'ff00',
+      notAfter: new Date('2027-01-01T00:00:00Z'),
+      epoch: 3,
+      lastChange: new Date('2026-12-01T00:00:00Z'),
+      ...mods,
+    }) as AccountState;
+  it.each<[string, AccountState]>([
+    ['an active tool', full()],
+    ['a revoked one, no certificate', full({ status: 'revoked', serial: undefined, notAfter: undefined })],
+    ['one with an error', full({ status: 'error', lastError: 'signer "x" refused: "quoted"' })],
+  ])('%s: the view, serialised', (_name, s) => {
+    expect(JSON.parse(accountJson(s))).toEqual(accountView(s));
+    expect(accountJson(s)).toBe(JSON.stringify(accountView(s)));
+  });
+  it('follows a state that changed (a new record)', () => {
+    const before = full();
+    expect(accountJson(before)).toContain('"state":"active"');
+    expect(accountJson({ ...before, status: 'locked' })).toContain('"state":"locked"');
   });
 });
