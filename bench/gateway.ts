@@ -5,11 +5,10 @@
 // and the time until nginx first refuses that certificate is taken. The gateway's helpers of test/env
 // are loaded when they exist (issue 16), so that this file builds without them.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import type { EnvInfo } from '../test/env/environment.ts';
 import { kubectl } from '../test/env/index.ts';
-import { waitUntil } from '../test/env/proc.ts';
+import { pollFor, statusWith } from './credential.ts';
 import { servingPairFrom } from '../test/env/pki.ts';
 import { callApi, type ApiTarget } from '../src/cli/api-client.ts';
 import { percentile, round } from './measure.ts';
@@ -42,18 +41,6 @@ export interface GatewayOptions {
   toolName: (i: number) => string;
 }
 
-/** One GET through nginx with a client certificate, on a connection of its own: its status. */
-function through(url: string, ca: string, cert: string, key: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca, cert, key, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function gatewayIdentity(env: EnvInfo, pki: PkiHelper, dir: string): Promise<[string, string]> {
   const admin = env.kube.adminKubeconfig;
   if ((await kubectl(admin, ['apply', '--server-side', '-f', ROLE], env)).code !== 0)
@@ -84,7 +71,7 @@ async function deniedAfterRevoke(o: GatewayOptions, url: string, ca: string, too
   const home = join(o.env.homesRoot, tool, '.toolskube');
   const cert = readFileSync(join(home, 'client.crt'), 'utf8');
   const key = readFileSync(join(home, 'client.key'), 'utf8');
-  const before = await through(url, ca, cert, key);
+  const before = await statusWith(url, ca, cert, key);
   if (before !== 200) throw new Error(`nginx answered ${before} to ${tool}'s valid certificate`);
   const started = performance.now();
   const r = await callApi(o.admin, 'POST', `/api/v1/accounts/${tool}/revoke`, {
@@ -92,16 +79,11 @@ async function deniedAfterRevoke(o: GatewayOptions, url: string, ca: string, too
     reissue: true,
   });
   if (r.status !== 200) throw new Error(`revoke answered ${r.status}`);
-  let denied = 0;
-  await waitUntil(
+  const denied = await pollFor(
     `nginx refuses ${tool}'s revoked certificate`,
-    async () => {
-      const status = await through(url, ca, cert, key);
-      if (status === 200) return false;
-      denied = performance.now();
-      return true;
-    },
-    { timeoutMs: 30_000 },
+    () => statusWith(url, ca, cert, key),
+    (status) => status !== 200 && status !== 0,
+    30_000,
   );
   return (denied - started) / 1000;
 }

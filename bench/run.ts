@@ -1,7 +1,7 @@
 // npm run bench [-- --quick]: kubeusers against the real control plane, with the cluster's own signing
 // rate as the yardstick. Writes bench/results/<date>.json and bench/results/latest.md. Asserts no timing.
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,7 +15,7 @@ import { generatedTools } from '../test/env/ldif.ts';
 import { shippedNodeFlags } from '../test/env/shipped.ts';
 import { daemonSettings, writeApiServingPair, type DaemonPorts } from '../test/env/daemon-config.ts';
 import { freePort, waitUntil } from '../test/env/proc.ts';
-import { apiTarget, callApi } from '../src/cli/api-client.ts';
+import { apiTarget } from '../src/cli/api-client.ts';
 import { parseConfig, type Settings } from '../src/config/load.ts';
 import { signerFloor } from './floor.ts';
 import { underFlood } from './flood.ts';
@@ -42,6 +42,8 @@ import {
   type ResyncContext,
 } from './resync.ts';
 import type { Scenario } from './scenario.ts';
+import type { Probe } from './credential.ts';
+import { newToolLatency, revokeLatency } from './latency.ts';
 
 const repo = join(import.meta.dirname, '..');
 // The built JavaScript, as the image runs it.
@@ -279,16 +281,14 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
     console.log(
       `memory: daemon peak ${steadyPeak.toFixed(0)} MB (${peakRss(daemon.pid!).toFixed(0)} MB after the flood); modules alone ${baseline.rss_mb.toFixed(0)} MB`,
     );
-    const ldap = new DirectoryFixture(env.ldap);
+    const probe = (name: string): Probe => ({
+      server: env.kube.server,
+      ca: caPem,
+      namespace: `${defaults!.kubernetes.namespacePrefix}${name}`,
+    });
+    const works = (home: string) => kubectlWorks(env, home);
     let usage = daemonUsage(daemon.pid!, audit);
-    const newTool: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const name = `nt-${i}`;
-      const started = performance.now();
-      await ldap.addTool({ name, uidNumber: 200_000 + i });
-      await waitUntil(name, async () => kubectlWorks(env, join(env.homesRoot, name)), { timeoutMs: 120_000 });
-      newTool.push((performance.now() - started) / 1000);
-    }
+    const newTool = await newToolLatency({ env, repeats, probe, kubectlWorks: works });
     scenarios.push({
       name: 'new-tool',
       n,
@@ -306,23 +306,7 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
       kubeconfig: join(env.adminHomesRoot, 'benchadmin', '.kube', 'config'),
     });
     usage = daemonUsage(daemon.pid!, audit);
-    const revoke: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const name = tool(i + 1);
-      const leaked = mkdtempSync(join(dir, 'leak-'));
-      cpSync(join(env.homesRoot, name, '.kube'), join(leaked, '.kube'), { recursive: true });
-      cpSync(join(env.homesRoot, name, '.toolskube'), join(leaked, '.toolskube'), { recursive: true });
-      const started = performance.now();
-      const r = await callApi(target, 'POST', `/api/v1/accounts/${name}/revoke`, {
-        reason: 'benchmark',
-        reissue: true,
-      });
-      if (r.status !== 200) throw new Error(`revoke answered ${r.status}`);
-      await waitUntil(`${name} forbidden`, async () => !(await kubectlWorks(env, leaked)), {
-        timeoutMs: 30_000,
-      });
-      revoke.push((performance.now() - started) / 1000);
-    }
+    const revoke = await revokeLatency({ env, repeats, probe, kubectlWorks: works }, target, dir, tool);
     scenarios.push({
       name: 'revoke',
       n,
