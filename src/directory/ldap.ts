@@ -1,6 +1,6 @@
 // Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
 // asked for by name, so every search names them (the older daemon forgot this for admins).
-import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
+import { escapeFilter, InvalidCredentialsError, type Client } from 'ldapts';
 import type {
   AccountKind,
   ChangedEntry,
@@ -18,7 +18,7 @@ import {
   type Stamped,
 } from './changes.ts';
 import { mapEntries, type MappingRules, type RawEntry } from '../model/mapping.ts';
-import { certificateErrorCode, tlsOptionsFor, transportOf } from './transport.ts';
+import { certificateErrorCode, ldapClient, tlsOptionsFor, transportOf } from './transport.ts';
 
 /**
  * A value read from a file that may be rotated under the running daemon: `current` is what is in use,
@@ -382,12 +382,7 @@ export class LdapDirectory implements Directory {
     for (const url of this.#o.servers) {
       const transport = transportOf(url, this.#o.tls.startTls);
       const tls = tlsOptionsFor(url, ca);
-      const client = new Client({
-        url,
-        timeout: timeoutMs,
-        connectTimeout: timeoutMs,
-        ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
-      });
+      const client = ldapClient(url, transport, tls, timeoutMs);
       let step = '';
       try {
         if (transport === 'starttls') {

@@ -4,6 +4,7 @@
 // (chain to the configured CAs, and the host name of the URL); there is no switch to skip that.
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import { Client } from 'ldapts';
 
 export type Transport = 'ldaps' | 'starttls' | 'plaintext';
 
@@ -36,6 +37,24 @@ export function tlsOptionsFor(url: string, ca: string | undefined): ConnectionOp
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
   };
+}
+
+/**
+ * A client for one server, as kubeusers makes every one. TLS options go to ldaps:// only: given on
+ * ldap:// they would make ldapts speak TLS from the first byte instead of StartTLS.
+ */
+export function ldapClient(
+  url: string,
+  transport: Transport,
+  tls: ConnectionOptions,
+  timeoutMs: number,
+): Client {
+  return new Client({
+    url,
+    timeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
+  });
 }
 
 /** Node's codes for a certificate that failed verification (chain, validity or host name). */
