@@ -12,8 +12,8 @@ import { DirectoryFixture, dn, testEnv } from '../../env/index.ts';
 import { until } from '../../env/wait.ts';
 import { scenarioInput } from '../support.ts';
 import { parseConfig } from '../../../src/config/load.ts';
-import { DirectoryError, fixed, LdapDirectory } from '../../../src/directory/ldap.ts';
-import { ldapClient, tlsOptionsFor } from '../../../src/directory/transport.ts';
+import { DirectoryError, fixed, LdapDirectory, ldapClient } from '../../../src/directory/ldap.ts';
+import { tlsOptionsFor } from '../../../src/directory/transport.ts';
 import { directoryOptions } from '../../../src/main.ts';
 
 const PROJECT = 'lrc';
