@@ -69,8 +69,9 @@ describe('an LDAP connection reset on the path is not reopened in clear', () => 
       expect(relay.flows().map((f) => clearOperations(f.sent))).toEqual([['starttls']]);
 
       relay.reset();
-      // ldapts takes a StartTLS connection for closed only when an operation on it times out (it
-      // listens for the end of the socket under the TLS): until then each search on it fails.
+      // ldapts notices that a StartTLS connection ended only when an operation on it times out (it
+      // listens on the plain socket under the TLS one): until then a search on it fails, at once or
+      // at its timeout, and the client still says it is connected.
       await until(
         'the client to see its connection reset',
         async () => (await settled(search())) instanceof Error && !client.isConnected,
