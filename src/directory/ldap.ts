@@ -1,5 +1,6 @@
 // Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
 // asked for by name, so every search names them (the older daemon forgot this for admins).
+import type { ConnectionOptions } from 'node:tls';
 import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
 import type {
   AccountKind,
@@ -18,7 +19,14 @@ import {
   type Stamped,
 } from './changes.ts';
 import { mapEntries, type MappingRules, type RawEntry } from '../model/mapping.ts';
-import { certificateErrorCode, tlsOptionsFor, transportOf } from './transport.ts';
+import {
+  certificateErrorCode,
+  connectOnce,
+  hostOnly,
+  tlsOptionsFor,
+  transportOf,
+  type Transport,
+} from './transport.ts';
 
 /**
  * A value read from a file that may be rotated under the running daemon: `current` is what is in use,
@@ -54,9 +62,11 @@ export interface LdapDirectoryOptions {
 /**
  * Why the directory could not be read: no server answered, every server that answered showed a
  * certificate that failed verification, a server refused the bind password (rotated in LDAP, not yet
- * in its file?), or a read failed after the bind.
+ * in its file?), a read failed after the bind, or the connection closed under a read (a client is
+ * never reconnected: see `connectOnce`).
  */
-export type DirectoryErrorReason = 'unreachable' | 'certificate' | 'credentials' | 'read-failed';
+export type DirectoryErrorReason =
+  'unreachable' | 'certificate' | 'credentials' | 'read-failed' | 'connection-closed';
 
 export class DirectoryError extends Error {
   readonly reason: DirectoryErrorReason;
@@ -137,8 +147,8 @@ export class LdapDirectory implements Directory {
 
   /**
    * The looks' kept connection if it is young, still bound and its credentials are current; else a
-   * new one. ldapts reconnects a closed socket by itself, unbound (and without StartTLS): such a
-   * connection is never used.
+   * new one (StartTLS and a bind first). A client whose connection closed is never reconnected
+   * (`ldapClient`): its operations fail with `connection-closed` and the look tries a new one.
    */
   async #lookClient(): Promise<{ client: Client; reused: boolean }> {
     const kept = this.#look;
@@ -204,10 +214,14 @@ export class LdapDirectory implements Directory {
     }
   }
 
-  /** `work`'s answer, unless the socket closed and was reopened under it: then it was read unbound. */
+  /**
+   * `work`'s answer, unless the connection is no longer bound after it. The client cannot reconnect
+   * (`connectOnce`), so this only guards against a way around that in a later ldapts.
+   */
   async #bound<T>(client: Client, work: (client: Client) => Promise<T>): Promise<T> {
     const answer = await work(client);
-    if (!client.isBound) throw new DirectoryError('the LDAP connection closed during a read', 'read-failed');
+    if (!client.isBound)
+      throw new DirectoryError('the LDAP connection closed during a read', 'connection-closed');
     return answer;
   }
 
@@ -382,12 +396,7 @@ export class LdapDirectory implements Directory {
     for (const url of this.#o.servers) {
       const transport = transportOf(url, this.#o.tls.startTls);
       const tls = tlsOptionsFor(url, ca);
-      const client = new Client({
-        url,
-        timeout: timeoutMs,
-        connectTimeout: timeoutMs,
-        ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
-      });
+      const client = ldapClient(url, transport, tls, timeoutMs);
       let step = '';
       try {
         if (transport === 'starttls') {
@@ -456,6 +465,34 @@ export class LdapDirectory implements Directory {
     }
     return { entries, missing };
   }
+}
+
+/**
+ * A client for one server, as kubeusers makes every one. TLS options go to ldaps:// only: given on
+ * ldap:// they would make ldapts speak TLS from the first byte instead of StartTLS. It connects once:
+ * an operation after its connection closed fails with `connection-closed` and sends nothing.
+ */
+export function ldapClient(
+  url: string,
+  transport: Transport,
+  tls: ConnectionOptions,
+  timeoutMs: number,
+): Client {
+  return new Client({
+    url,
+    timeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
+    ...connectOnce(() => notReopened(url)),
+  });
+}
+
+/** What an operation on a client whose connection closed fails with: nothing was sent. */
+function notReopened(url: string): DirectoryError {
+  return new DirectoryError(
+    `the LDAP connection to ${hostOnly(url)} closed and is not reopened unbound; nothing was sent on a new one`,
+    'connection-closed',
+  );
 }
 
 /** `uid=alice,ou=people,…` → `alice`; other member DNs are not people. */

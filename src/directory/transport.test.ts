@@ -1,6 +1,10 @@
+import { once } from 'node:events';
+import { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { describe, expect, it } from '@jest/globals';
 import {
   certificateErrorCode,
+  connectOnce,
   plaintextServers,
   tlsOptionsFor,
   transportOf,
@@ -59,4 +63,56 @@ describe('certificateErrorCode', () => {
     ['not an error', 'SELF_SIGNED_CERT_IN_CHAIN', undefined],
   ];
   it.each(cases)('%s', (_, e, code) => expect(certificateErrorCode(e)).toBe(code));
+});
+
+describe('connectOnce', () => {
+  /** Calls as ldapts makes them: `plain`/`ldaps` open a connection, `upgrade` is startTLS(). */
+  type Call = 'plain' | 'ldaps' | 'upgrade' | 'options';
+  const cases: [string, Call[], ('opened' | 'refused' | 'upgraded')[]][] = [
+    ['the first plain connect opens', ['plain'], ['opened']],
+    ['a plain reconnect is refused', ['plain', 'plain', 'plain'], ['opened', 'refused', 'refused']],
+    ['an ldaps reconnect is refused', ['ldaps', 'ldaps'], ['opened', 'refused']],
+    [
+      'the StartTLS upgrade of the connection passes',
+      ['plain', 'upgrade', 'plain'],
+      ['opened', 'upgraded', 'refused'],
+    ],
+    ['an upgrade does not use up the connect', ['upgrade', 'plain'], ['upgraded', 'opened']],
+    ['one options object without a socket is a connect', ['options', 'options'], ['opened', 'refused']],
+    ['plain and ldaps share the one connect', ['ldaps', 'plain'], ['opened', 'refused']],
+  ];
+  it.each(cases)('%s', async (_, calls, outcomes) => {
+    const opened: string[] = [];
+    const socket = (how: string): Socket => {
+      opened.push(how);
+      return new Socket();
+    };
+    const refusal = new Error('closed, not reopened');
+    const f = connectOnce(() => refusal, {
+      net: () => socket('net'),
+      tls: () => socket('tls') as TLSSocket,
+    });
+    const results: ('opened' | 'refused' | 'upgraded')[] = [];
+    for (const call of calls) {
+      const before = opened.length;
+      const s =
+        call === 'plain'
+          ? f.createConnection(389, 'ldap.example.org')
+          : call === 'ldaps'
+            ? f.createSecureConnection(636, 'ldap.example.org', {})
+            : call === 'upgrade'
+              ? f.createSecureConnection({ socket: new Socket(), host: 'ldap.example.org' })
+              : f.createSecureConnection({ host: 'ldap.example.org', port: 636 });
+      if (opened.length > before) {
+        results.push(call === 'upgrade' ? 'upgraded' : 'opened');
+        continue;
+      }
+      // Refused: nothing opened, and the socket fails with the refusal for ldapts to reject with.
+      const [err] = (await once(s, 'error')) as [Error];
+      expect(err).toBe(refusal);
+      expect(s.destroyed).toBe(true);
+      results.push('refused');
+    }
+    expect(results).toEqual(outcomes);
+  });
 });

@@ -2,8 +2,9 @@
 // before anything else is sent, or plaintext when the operator said so. Whoever can change the
 // directory's answers can make anyone an admin, so the server's certificate is always verified
 // (chain to the configured CAs, and the host name of the URL); there is no switch to skip that.
-import { isIP } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import { connect as netConnect, isIP, Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { ClientOptions } from 'ldapts';
 
 export type Transport = 'ldaps' | 'starttls' | 'plaintext';
 
@@ -36,6 +37,45 @@ export function tlsOptionsFor(url: string, ca: string | undefined): ConnectionOp
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',
   };
+}
+
+type Connect = NonNullable<ClientOptions['createConnection']>;
+type SecureConnect = NonNullable<ClientOptions['createSecureConnection']>;
+
+/**
+ * Connection factories for one ldapts Client that let it connect once. ldapts reopens a closed
+ * connection by itself before the next operation: on ldap:// in plaintext, without StartTLS and
+ * without a bind, so that operation (its filter, and whatever is answered) would travel in clear to
+ * whoever closed the connection. A client whose connection closed is dead instead: each later
+ * connect gets a socket already destroyed with `refusal()`, which ldapts's connect rejects with,
+ * and nothing is opened. The StartTLS upgrade (one options object that carries the open socket)
+ * is not a new connection and is passed through.
+ */
+export function connectOnce(
+  refusal: () => Error,
+  open: { net: Connect; tls: SecureConnect } = { net: netConnect, tls: tlsConnect },
+): { createConnection: Connect; createSecureConnection: SecureConnect } {
+  let used = false;
+  const once = (connect: () => Socket): Socket => {
+    if (used) return new Socket().destroy(refusal());
+    used = true;
+    return connect();
+  };
+  return {
+    createConnection: (...args: unknown[]) => once(() => Reflect.apply(open.net, undefined, args) as Socket),
+    createSecureConnection: ((...args: unknown[]) =>
+      isUpgrade(args)
+        ? open.tls(args[0])
+        : once(() => Reflect.apply(open.tls, undefined, args) as TLSSocket)) as SecureConnect,
+  };
+}
+
+/** ldapts's `startTLS()`: `tls.connect({ ...options, socket })` over the connection it has. */
+function isUpgrade(args: unknown[]): args is [ConnectionOptions & { socket: Socket }] {
+  const [first] = args;
+  return (
+    args.length === 1 && typeof first === 'object' && first !== null && 'socket' in first && !!first.socket
+  );
 }
 
 /** Node's codes for a certificate that failed verification (chain, validity or host name). */
