@@ -67,7 +67,8 @@ interface Phase {
 
 function phaseRow(p: Phase, samples: Sample[]): string {
   const in_ = samples.filter((s) => s.t >= p.from && s.t <= p.to);
-  const max = (f: (s: Sample) => number): number => (in_.length ? Math.max(...in_.map(f)) : NaN);
+  const max = (f: (s: Sample) => number): number =>
+    in_.length ? in_.reduce((m, s) => Math.max(m, f(s)), -Infinity) : NaN;
   return `| ${p.name} | ${round((p.to - p.from) / 1000, 1)} | ${round(p.cpu, 2)} | ${round(p.hwm, 0)} | ${round(p.rss, 0)} | ${max((s) => s.rss)} | ${max((s) => s.heapTotal)} | ${max((s) => s.heapUsed)} | ${max((s) => s.spaces.new ?? 0)} | ${max((s) => s.spaces.large_object ?? 0)} | ${max((s) => s.external)} | ${max((s) => s.arrayBuffers)} | ${max((s) => s.malloced)} | ${round(
     max((s) => s.rss - s.heapTotal - s.external),
     1,

@@ -42,7 +42,7 @@ export function byClient(events: AuditEvent[]): string {
 
 /** Per `step` seconds: CSRs kubeusers created, and status updates the signer made. */
 export function signingTimeline(events: AuditEvent[], step: number): string {
-  const start = Math.min(...events.map((e) => e.at));
+  const start = events.reduce((m, e) => Math.min(m, e.at), Infinity);
   const rows: { created: number; signed: number; all: number }[] = [];
   const bucket = (e: AuditEvent) => {
     const i = Math.floor((e.at - start) / 1000 / step);
@@ -202,7 +202,7 @@ export function oneAccount(events: AuditEvent[], account: string): string {
     (e) =>
       (e.name.includes(account) && e.verb !== 'watch') || (e.verb === 'watch' && e.name.includes(account)),
   );
-  const start = Math.min(...mine.map((e) => e.at));
+  const start = mine.reduce((m, e) => Math.min(m, e.at), Infinity);
   return [
     '| at ms | took ms | client | request | object |',
     '| --- | --- | --- | --- | --- |',

@@ -11,7 +11,7 @@ import { startEnvironment, type EnvInfo } from '../test/env/environment.ts';
 import { generatedTools } from '../test/env/ldif.ts';
 import { freePort } from '../test/env/proc.ts';
 import { shippedNodeFlags } from '../test/env/shipped.ts';
-import { startDaemon, stopDaemon, syncMetrics } from './daemon.ts';
+import { peakRss, startDaemon, stopDaemon, syncMetrics } from './daemon.ts';
 import { auditEvents, auditOffset, round, timed, type Usage } from './measure.ts';
 import {
   byClient,
@@ -67,7 +67,7 @@ async function profiledResync(
   dir: string,
   opsPort: number,
   seconds: number,
-): Promise<{ profile?: string; runs: number; wall: number }> {
+): Promise<{ profile?: string; runs: number; wall: number; peakMb: number }> {
   const profDir = mkdtempSync(join(dir, 'resync-'));
   const daemon = await startDaemon(
     ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...shippedNodeFlags(), cli],
@@ -77,6 +77,7 @@ async function profiledResync(
   const before = await syncMetrics(opsPort);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const after = await syncMetrics(opsPort);
+  const peakMb = peakRss(daemon.pid!);
   await stopDaemon(daemon);
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   const runs = after.runs - before.runs;
@@ -84,6 +85,7 @@ async function profiledResync(
     ...(file ? { profile: join(profDir, file) } : {}),
     runs,
     wall: runs ? (after.seconds - before.seconds) / runs : NaN,
+    peakMb,
   };
 }
 
@@ -168,7 +170,7 @@ async function profile(env: EnvInfo, names: string[]): Promise<string> {
     '',
     ...(resync
       ? [
-          `## The daemon resyncing every second, nothing changed: ${resync.runs} resyncs of ${round(resync.wall, 3)} s mean wall (the first sync in the profile too)`,
+          `## The daemon resyncing every second, nothing changed: ${resync.runs} resyncs of ${round(resync.wall, 3)} s mean wall (the first sync in the profile too); its peak RSS ${round(resync.peakMb, 0)} MB (under the profiler)`,
           '',
           resync.profile ? ourFunctions(resync.profile, 30) : '(no profile written)',
           '',
