@@ -14,41 +14,56 @@ export interface ClusterSnapshot {
 }
 
 type Item = Listed & { metadata?: V1ObjectMeta & { deletionTimestamp?: unknown } };
-type List = { items?: Item[] };
+type List = { items?: Item[]; metadata?: { continue?: string } };
 
 /** Only metadata is read where the content is not kubeusers' (CSRs): a smaller list. */
 const METADATA = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
-// Lists are parsed JSON, never client-node models: at 10,000 accounts a list is read, summarised and
-// dropped before the next arrives, so one copy of one list is the peak (ADR 9).
-async function list(
+/** Objects a page: the cache's page size (ADR 21). */
+const PAGE = 500;
+
+// Lists are parsed JSON, never client-node models, read a page at a time: each page is summarised
+// and dropped before the next is asked for, so at 10,000 accounts the peak is one page, not one
+// whole list (ADR 9).
+async function list<T>(
   clients: Clients,
   path: string,
   selector: string,
-  accept?: string,
-  name?: string,
-): Promise<Item[]> {
-  // A metadata.name field selector lets RBAC authorise the list by that name (resourceNames).
-  const q = new URLSearchParams({
-    labelSelector: selector,
-    ...(name ? { fieldSelector: `metadata.name=${name}` } : {}),
-  });
-  const listed = (await clients.getJson(`${path}?${q.toString()}`, accept)) as List;
-  return listed.items ?? [];
+  summary: (item: Item) => T | undefined,
+  opts: { accept?: string; name?: string } = {},
+): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  do {
+    // A metadata.name field selector lets RBAC authorise the list by that name (resourceNames).
+    const q = new URLSearchParams({
+      labelSelector: selector,
+      ...(opts.name ? { fieldSelector: `metadata.name=${opts.name}` } : {}),
+      limit: String(PAGE),
+      ...(cont ? { continue: cont } : {}),
+    });
+    const page = (await clients.getJson(`${path}?${q.toString()}`, opts.accept)) as List;
+    for (const item of page.items ?? []) {
+      const t = summary(item);
+      if (t !== undefined) out.push(t);
+    }
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+  return out;
 }
 
 /**
  * The whole objects are read, since tampering is found by what they hold (not by who wrote it); each
- * is summarised into a digest of kubeusers' part while the list is walked, and the list dropped.
+ * is summarised into a digest of kubeusers' part while the page is walked.
  */
-async function observed(
+function observed(
   clients: Clients,
   kind: string,
   path: string,
   selector: string,
   name?: string,
 ): Promise<ObservedObject[]> {
-  return (await list(clients, path, selector, undefined, name)).map((item) => observe({ ...item, kind }));
+  return list(clients, path, selector, (item) => observe({ ...item, kind }), name ? { name } : {});
 }
 
 /**
@@ -66,11 +81,12 @@ export async function gatherCluster(
     (account ? `,${KIND_LABEL}=${account.kind},${ACCOUNT_LABEL}=${account.name}` : '');
   const rbac = '/apis/rbac.authorization.k8s.io/v1';
   // Sequential on purpose: each list is summarised and dropped before the next arrives (memory).
-  const states = (
-    await list(clients, `/api/v1/namespaces/${ownNamespace}/configmaps`, `${selector},${ROLE_LABEL}=state`)
-  )
-    .map((cm) => parseState(cm as V1ConfigMap))
-    .filter((s): s is AccountState => s !== undefined);
+  const states = await list(
+    clients,
+    `/api/v1/namespaces/${ownNamespace}/configmaps`,
+    `${selector},${ROLE_LABEL}=state`,
+    (cm): AccountState | undefined => parseState(cm as V1ConfigMap),
+  );
   const objects = [
     ...(await observed(clients, 'Namespace', '/api/v1/namespaces', selector)),
     ...(await observed(clients, 'ResourceQuota', '/api/v1/resourcequotas', selector)),
@@ -87,12 +103,16 @@ export async function gatherCluster(
       LEGACY_PARAMS_NAME,
     )),
   ];
-  const csrs = (
-    await list(clients, '/apis/certificates.k8s.io/v1/certificatesigningrequests', selector, METADATA)
-  ).map((c) => ({
-    name: c.metadata?.name ?? '',
-    ...(c.metadata?.creationTimestamp ? { created: new Date(c.metadata.creationTimestamp) } : {}),
-  }));
+  const csrs = await list(
+    clients,
+    '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+    selector,
+    (c) => ({
+      name: c.metadata?.name ?? '',
+      ...(c.metadata?.creationTimestamp ? { created: new Date(c.metadata.creationTimestamp) } : {}),
+    }),
+    { accept: METADATA },
+  );
   return { states, objects, csrs };
 }
 
