@@ -18,7 +18,14 @@ import {
   type ChangeMark,
   type Stamped,
 } from './changes.ts';
-import { mapEntries, type MappingRules, type RawEntry } from '../model/mapping.ts';
+import {
+  mapEntries,
+  mapTool,
+  uniqueAccounts,
+  type Checked,
+  type MappingRules,
+  type RawEntry,
+} from '../model/mapping.ts';
 import {
   certificateErrorCode,
   connectOnce,
@@ -120,13 +127,8 @@ export class LdapDirectory implements Directory {
   async read(): Promise<DirectorySnapshot> {
     const client = await this.#connect();
     try {
-      const tools = await this.#search(
-        client,
-        this.#o.toolsBase,
-        escapeFilter`(&(objectClass=posixAccount)(cn=${this.#o.rules.project}.*))`,
-      );
+      const t = await this.#tools(client);
       const admins = await this.#admins(client);
-      const t = mapEntries('tool', tools, this.#o.rules);
       const a = mapEntries('admin', admins.entries, this.#o.rules);
       return {
         accounts: [...t.accounts, ...a.accounts],
@@ -420,6 +422,23 @@ export class LdapDirectory implements Directory {
       cause: refused[0],
     });
     return { error, credentials, allRefused };
+  }
+
+  /**
+   * The project's tools, each page mapped as it arrives and its raw entries dropped: at 10,000 tools
+   * the read holds compact accounts, not every entry as ldapts parsed it.
+   */
+  async #tools(client: Client): Promise<DirectorySnapshot> {
+    const checked: Checked[] = [];
+    const pages = client.searchPaginated(this.#o.toolsBase, {
+      scope: 'sub',
+      filter: escapeFilter`(&(objectClass=posixAccount)(cn=${this.#o.rules.project}.*))`,
+      attributes: this.#attributes,
+      paged: { pageSize: this.#o.pageSize },
+    });
+    for await (const page of pages)
+      for (const entry of page.searchEntries) checked.push(mapTool(entry, this.#o.rules));
+    return uniqueAccounts('tool', checked);
   }
 
   async #search(client: Client, base: string, filter: string): Promise<RawEntry[]> {

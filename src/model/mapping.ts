@@ -76,7 +76,7 @@ function skip(
   return { kind, dn, reason, message, ...(name === undefined ? {} : { name }) };
 }
 
-type Checked = { ok: Account } | { skip: Skipped };
+export type Checked = { ok: Account } | { skip: Skipped };
 
 function checkToolName(entry: RawEntry, rules: MappingRules, uid: string | undefined): Checked | string {
   const prefix = `${rules.project}.`;
@@ -209,16 +209,30 @@ export function mapAdmin(entry: RawEntry, rules: MappingRules): Checked {
   return checkPosix('admin', entry, uid, rules, rules.adminHomesRoot);
 }
 
+export const mapperOf = (kind: AccountKind): ((entry: RawEntry, rules: MappingRules) => Checked) =>
+  kind === 'tool' ? mapTool : mapAdmin;
+
 /**
  * Maps every entry, then drops each group of accounts that share a name or a uid number: which of
  * them is right cannot be told, and issuing to the wrong one would hand over another's identity.
  */
 export function mapEntries(kind: AccountKind, entries: RawEntry[], rules: MappingRules): DirectorySnapshot {
-  const mapper = kind === 'tool' ? mapTool : mapAdmin;
+  const mapper = mapperOf(kind);
+  return uniqueAccounts(
+    kind,
+    entries.map((e) => mapper(e, rules)),
+  );
+}
+
+/**
+ * The accounts of entries mapped one by one (as the pages of a read arrive), in the order of their
+ * DNs, less each group that shares a name or a uid number.
+ */
+export function uniqueAccounts(kind: AccountKind, checked: readonly Checked[]): DirectorySnapshot {
   const accounts: Account[] = [];
   const skipped: Skipped[] = [];
-  for (const entry of [...entries].sort((x, y) => (x.dn < y.dn ? -1 : 1))) {
-    const r = mapper(entry, rules);
+  const dnOf = (c: Checked): string => ('ok' in c ? c.ok.dn : c.skip.dn);
+  for (const r of [...checked].sort((x, y) => (dnOf(x) < dnOf(y) ? -1 : 1))) {
     if ('ok' in r) accounts.push(r.ok);
     else skipped.push(r.skip);
   }
