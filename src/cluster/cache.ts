@@ -212,7 +212,7 @@ export class ClusterCache implements WriteObserver {
   }
 
   states(): AccountState[] {
-    return [...this.#states.records()];
+    return this.#states.records();
   }
 
   state(kind: AccountKind, name: string): AccountState | undefined {
@@ -224,8 +224,8 @@ export class ClusterCache implements WriteObserver {
     if (!account) {
       return {
         states: this.states(),
-        objects: this.#owned.flatMap((lw) => [...lw.records()]),
-        csrs: [...this.#csrs.records()].map(({ name, created }) => ({
+        objects: this.#owned.flatMap((lw) => lw.records()),
+        csrs: this.#csrs.records().map(({ name, created }) => ({
           name,
           ...(created ? { created } : {}),
         })),
@@ -234,9 +234,9 @@ export class ClusterCache implements WriteObserver {
     const state = this.state(account.kind, account.name);
     return {
       states: state ? [state] : [],
-      objects: this.#owned.flatMap((lw) => [...lw.records()].filter((o) => sameAccount(o.account, account))),
-      csrs: [...this.#csrs.records()]
-        .filter((c) => c.account === account.name && c.accountKind === account.kind)
+      objects: this.#owned.flatMap((lw) => lw.select((o) => sameAccount(o.account, account))),
+      csrs: this.#csrs
+        .select((c) => c.account === account.name && c.accountKind === account.kind)
         .map(({ name, created }) => ({ name, ...(created ? { created } : {}) })),
     };
   }

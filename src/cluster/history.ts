@@ -172,9 +172,9 @@ export class AccountHistory {
     const all =
       account !== undefined && kind !== undefined
         ? this.#ledgerBy.get(accountKey(kind, account))
-        : [...this.#ledger.records()].filter(
-            (r) => (!kind || r.kind === kind) && (account === undefined || r.account === account),
-          );
+        : this.#ledger
+            .records()
+            .filter((r) => (!kind || r.kind === kind) && (account === undefined || r.account === account));
     return all.sort((a, b) => b.time.getTime() - a.time.getTime());
   }
 

@@ -5,7 +5,7 @@ import { LEGACY_PARAMS_NAME } from '../model/pod-identity.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../model/names.ts';
 import type { AccountKind } from '../model/account.ts';
 import { parseState, type AccountState } from '../model/state.ts';
-import { observe, observedKey, type Listed, type ObservedObject } from '../model/observed.ts';
+import { observe, type Listed, type ObservedObject } from '../model/observed.ts';
 
 export interface ClusterSnapshot {
   states: AccountState[];
@@ -134,8 +134,4 @@ export async function readCluster(
 ): Promise<ClusterSnapshot> {
   if (view?.synced()) return view.snapshot(account);
   return gatherCluster(clients, ownNamespace, account);
-}
-
-export function indexObjects(objects: ObservedObject[]): Map<string, ObservedObject> {
-  return new Map(objects.map((o) => [observedKey(o.kind, o.namespace, o.name), o]));
 }

@@ -31,8 +31,8 @@ import {
   type GuardSettings,
   type Step,
 } from '../model/decide.ts';
-import { indexObjects, readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
-import type { ObservedObject } from '../model/observed.ts';
+import { readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
+import { observedKey, type ObservedObject } from '../model/observed.ts';
 import type { DesiredMemo } from '../model/desired.ts';
 import { eachInSlices, KeyedMutex, mapPool } from './pool.ts';
 import { waitingAccounts, type Waiting } from '../model/credentials.ts';
@@ -178,19 +178,22 @@ export function oneRead(
   };
 }
 
-function byAccount(objects: ObservedObject[]): Map<string, ObservedObject[]> {
-  const m = new Map<string, ObservedObject[]>();
+/** Each account's objects, by object key: one pass, as decide reads them. */
+function byAccount(objects: ObservedObject[]): Map<string, Map<string, ObservedObject>> {
+  const m = new Map<string, Map<string, ObservedObject>>();
   for (const o of objects) {
     if (!o.account) continue;
     const key = accountKey(o.account.kind, o.account.name);
-    m.set(key, [...(m.get(key) ?? []), o]);
+    let own = m.get(key);
+    if (!own) m.set(key, (own = new Map<string, ObservedObject>()));
+    own.set(observedKey(o.kind, o.namespace, o.name), o);
   }
   return m;
 }
 
 interface Indexed {
   states: Map<string, AccountState>;
-  objects: Map<string, ObservedObject[]>;
+  objects: Map<string, Map<string, ObservedObject>>;
   accounts: Map<string, Account>;
   skipped: Set<string>;
 }
@@ -221,7 +224,7 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
     name,
     // Only a full read may say an account is gone (it keeps the removal guard).
     skipped: ix.skipped.has(key) || (!account && (!directoryAnswered || inputs.partial !== undefined)),
-    observed: indexObjects(ix.objects.get(key) ?? []),
+    observed: ix.objects.get(key) ?? new Map<string, ObservedObject>(),
     ...(account ? { account } : {}),
     ...(state ? { state } : {}),
     ...(opts.force?.has(key) ? { force: true } : {}),
