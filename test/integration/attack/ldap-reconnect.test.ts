@@ -70,9 +70,8 @@ describe('an LDAP connection reset on the path is not reopened in clear', () => 
       expect(relay.flows().map((f) => clearOperations(f.sent))).toEqual([['starttls']]);
 
       relay.reset();
-      // ldapts notices that a StartTLS connection ended only when an operation on it times out (it
-      // listens on the plain socket under the TLS one): until then a search on it fails, at once or
-      // at its timeout, and the client still says it is connected.
+      // The client says it is not connected once its socket emitted the close (by itself ldapts
+      // would not notice after StartTLS: see the last test); until then a search on it fails.
       await until(
         'the client to see its connection reset',
         async () => (await settled(search())) instanceof Error && !client.isConnected,
