@@ -1,7 +1,7 @@
 // Reads tools and admins with paged searches. Operational ppolicy attributes come back only when
 // asked for by name, so every search names them (the older daemon forgot this for admins).
 import type { ConnectionOptions } from 'node:tls';
-import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
+import { Client, escapeFilter, InvalidCredentialsError, type ClientOptions } from 'ldapts';
 import type {
   AccountKind,
   ChangedEntry,
@@ -32,6 +32,7 @@ import {
   hostOnly,
   tlsOptionsFor,
   transportOf,
+  type OneConnection,
   type Transport,
 } from './transport.ts';
 
@@ -197,7 +198,9 @@ export class LdapDirectory implements Directory {
   /**
    * Runs `work` on the kept connection. A look caught by a server restart gives up soon
    * (LOOK_TIMEOUT_MS) instead of waiting out the full operation timeout. A kept connection the server
-   * closed meanwhile (a restart, its idle timeout) is no outage: `work` is tried once more on a new one.
+   * closed meanwhile (a restart, its idle timeout) is no outage: seen before the look, a new one is
+   * opened at once (`#lookClient`); ended under it, the operation fails at once and `work` is tried
+   * once more on a new one.
    */
   async #onKept<T>(work: (client: Client) => Promise<T>): Promise<T> {
     const { client, reused } = await this.#lookClient();
@@ -217,8 +220,9 @@ export class LdapDirectory implements Directory {
   }
 
   /**
-   * `work`'s answer, unless the connection is no longer bound after it. The client cannot reconnect
-   * (`connectOnce`), so this only guards against a way around that in a later ldapts.
+   * `work`'s answer, unless the connection is no longer bound after it: it ended under `work`
+   * (`OnceClient`), and the look is tried again on a new one. The client cannot reconnect
+   * (`connectOnce`), so an answer from an unbound connection is only guarded against here.
    */
   async #bound<T>(client: Client, work: (client: Client) => Promise<T>): Promise<T> {
     const answer = await work(client);
@@ -497,13 +501,43 @@ export function ldapClient(
   tls: ConnectionOptions,
   timeoutMs: number,
 ): Client {
-  return new Client({
+  const options = {
     url,
     timeout: timeoutMs,
     connectTimeout: timeoutMs,
     ...(transport === 'ldaps' ? { tlsOptions: tls } : {}),
-    ...connectOnce(() => notReopened(url)),
-  });
+  };
+  return new OnceClient(
+    options,
+    connectOnce(() => notReopened(url)),
+  );
+}
+
+/**
+ * A Client that is not connected once its connection ended, as ldapts means `isConnected` and
+ * `isBound` to be. ldapts 9.2 loses track of a StartTLS connection that ended (see `connectOnce`):
+ * the kept connection would pass for bound after a server restart or its idle close, and the next
+ * look would write to the closed socket and wait out its timeout before trying a new connection.
+ * Here that look opens a new one at once, and an operation on this client fails at once with the
+ * refusal (ldapts connects again when it is not connected, and `connectOnce` refuses).
+ */
+class OnceClient extends Client {
+  readonly #connection: OneConnection;
+
+  constructor(options: ClientOptions, connection: OneConnection) {
+    const { createConnection, createSecureConnection } = connection;
+    super({ ...options, createConnection, createSecureConnection });
+    this.#connection = connection;
+  }
+
+  override get isConnected(): boolean {
+    return super.isConnected && !this.#connection.closed();
+  }
+
+  /** Nothing to say on a connection that ended: ldapts would wait for an answer until its timeout. */
+  override async unbind(): Promise<void> {
+    if (!this.#connection.closed()) await super.unbind();
+  }
 }
 
 /** What an operation on a client whose connection closed fails with: nothing was sent. */

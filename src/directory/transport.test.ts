@@ -116,3 +116,37 @@ describe('connectOnce', () => {
     expect(results).toEqual(outcomes);
   });
 });
+
+describe('connectOnce: closed', () => {
+  /** `close-*` destroys the socket of that call; `refused` is a reconnect (its socket fails). */
+  type Step = 'plain' | 'upgrade' | 'refused' | 'close-plain' | 'close-upgrade';
+  const cases: [string, Step[], boolean][] = [
+    ['not before a connection was opened', [], false],
+    ['not while the connection is open', ['plain', 'upgrade'], false],
+    ['a plaintext connection that ended', ['plain', 'close-plain'], true],
+    ['a StartTLS connection whose TLS socket ended', ['plain', 'upgrade', 'close-upgrade'], true],
+    ['a StartTLS connection whose plain socket ended', ['plain', 'upgrade', 'close-plain'], true],
+    ['not for a refused reconnect while the connection is open', ['plain', 'refused'], false],
+  ];
+  it.each(cases)('%s', async (_, steps, closed) => {
+    const f = connectOnce(() => new Error('closed, not reopened'), {
+      net: () => new Socket(),
+      tls: () => new Socket() as TLSSocket,
+    });
+    const made = new Map<Step, Socket>();
+    for (const step of steps) {
+      if (step === 'close-plain' || step === 'close-upgrade') {
+        const s = made.get(step === 'close-plain' ? 'plain' : 'upgrade')!.destroy();
+        await once(s, 'close');
+      } else if (step === 'upgrade') {
+        made.set(step, f.createSecureConnection({ socket: made.get('plain')!, host: 'ldap.example.org' }));
+      } else {
+        const s = f.createConnection(389, 'ldap.example.org');
+        made.set(step, s);
+        // A refused reconnect's socket fails: that is not the connection ending.
+        if (step === 'refused') await once(s, 'error');
+      }
+    }
+    expect(f.closed()).toBe(closed);
+  });
+});

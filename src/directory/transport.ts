@@ -50,24 +50,38 @@ type SecureConnect = NonNullable<ClientOptions['createSecureConnection']>;
  * connect gets a socket already destroyed with `refusal()`, which ldapts's connect rejects with,
  * and nothing is opened. The StartTLS upgrade (one options object that carries the open socket)
  * is not a new connection and is passed through.
+ *
+ * `closed()` says whether the connection ended: the socket it opened or the TLS socket of its
+ * upgrade emitted 'close'. ldapts 9.2 cannot tell after StartTLS (it listens on the plain socket and
+ * keeps its state for the TLS one), so its client would go on saying it is connected and bound.
  */
 export function connectOnce(
   refusal: () => Error,
   open: { net: Connect; tls: SecureConnect } = { net: netConnect, tls: tlsConnect },
-): { createConnection: Connect; createSecureConnection: SecureConnect } {
+): OneConnection {
   let used = false;
+  let closed = false;
+  const watched = <S extends Socket>(socket: S): S => socket.once('close', () => (closed = true));
   const once = (connect: () => Socket): Socket => {
     if (used) return new Socket().destroy(refusal());
     used = true;
-    return connect();
+    return watched(connect());
   };
   return {
     createConnection: (...args: unknown[]) => once(() => Reflect.apply(open.net, undefined, args) as Socket),
     createSecureConnection: ((...args: unknown[]) =>
       isUpgrade(args)
-        ? open.tls(args[0])
+        ? watched(open.tls(args[0]))
         : once(() => Reflect.apply(open.tls, undefined, args) as TLSSocket)) as SecureConnect,
+    closed: () => closed,
   };
+}
+
+export interface OneConnection {
+  createConnection: Connect;
+  createSecureConnection: SecureConnect;
+  /** The connection was opened and has ended (never true before it was opened). */
+  closed: () => boolean;
 }
 
 /** ldapts's `startTLS()`: `tls.connect({ ...options, socket })` over the connection it has. */

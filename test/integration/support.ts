@@ -11,6 +11,7 @@ import { buildApp, ensureOwnNamespace, type App } from '../../src/main.ts';
 import { makeLogger } from '../../src/log.ts';
 import { runSync, type SyncOptions, type SyncResult } from '../../src/reconcile/sync.ts';
 import { DirectoryFixture } from '../env/directory.ts';
+import { expectLog } from '../env/logs.ts';
 import { bindApiAdmins, installClusterRoles } from '../env/cluster-roles.ts';
 import { startSlapd, type LdapSeed, type RunningLdap } from '../env/slapd.ts';
 import { testEnv } from '../env/index.ts';
@@ -112,6 +113,7 @@ export async function scenario(
   const logs: string[] = [];
   // Every line also goes to a file the global teardown searches for secrets.
   const logFile = join(shared.dir, `kubeusers-${project}-${process.pid}.jsonl`);
+  expectLog(shared.dir, logFile);
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));

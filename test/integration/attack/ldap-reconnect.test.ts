@@ -6,7 +6,8 @@
 // transparent relay (test/env/interceptor.ts, `plain`): StartTLS is negotiated end to end with the
 // real slapd, and the relay keeps what it could read and resets every connection when told.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Client } from 'ldapts';
 import { clearOperations, startInterceptor, type Interceptor } from '../../env/interceptor.ts';
 import { DirectoryFixture, dn, testEnv } from '../../env/index.ts';
 import { until } from '../../env/wait.ts';
@@ -47,7 +48,7 @@ beforeAll(async () => {
     ...env.ldap,
     shape: { ...env.ldap.shape, project: PROJECT },
   }).ensureAdminGroup();
-  for (let i = 0; i < 2; i++) open.push(await startInterceptor('plain', env.ldap.url));
+  for (let i = 0; i < 3; i++) open.push(await startInterceptor('plain', env.ldap.url));
 });
 
 afterAll(async () => {
@@ -69,9 +70,8 @@ describe('an LDAP connection reset on the path is not reopened in clear', () => 
       expect(relay.flows().map((f) => clearOperations(f.sent))).toEqual([['starttls']]);
 
       relay.reset();
-      // ldapts notices that a StartTLS connection ended only when an operation on it times out (it
-      // listens on the plain socket under the TLS one): until then a search on it fails, at once or
-      // at its timeout, and the client still says it is connected.
+      // The client says it is not connected once its socket emitted the close (by itself ldapts
+      // would not notice after StartTLS: see the last test); until then a search on it fails.
       await until(
         'the client to see its connection reset',
         async () => (await settled(search())) instanceof Error && !client.isConnected,
@@ -114,6 +114,59 @@ describe('an LDAP connection reset on the path is not reopened in clear', () => 
           .map((f) => clearOperations(f.sent)),
       ).toEqual([['starttls']]);
     } finally {
+      await directory.close();
+    }
+  });
+});
+
+// ldapts 9.2 listens for the end of a connection on the plain socket only; after StartTLS its state
+// is kept for the TLS socket over it, so a client whose StartTLS connection ended still says it is
+// connected and bound, and the next operation on it is written to a closed socket and waits out the
+// look's timeout before the look tries a new connection: every slapd restart or idle close would hold
+// up new tools and locks by that long.
+describe('a kept StartTLS connection that ended is noticed at once', () => {
+  it('a look after the kept connection was reset sends nothing on it and does not wait out a timeout', async () => {
+    const relay = open[2]!;
+    const input = scenarioInput(env, PROJECT);
+    input.ldap = { ...input.ldap, servers: [relay.url] };
+    const settings = parseConfig('reconnect test', input);
+    const directory = new LdapDirectory(directoryOptions(settings, fixed(password), fixed(ca)));
+    // Every search the directory makes, with its outcome. A look retries once on a new connection
+    // and hides the failure it retried after, so the look's answer alone cannot tell the timeout
+    // path from the direct one; a search that failed can, and without measuring any time.
+    const searches = jest.spyOn(Client.prototype, 'search');
+    try {
+      await directory.changes(new Date());
+      expect(relay.flows().map((f) => clearOperations(f.sent))).toEqual([['starttls']]);
+      const kept = searches.mock.contexts[0] as Client;
+      const looked = searches.mock.results.length;
+
+      relay.reset();
+      // The next look starts only once the kept connection's socket has emitted its close (ldapts's
+      // own socket, read because its notice of the close is what is under test): a look that starts
+      // earlier is the mid-look case of the test above.
+      const socket = (): { closed?: boolean } | undefined => Reflect.get(kept, 'socket') as never;
+      await until('the kept connection to have closed', () => socket()?.closed === true, 10_000, 10);
+      const look = await settled(directory.changes(new Date()));
+
+      const outcomes = await Promise.allSettled(
+        searches.mock.results.slice(looked).map((r) => r.value as Promise<unknown>),
+      );
+      const failed = outcomes.flatMap((o) =>
+        o.status === 'rejected' ? [o.reason instanceof Error ? o.reason.message : String(o.reason)] : [],
+      );
+      // On the old connection nothing was tried (no search failed, by a timeout or otherwise): the
+      // look went to one new connection, StartTLS first, and answered.
+      expect(failed).toEqual([]);
+      expect(look).toEqual(expect.any(Array));
+      expect(
+        relay
+          .flows()
+          .filter((f) => f.epoch > 0)
+          .map((f) => clearOperations(f.sent)),
+      ).toEqual([['starttls']]);
+    } finally {
+      searches.mockRestore();
       await directory.close();
     }
   });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, testEnv } from '../../env/index.ts';
 import { stopApiserver } from '../../env/apiserver-restart.ts';
+import { expectLog } from '../../env/logs.ts';
 import { Writable } from 'node:stream';
 import { makeLogger } from '../../../src/log.ts';
 import { buildApp, type App } from '../../../src/main.ts';
@@ -103,6 +104,7 @@ describe('across a kube-apiserver restart', () => {
     daemons.push(child);
     // The daemon's log, also scanned for secrets by the global teardown.
     const log = join(testEnv().dir, `kubeusers-evr-daemon-${process.pid}.jsonl`);
+    expectLog(testEnv().dir, log);
     const lines: string[] = [];
     child.stdout.on('data', (c: Buffer) => {
       appendFileSync(log, c);
