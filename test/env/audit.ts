@@ -24,14 +24,27 @@ interface AuditLine {
 /** Where the log ends now: pass it to `auditedSince` after the action under test. */
 export const auditOffset = (): number => statSync(testEnv().kube.auditLog).size;
 
+/**
+ * The whole lines written after `offset`. The apiserver writes a line in more than one write at
+ * times: an offset taken meanwhile falls inside a line (begun before it: left out), and the last
+ * line may be unfinished (left for the next read).
+ */
+export function auditLinesSince(file: string, offset: number): string[] {
+  const buf = readFileSync(file);
+  let start = offset;
+  if (start > 0 && buf[start - 1] !== 0x0a) {
+    const nl = buf.indexOf(0x0a, start);
+    start = nl < 0 ? buf.length : nl + 1;
+  }
+  const lines = buf.subarray(start).toString('utf8').split('\n');
+  lines.pop();
+  return lines.filter(Boolean);
+}
+
 /** Requests completed since `offset`; with `instanceNamespace`, only that kubeusers instance's. */
 export function auditedSince(offset: number, instanceNamespace?: string): Audited[] {
   const prefix = instanceNamespace === undefined ? '' : `kubeusers/${instanceNamespace}/`;
-  return readFileSync(testEnv().kube.auditLog)
-    .subarray(offset)
-    .toString('utf8')
-    .split('\n')
-    .filter(Boolean)
+  return auditLinesSince(testEnv().kube.auditLog, offset)
     .map((l) => JSON.parse(l) as AuditLine)
     .filter((e) => e.stage === 'ResponseComplete' && (e.userAgent ?? '').startsWith(prefix))
     .map((e) => ({
