@@ -60,6 +60,11 @@ const { values } = parseArgs({
     'flood-only': { type: 'boolean', default: false },
     // With --n: only up to the new-tool and revoke rows (to compare latency changes quickly).
     'latency-only': { type: 'boolean', default: false },
+    // With --n: the cold run, then only the resyncing daemon's rows (resync, reviews, admin reads,
+    // listing, gateway) at full-mode lengths, to compare the admin API's figures quickly.
+    'reads-only': { type: 'boolean', default: false },
+    // The resyncing daemon under V8's CPU profiler: its .cpuprofile is left in this directory.
+    'cpu-prof': { type: 'string' },
     // N = 30,000 alone (about two hours), past a single cluster's guidance of about 10,000
     // namespaces; results go to bench/results/<date>-30000.json and latest-30000.md.
     large: { type: 'boolean', default: false },
@@ -67,6 +72,7 @@ const { values } = parseArgs({
 });
 const floodOnly = values['flood-only'] === true;
 const latencyOnly = values['latency-only'] === true;
+const readsOnly = values['reads-only'] === true;
 /** A stranger's flood of the admin API: bad tokens a second, from this many loopback addresses. */
 const FLOOD = { perSecond: 1_000, addresses: 100 };
 const LARGE = 30_000;
@@ -175,8 +181,8 @@ async function forN(n: number): Promise<void> {
   }
 }
 
-/** The one-shot rows: the cold run, then `sync --once` and `renew --once` with nothing to do. */
-async function oneShotRows(n: number, env: EnvInfo, config: string, floor: number): Promise<void> {
+/** The cold run: every account provisioned by one `sync --once`, a sample checked with kubectl. */
+async function coldRun(n: number, env: EnvInfo, config: string, floor: number): Promise<void> {
   const audit = env.kube.auditLog;
   const agent = 'kubeusers/kubeusers/';
   const offset = auditOffset(audit);
@@ -196,6 +202,12 @@ async function oneShotRows(n: number, env: EnvInfo, config: string, floor: numbe
     ratio_to_floor: round(cold.wall_s / floor),
   });
   console.log(`cold: ${cold.wall_s.toFixed(1)} s (${(cold.wall_s / floor).toFixed(2)} × floor)`);
+}
+
+/** The one-shot rows: the cold run, then `sync --once` and `renew --once` with nothing to do. */
+async function oneShotRows(n: number, env: EnvInfo, config: string, floor: number): Promise<void> {
+  const audit = env.kube.auditLog;
+  await coldRun(n, env, config, floor);
 
   await oneShot(n, config, 'sync', audit);
   await oneShot(n, config, 'renew', audit);
@@ -232,6 +244,11 @@ async function scenariosFor(n: number, env: EnvInfo): Promise<void> {
   const agent = 'kubeusers/kubeusers/';
   const audit = env.kube.auditLog;
 
+  if (readsOnly) {
+    await coldRun(n, env, config, NaN);
+    await resyncScenarios(n, env, dir, ports);
+    return;
+  }
   const floor = floodOnly ? NaN : await signerFloor(admin, n);
   scenarios.push({ name: 'signer-floor', n, wall_s: round(floor), floor_s: round(floor) });
   console.log(`signer-floor: ${floor.toFixed(1)} s`);
@@ -406,15 +423,17 @@ async function resyncScenarios(n: number, env: EnvInfo, dir: string, ports: Daem
     // by default, per caller) would measure the limiter, which answers 429 at once, not the reads.
     api: { requestsPerMinute: 1_000_000 },
   });
-  const daemon = await startDaemon(node, config, ports.ops);
+  const profiled = values['cpu-prof'];
+  const flagged = profiled ? ['--cpu-prof', `--cpu-prof-dir=${profiled}`, ...node] : node;
+  const daemon = await startDaemon(flagged, config, ports.ops);
   try {
     const c: ResyncContext = {
       n,
       pid: daemon.pid!,
       opsPort: ports.ops,
       audit: env.kube.auditLog,
-      seconds: light ? 3 : 20,
-      runs: light ? 3 : 10,
+      seconds: light && !readsOnly ? 3 : 20,
+      runs: light && !readsOnly ? 3 : 10,
       connections: 4,
     };
     const resync = await periodicResync(c);
@@ -433,7 +452,7 @@ async function resyncScenarios(n: number, env: EnvInfo, dir: string, ports: Daem
     const certPem = readFileSync(join(env.homesRoot, tool(n), '.toolskube', 'client.crt'), 'utf8');
     report(await credentialReviews(c, resync.wall_s!, gateway, certPem));
     report(await accountReads(c, resync.wall_s!, admin, (i) => tool(i + 1)));
-    report(await fullListing(c, admin, light ? 5 : 20));
+    report(await fullListing(c, admin, light && !readsOnly ? 5 : 20));
     report(
       await gatewayDenies({
         n,

@@ -119,8 +119,10 @@ export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
   });
   return {
     authenticated,
+    // A gateway reads no RateLimit headers, and their partition key is a digest per answer.
     reviews: rateLimit({
       ...common,
+      standardHeaders: false,
       limit: s.credentialReviewsPerMinute,
       keyGenerator: (_req, res) => identityKey(res.locals.identity as Identity),
       handler: tooMany('too many credential reviews; slow down'),

@@ -1,7 +1,8 @@
 // The certificate a credential review is asked about, checked against the cluster CA here too: the
 // caller (a gateway) verified it already, but a review must not take its word for it. A verified
-// certificate is remembered by its fingerprint (its bytes cannot change), so a gateway asking about
-// the same credential again costs a digest and a lookup.
+// certificate is remembered by its fingerprint (its bytes cannot change), and by the text it came in
+// as (nginx sends the same escaped PEM for the same certificate), so a gateway asking about the same
+// credential again costs one lookup: no decoding, parsing or digest.
 import { createHash, X509Certificate } from 'node:crypto';
 import { x509 } from '../pki/crypto.ts';
 import type { VerifiedCertificate } from './review.ts';
@@ -36,11 +37,28 @@ export class CertificateVerifier {
   #source = '';
   #cas: X509Certificate[] = [];
   readonly #memory = new Map<string, VerifiedCertificate>();
+  /** By the text as received: a few KB a key, so fewer of them. */
+  readonly #byText = new Map<string, VerifiedCertificate>();
+  readonly #maxText: number;
 
   /** `caPem` is read at every review, so a rotated bundle counts at once (and clears the memory). */
-  constructor(caPem: () => string, maxEntries = 10_000) {
+  constructor(caPem: () => string, maxEntries = 10_000, maxTexts = 1_000) {
     this.#caPem = caPem;
     this.#max = maxEntries;
+    this.#maxText = maxTexts;
+  }
+
+  /**
+   * The certificate in a text `decode` turns into PEM (nginx's URL-escaped form): remembered by the
+   * text itself when verified. `decode` may throw; nothing is remembered then.
+   */
+  verifyText(text: string, decode: (text: string) => string): VerifiedCertificate | undefined {
+    this.#refresh();
+    const known = this.#byText.get(text);
+    if (known) return known;
+    const verified = this.verify(decode(text));
+    if (verified) bounded(this.#byText, this.#maxText, text, verified);
+    return verified;
   }
 
   /** The certificate, when it is one and a CA of the bundle signed it; undefined otherwise. */
@@ -52,7 +70,7 @@ export class CertificateVerifier {
     const known = this.#memory.get(fingerprint);
     if (known) return known;
     const verified = this.#check(der, fingerprint);
-    if (verified) this.#remember(verified);
+    if (verified) bounded(this.#memory, this.#max, fingerprint, verified);
     return verified;
   }
 
@@ -62,6 +80,7 @@ export class CertificateVerifier {
     this.#source = pem;
     this.#cas = parseBundle(pem);
     this.#memory.clear();
+    this.#byText.clear();
   }
 
   #check(der: Buffer, fingerprint: string): VerifiedCertificate | undefined {
@@ -81,13 +100,14 @@ export class CertificateVerifier {
       notAfter: parsed.notAfter,
     };
   }
+}
 
-  #remember(v: VerifiedCertificate): void {
-    while (this.#memory.size >= this.#max) {
-      const oldest = this.#memory.keys().next();
-      if (oldest.done) break;
-      this.#memory.delete(oldest.value);
-    }
-    if (this.#max > 0) this.#memory.set(v.fingerprint, v);
+/** Sets a key in a map of at most `max` entries, the oldest dropped first. */
+function bounded<V>(map: Map<string, V>, max: number, key: string, value: V): void {
+  while (map.size >= max) {
+    const oldest = map.keys().next();
+    if (oldest.done) break;
+    map.delete(oldest.value);
   }
+  if (max > 0) map.set(key, value);
 }
