@@ -64,7 +64,12 @@ const MESSAGES: Record<StaleReason, string> = {
  */
 export function rememberedIds(maxEntries = 10_000): (raw: Buffer) => { serial: string; fingerprint: string } {
   const serials = new Map<string, string>();
+  // A connection's peer certificate is one Buffer for its whole life (peer-certificate.ts keeps it):
+  // its requests after the first cost no digest.
+  const byBuffer = new WeakMap<Buffer, { serial: string; fingerprint: string }>();
   return (raw) => {
+    const known = byBuffer.get(raw);
+    if (known) return known;
     const fingerprint = createHash('sha256').update(raw).digest('hex');
     let serial = serials.get(fingerprint);
     if (serial === undefined) {
@@ -72,7 +77,9 @@ export function rememberedIds(maxEntries = 10_000): (raw: Buffer) => { serial: s
       if (serials.size >= maxEntries) serials.delete(serials.keys().next().value!);
       serials.set(fingerprint, serial);
     }
-    return { serial, fingerprint };
+    const ids = { serial, fingerprint };
+    byBuffer.set(raw, ids);
+    return ids;
   };
 }
 

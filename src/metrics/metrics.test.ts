@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Metrics } from './metrics.ts';
+import { perAccountText, type PerAccountFamily } from './per-account.ts';
 import type { AccountState } from '../model/state.ts';
 import { renewalTime } from '../model/renewal.ts';
 
@@ -91,5 +92,23 @@ describe('Metrics: the per-account series', () => {
         'kubeusers_accounts',
       ]),
     );
+  });
+
+  it('renders a state record once per family: a scrape after the first joins kept lines; a saved state is new', () => {
+    const asked: string[] = [];
+    const f: PerAccountFamily = {
+      name: 'x',
+      help: 'h',
+      value: (s) => (asked.push(s.name), s.epoch),
+    };
+    const a = state('a');
+    const b = state('b');
+    const first = perAccountText([f], [a, b]);
+    const again = perAccountText([f], [a, b]);
+    const saved = { ...a, epoch: 2 };
+    const after = perAccountText([f], [saved, b]);
+    expect(asked).toEqual(['a', 'b', 'a']);
+    expect(again).toBe(first);
+    expect(after.split('\n').slice(2)).toEqual(['x{kind="tool",name="a"} 2', 'x{kind="tool",name="b"} 1']);
   });
 });
