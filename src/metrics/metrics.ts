@@ -3,8 +3,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import type { AccountState } from '../model/state.ts';
-import { renewalTime, type RenewalPolicy } from '../model/renewal.ts';
-import { perAccountSeries, perAccountText, perState, type PerAccountFamily } from './per-account.ts';
+import { stateRenewalTime, type RenewalPolicy } from '../model/renewal.ts';
+import { perAccountSeries, perAccountText, type PerAccountFamily } from './per-account.ts';
 
 /** What the metrics read of a sync's result (reconcile's SyncResult has this shape: metrics import nothing of reconcile's). */
 export interface SyncOutcome {
@@ -156,11 +156,10 @@ export class Metrics {
   constructor(policy: RenewalPolicy, clock: Clock) {
     this.#clock = clock;
     const states = (): Iterable<AccountState> => this.#states.values();
-    const renewal = perState((s) =>
-      s.notBefore && s.notAfter && s.serial
-        ? renewalTime(s.notBefore, s.notAfter, policy, `${s.kind}/${s.name}/${s.serial}`).getTime() / 1000
-        : undefined,
-    );
+    const renewal = (s: AccountState): number | undefined => {
+      const at = stateRenewalTime(s, policy);
+      return at && at.getTime() / 1000;
+    };
     this.#perAccount = [
       {
         name: 'kubeusers_certificate_expiration_timestamp_seconds',

@@ -50,20 +50,6 @@ export function perAccountText(families: PerAccountFamily[], states: Iterable<Ac
     .join('\n\n');
 }
 
-/**
- * A value computed once per state object: states are replaced, never changed, when saved, so a
- * scrape does not hash every account's serial again (the renewal point's jitter).
- */
-export function perState<T>(compute: (s: AccountState) => T): (s: AccountState) => T {
-  const memo = new WeakMap<AccountState, T>();
-  return (s) => {
-    if (memo.has(s)) return memo.get(s) as T;
-    const v = compute(s);
-    memo.set(s, v);
-    return v;
-  };
-}
-
 /** The families as prom-client's `getMetricsAsJSON` gives its own (read by tests and tools). */
 export function perAccountSeries(
   families: PerAccountFamily[],

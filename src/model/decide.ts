@@ -13,7 +13,7 @@ import { certIsCurrent, initialState, nextEpoch, withEpochId, type AccountState 
 import type { Random } from './random-type.ts';
 import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from './validity.ts';
-import { renewalTime, type RenewalPolicy } from './renewal.ts';
+import { stateRenewalTime, type RenewalPolicy } from './renewal.ts';
 import { observedKey, type ObservedObject } from './observed.ts';
 import { lockedState } from './transitions.ts';
 import {
@@ -145,10 +145,8 @@ export function issueReason(
   if (validity !== 'valid') return validity;
   if (!certIsCurrent(s.instance, state)) return 'old-epoch';
   if (state.uid !== account.uid) return 'subject-changed';
-  if (
-    now >= renewalTime(state.notBefore, state.notAfter, policy, `${state.kind}/${state.name}/${state.serial}`)
-  )
-    return 'due';
+  const due = stateRenewalTime(state, policy);
+  if (due && now >= due) return 'due';
   return undefined;
 }
 
@@ -229,10 +227,7 @@ function certificateStep(
 
 /** The later of the renewal time and the end of a backoff. */
 function nextLook(state: AccountState, s: DecideSettings): { nextDue?: Date } {
-  const due =
-    state.serial && state.notBefore && state.notAfter
-      ? renewalTime(state.notBefore, state.notAfter, s.renewal, `${state.kind}/${state.name}/${state.serial}`)
-      : undefined;
+  const due = stateRenewalTime(state, s.renewal);
   const times = [due, state.nextAttempt].filter((t): t is Date => t !== undefined);
   return times.length ? { nextDue: new Date(Math.max(...times.map((t) => t.getTime()))) } : {};
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { backoffMs, renewalTime, unitFromSeed } from './renewal.ts';
+import { backoffMs, renewalTime, stateRenewalTime, unitFromSeed } from './renewal.ts';
 
 const nb = new Date('2026-01-01T00:00:00Z');
 const na = new Date('2026-01-31T00:00:00Z');
@@ -41,4 +41,40 @@ describe('backoffMs', () => {
     ['never under 30 s', 30, new Date(now.getTime() + 60_000), 30_000],
   ];
   it.each(cases)('%s', (_, failures, notAfter, ms) => expect(backoffMs(failures, now, notAfter)).toBe(ms));
+});
+
+describe('stateRenewalTime', () => {
+  const policy = { renewFraction: 2 / 3, jitterFraction: 0.1 };
+  const state = {
+    kind: 'tool',
+    name: 'a',
+    serial: '0a1b',
+    notBefore: new Date('2026-11-01T00:00:00Z'),
+    notAfter: new Date('2026-12-01T00:00:00Z'),
+  };
+  const fresh = (p: typeof policy) => renewalTime(state.notBefore, state.notAfter, p, 'tool/a/0a1b');
+  it.each([
+    {
+      name: "as renewalTime with the state's seed",
+      ask: () => stateRenewalTime(state, policy),
+      want: fresh(policy),
+    },
+    {
+      name: 'asked again, the same time (kept), a copy the caller may change',
+      ask: () => (stateRenewalTime(state, policy)!.setTime(0), stateRenewalTime(state, policy)),
+      want: fresh(policy),
+    },
+    {
+      name: 'another policy: computed for it',
+      ask: () => stateRenewalTime(state, { renewFraction: 0.5, jitterFraction: 0 }),
+      want: fresh({ renewFraction: 0.5, jitterFraction: 0 }),
+    },
+    {
+      name: 'no certificate: none',
+      ask: () => stateRenewalTime({ kind: 'tool', name: 'b' }, policy),
+      want: undefined,
+    },
+  ])('$name', ({ ask, want }) => {
+    expect(ask()).toEqual(want);
+  });
 });

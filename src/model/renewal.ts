@@ -22,6 +22,24 @@ export function renewalTime(notBefore: Date, notAfter: Date, policy: RenewalPoli
 }
 
 /**
+ * An account's renewal time, kept per state record and policy (a saved state is a new record): a
+ * resync at 10,000 accounts hashed every account's seed twice (~4 % of its CPU).
+ */
+const dueOf = new WeakMap<object, { policy: RenewalPolicy; at: number }>();
+export function stateRenewalTime(
+  state: { kind: string; name: string; serial?: string; notBefore?: Date; notAfter?: Date },
+  policy: RenewalPolicy,
+): Date | undefined {
+  const { serial, notBefore, notAfter } = state;
+  if (!serial || !notBefore || !notAfter) return undefined;
+  const kept = dueOf.get(state);
+  if (kept?.policy === policy) return new Date(kept.at);
+  const at = renewalTime(notBefore, notAfter, policy, `${state.kind}/${state.name}/${serial}`);
+  dueOf.set(state, { policy, at: at.getTime() });
+  return at;
+}
+
+/**
  * The wait before retrying after `failures` consecutive failures: exponential from 30 s, capped at
  * an hour and at a tenth of the time the current certificate has left, so retries stay frequent
  * while there is still time to renew.
