@@ -52,6 +52,11 @@ export interface AppOptions {
   events?: ActEvents;
   onRequest?: (method: string, url: string) => void;
   point?: (name: string) => void;
+  /**
+   * The daemon: state kept across syncs (the desired digests, ADR 27) is built only for a process
+   * that syncs again; a one-shot would pay for it once and use it once.
+   */
+  resident?: boolean;
 }
 
 /** The kubeconfig file when one is set, else the pod's service account; a weakened TLS is said. */
@@ -226,7 +231,7 @@ export async function buildApp(settings: Settings, opts: AppOptions = {}): Promi
     metrics,
     recorder,
     cache,
-    desiredMemo: new DesiredMemo(),
+    ...(opts.resident ? { desiredMemo: new DesiredMemo() } : {}),
   };
   return {
     fence,

@@ -19,13 +19,14 @@ export async function withApp(
   configFile: string,
   io: Output,
   fn: (app: App) => Promise<number>,
+  { resident = false }: { resident?: boolean } = {},
 ): Promise<number> {
   let app: App;
   try {
     const settings = await loadConfig(configFile);
     const point = crashPointFromEnv();
     // buildApp reads the files the configuration names (bind password, CA bundle): ConfigError too.
-    app = await buildApp(settings, point ? { point } : {});
+    app = await buildApp(settings, { ...(point ? { point } : {}), resident });
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`kubeusers: ${err.message}`);

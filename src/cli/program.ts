@@ -17,19 +17,25 @@ export function buildProgram(
     .showHelpAfterError()
     .action(() => program.help());
   const config = (): string => program.opts<{ config: string }>().config;
-  const run = (fn: Parameters<typeof withApp>[2]) => async () => exit(await withApp(config(), io, fn));
+  const run =
+    (fn: Parameters<typeof withApp>[2], o: Parameters<typeof withApp>[3] = {}) =>
+    async () =>
+      exit(await withApp(config(), io, fn, o));
 
   program
     .command('run')
     .description('run the daemon: periodic sync and renewal sweep; SIGTERM drains and exits')
     .option('--confirm-removals', 'allow removals beyond the removal guard')
     .action((o: { confirmRemovals?: boolean }) =>
-      run(async (app) => {
-        // The daemon's servers (express, the API) are loaded by `run` alone: a one-shot command
-        // started by cron every few minutes pays for what it uses only.
-        const { runDaemon } = await import('./daemon.ts');
-        return runDaemon(app, o.confirmRemovals ?? false);
-      })(),
+      run(
+        async (app) => {
+          // The daemon's servers (express, the API) are loaded by `run` alone: a one-shot command
+          // started by cron every few minutes pays for what it uses only.
+          const { runDaemon } = await import('./daemon.ts');
+          return runDaemon(app, o.confirmRemovals ?? false);
+        },
+        { resident: true },
+      )(),
     );
   program
     .command('sync')

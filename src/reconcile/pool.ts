@@ -43,7 +43,7 @@ export class KeyedMutex {
  * the sync the requests answered in it: 16 decisions (~2 ms) cost a no-op resync 29 % under a closed
  * loop of reviews (bench row credential-reviews, 2026-12-01); ~10 ms costs it under 10 %.
  */
-export const SLICE_MS = 10;
+export const SLICE_MS = 5;
 
 export interface SliceOptions {
   budgetMs?: number;
