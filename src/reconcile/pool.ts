@@ -40,8 +40,10 @@ export class KeyedMutex {
 /**
  * How long a slice of a sync's decisions may hold the event loop. It bounds what an API answer (a
  * credential review, an admin read) waits behind a sync of any size, while each turn given also costs
- * the sync the requests answered in it: 16 decisions (~2 ms) cost a no-op resync 29 % under a closed
- * loop of reviews (bench row credential-reviews, 2026-12-01); ~10 ms costs it under 10 %.
+ * the sync the requests answered in it (up to one per open connection): 16 decisions (~2 ms) cost a
+ * no-op resync 29 % under a closed loop of reviews when a review cost ~0.15 ms (bench row
+ * credential-reviews, 2026-12-01); at ~5 ms, with reviews made cheaper, it costs nothing measurable
+ * (ADR 27).
  */
 export const SLICE_MS = 5;
 
