@@ -64,7 +64,7 @@ export interface RequestHook {
 }
 
 /** Reviews are how the API authenticates callers; they change nothing and followers may make them. */
-const READ_ONLY_POSTS = /\/apis\/(authentication|authorization)\.k8s\.io\//;
+const READ_ONLY_POSTS = /^\/apis\/(authentication|authorization)\.k8s\.io\//;
 
 export interface ClientOptions {
   userAgent: string;
@@ -100,7 +100,8 @@ export function makeClients(kc: KubeAccess, limiter: TokenBucket, opts: ClientOp
   const pool = transport(kc);
   const pre = async (method: string, path: string): Promise<void> => {
     const url = `${kc.server}${path}`;
-    if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(url) && !canWrite()) throw new NotLeaderError();
+    // The path alone, from its start: the server's own URL may have a path of its own.
+    if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(path) && !canWrite()) throw new NotLeaderError();
     await limiter.take();
     onRequest?.(method, url);
   };

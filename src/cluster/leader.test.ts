@@ -49,6 +49,32 @@ describe('the fence', () => {
     expect(failureReason(err)).toBe('not-leader');
   });
 
+  // A follower's API authenticates callers with reviews: those POSTs pass, and only those.
+  const posts: [string, (c: ReturnType<typeof makeClients>) => Promise<unknown>, boolean][] = [
+    [
+      'a SubjectAccessReview passes (it fails on the network instead)',
+      (c) => c.authorization.createSubjectAccessReview({ body: { spec: {} } }),
+      false,
+    ],
+    ['a TokenReview passes', (c) => c.authentication.createTokenReview({ body: { spec: {} } }), false],
+    [
+      'a ConfigMap is refused, though the server URL has the review path in it',
+      (c) => c.core.createNamespacedConfigMap({ namespace: 'n', body: { metadata: { name: 'x' } } }),
+      true,
+    ],
+  ];
+  it.each(posts)('%s', async (_, post, refused) => {
+    // A server behind a path prefix: the fence must read the request's own path, from its start.
+    const kc = {
+      server: 'https://127.0.0.1:1/apis/authorization.k8s.io/',
+      tls: {},
+      headers: () => Promise.resolve({}),
+    };
+    const clients = makeClients(kc, new TokenBucket(100, 100), { userAgent: 't', canWrite: () => false });
+    const err = await post(clients).catch((e: unknown) => e);
+    expect(isNotLeader(err)).toBe(refused);
+  });
+
   const cases: [string, unknown, boolean][] = [
     ['the fence', new NotLeaderError(), true],
     ['wrapped', new Error('x', { cause: new NotLeaderError() }), true],
