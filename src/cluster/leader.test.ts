@@ -56,7 +56,11 @@ describe('the fence', () => {
       (c) => c.authorization.createSubjectAccessReview({ body: { spec: {} } }),
       false,
     ],
-    ['a TokenReview passes', (c) => c.authentication.createTokenReview({ body: { spec: {} } }), false],
+    [
+      'a TokenReview passes',
+      (c) => c.authentication.createTokenReview({ body: { spec: { token: 'x' } } }),
+      false,
+    ],
     [
       'a ConfigMap is refused, though the server URL has the review path in it',
       (c) => c.core.createNamespacedConfigMap({ namespace: 'n', body: { metadata: { name: 'x' } } }),
