@@ -48,6 +48,8 @@ function outcomeOf(req: Request, d: ReviewDeps): ReviewOutcome {
     try {
       cert = d.verifier.verifyText(escaped, decodeURIComponent);
     } catch (err) {
+      // Only the decoding is the caller's fault; anything else is ours and stays a 500.
+      if (!(err instanceof URIError)) throw err;
       throw new HttpError(401, 'invalid-certificate', `${CERTIFICATE_HEADER}: not URL-encoded PEM`, {
         cause: err,
       });
