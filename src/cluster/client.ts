@@ -101,7 +101,8 @@ export function makeClients(kc: KubeAccess, limiter: TokenBucket, opts: ClientOp
   const pre = async (method: string, path: string): Promise<void> => {
     const url = `${kc.server}${path}`;
     // The path alone, from its start: the server's own URL may have a path of its own.
-    if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(path) && !canWrite()) throw new NotLeaderError();
+    if (canWrite && method !== 'GET' && !READ_ONLY_POSTS.test(path) && !canWrite())
+      throw new NotLeaderError();
     await limiter.take();
     onRequest?.(method, url);
   };
