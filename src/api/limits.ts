@@ -105,8 +105,19 @@ export interface CallerLimits {
 }
 
 const SPENT = 'too many unauthenticated requests from this address; slow down';
-const tooMany = (detail: string) => (_req: Request, _res: Response, next: NextFunction) =>
+/**
+ * A 429 that says when to come back. express-rate-limit writes Retry-After only with its standard or
+ * legacy headers, which credential reviews go without: then it is written here, from the window's end.
+ */
+const tooMany = (detail: string, clock: Clock) => (req: Request, res: Response, next: NextFunction) => {
+  const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+  if (reset && !res.hasHeader('Retry-After'))
+    res.setHeader(
+      'Retry-After',
+      String(Math.max(1, Math.ceil((reset.getTime() - clock.now().getTime()) / 1000))),
+    );
   next(new HttpError(429, 'rate-limited', detail));
+};
 
 export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
   const common = { windowMs: WINDOW_MS, standardHeaders: 'draft-8', legacyHeaders: false } as const;
@@ -115,7 +126,7 @@ export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
     ...common,
     limit: s.requestsPerMinute,
     keyGenerator: (_req, res) => identityKey(res.locals.identity as Identity),
-    handler: tooMany('too many requests; slow down'),
+    handler: tooMany('too many requests; slow down', clock),
   });
   return {
     authenticated,
@@ -125,7 +136,7 @@ export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
       standardHeaders: false,
       limit: s.credentialReviewsPerMinute,
       keyGenerator: (_req, res) => identityKey(res.locals.identity as Identity),
-      handler: tooMany('too many credential reviews; slow down'),
+      handler: tooMany('too many credential reviews; slow down', clock),
     }),
     spent: async (who) =>
       ((await authenticated.getKey(identityKey(who)))?.totalHits ?? 0) >= s.requestsPerMinute,
@@ -133,7 +144,7 @@ export function callerLimits(s: LimitSettings, clock: Clock): CallerLimits {
       ...common,
       limit: s.requestsPerMinute,
       keyGenerator: addressKey,
-      handler: tooMany('too many requests; slow down'),
+      handler: tooMany('too many requests; slow down', clock),
     }),
     gate: (req) => {
       const key = addressKey(req);
