@@ -50,7 +50,8 @@ export class CertificateVerifier {
 
   /**
    * The certificate in a text `decode` turns into PEM (nginx's URL-escaped form): remembered by the
-   * text itself when verified. `decode` may throw; nothing is remembered then.
+   * text itself when verified, so every caller must pass the same `decode` (the route's
+   * decodeURIComponent). `decode` may throw; nothing is remembered then.
    */
   verifyText(text: string, decode: (text: string) => string): VerifiedCertificate | undefined {
     this.#refresh();
