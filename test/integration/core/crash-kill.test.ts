@@ -7,6 +7,11 @@
 // yet, at a random occurrence of its trigger; where it really landed is read while the process is
 // stopped (SIGSTOP, every thread in state T), so the step recorded as hit is the one on disk and in
 // the cluster at the moment of the SIGKILL, not the one aimed at.
+//
+// One step is too short to hit by reacting to an event: between the certificate's rename and the
+// key's there are a few system calls, less than the test's own latency on a loaded machine (a CI run
+// aimed at it 8 times and hit it once). For it the process is stopped earlier, at its certificate's
+// temp file, and let run in slices of ~0.1 ms until the disk shows the step (creep).
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
@@ -85,8 +90,25 @@ const TRIGGERS: Record<StepName, (e: Seen) => boolean> = {
   'config-temp': (e) => e.where === '.kube' && e.name.startsWith('.config.kubeusers-'),
   'key-temp': (e) => e.where === '.toolskube' && e.name.startsWith('.client.key.kubeusers-'),
   'cert-temp': (e) => e.where === '.toolskube' && e.name.startsWith('.client.crt.kubeusers-'),
-  'files-partial': (e) => e.where === '.toolskube' && (e.name === 'client.crt' || e.name === 'client.key'),
+  'files-partial': (e) => e.where === '.toolskube' && e.name.startsWith('.client.crt.kubeusers-'),
   state: (e) => e.where === '.kube' && e.name === 'config',
+};
+
+/**
+ * Steps reached by creeping from their trigger: true once some tool shows the step with evidence not
+ * in `before` (cheap checks only, run at every slice; the full snapshot decides what was hit).
+ */
+const CREEP_UNTIL: Partial<Record<StepName, (before: Set<string>) => boolean>> = {
+  'files-partial': (before) =>
+    tools.some((t) => {
+      const dir = join(homeOf(t.name), '.toolskube');
+      const inodes = ['client.crt', 'client.key'].map((f) => entry(join(dir, f))?.ino ?? '-');
+      return (
+        inodes.includes('-') &&
+        inodes.some((i) => i !== '-') &&
+        !before.has(`files-partial ${t.name} ${inodes.join('/')}`)
+      );
+    }),
 };
 
 /** lstat, or undefined when nothing is there. */
@@ -163,6 +185,29 @@ async function stopped(pid: number): Promise<void> {
     );
     if (states.every((st) => st === 'T' || st === 't' || st === 'Z')) return;
     await new Promise((r) => setImmediate(r));
+  }
+}
+
+const gone = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'Z';
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * Lets the stopped process `pid` run in slices of ~0.1 ms, stopped again after each, until
+ * `reached()`, its end, or `slices` run out.
+ */
+async function creep(pid: number, reached: () => boolean, slices = 20_000): Promise<void> {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < slices && !reached() && !gone(pid); i++) {
+    process.kill(pid, 'SIGCONT');
+    // Without a pause the threads would meet the next SIGSTOP before running a single instruction.
+    Atomics.wait(pause, 0, 0, 0.1);
+    process.kill(pid, 'SIGSTOP');
+    await stopped(pid);
   }
 }
 
@@ -299,7 +344,9 @@ async function runAndKill(target: StepName | undefined, occurrence: number): Pro
       } catch {
         return; // it finished already
       }
+      const until = CREEP_UNTIL[target];
       hit = stopped(pid)
+        .then(() => until && creep(pid, () => until(before)))
         .then(snapshot)
         .finally(() => child.kill('SIGKILL'));
     };
