@@ -54,25 +54,35 @@ export interface SliceOptions {
 }
 
 /**
- * Calls `fn` on each item in order, letting the event loop run whenever the current slice has taken
- * `budgetMs`: a sync deciding for 10,000 accounts must not hold the admin API's and the gateways'
- * answers for its whole length.
+ * Lets the event loop run whenever the current slice of a sync has taken its budget: a sync deciding
+ * for 10,000 accounts must not hold the admin API's and the gateways' answers for its whole length.
+ * One budget serves every pass of a sync: the time since the last turn given counts whichever pass
+ * spent it, so passes run back to back never hold the event loop for a budget each.
  */
-export async function eachInSlices<T>(
-  items: Iterable<T>,
-  fn: (item: T) => void,
-  o: SliceOptions = {},
-): Promise<void> {
-  const budget = o.budgetMs ?? SLICE_MS;
-  const now = o.now ?? (() => performance.now());
-  let started = now();
-  let first = true;
-  for (const item of items) {
-    if (!first && now() - started >= budget) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      started = now();
+export class Slices {
+  readonly #budget: number;
+  readonly #now: () => number;
+  #started: number;
+
+  constructor(o: SliceOptions = {}) {
+    this.#budget = o.budgetMs ?? SLICE_MS;
+    this.#now = o.now ?? (() => performance.now());
+    this.#started = this.#now();
+  }
+
+  /** Lets the event loop run if this slice's budget is spent (between steps no pass can cut). */
+  async checkpoint(): Promise<void> {
+    if (this.#now() - this.#started < this.#budget) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#started = this.#now();
+  }
+
+  /** Calls `fn` on each item in order, letting the event loop run whenever the budget is spent. */
+  async each<T>(items: Iterable<T>, fn: (item: T) => void): Promise<void> {
+    for (const item of items) {
+      // Inline rather than `await this.checkpoint()`: a microtask per item costs a no-op resync.
+      if (this.#now() - this.#started >= this.#budget) await this.checkpoint();
+      fn(item);
     }
-    first = false;
-    fn(item);
   }
 }

@@ -34,7 +34,7 @@ import {
 import { readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
 import { observedKey, type ObservedObject } from '../model/observed.ts';
 import type { DesiredMemo } from '../model/desired.ts';
-import { eachInSlices, KeyedMutex, mapPool } from './pool.ts';
+import { KeyedMutex, mapPool, Slices } from './pool.ts';
 import { waitingAccounts, type Waiting } from '../model/credentials.ts';
 
 export interface SyncDeps {
@@ -179,9 +179,12 @@ export function oneRead(
 }
 
 /** Each account's objects, by object key: one pass, as decide reads them. */
-async function byAccount(objects: ObservedObject[]): Promise<Map<string, Map<string, ObservedObject>>> {
+async function byAccount(
+  objects: ObservedObject[],
+  slices: Slices,
+): Promise<Map<string, Map<string, ObservedObject>>> {
   const m = new Map<string, Map<string, ObservedObject>>();
-  await eachInSlices(objects, (o) => {
+  await slices.each(objects, (o) => {
     if (!o.account) return;
     const key = accountKey(o.account.kind, o.account.name);
     let own = m.get(key);
@@ -199,9 +202,19 @@ interface Indexed {
 }
 
 /** A map of the items by key, built in slices like the decisions (ADR 27). */
-async function keyed<T>(items: readonly T[], key: (item: T) => string): Promise<Map<string, T>> {
+async function keyed<T>(
+  items: Iterable<T>,
+  key: (item: T) => string,
+  slices: Slices,
+): Promise<Map<string, T>> {
   const m = new Map<string, T>();
-  await eachInSlices(items, (item) => m.set(key(item), item));
+  await slices.each(items, (item) => m.set(key(item), item));
+  return m;
+}
+
+async function fromStates(states: Map<string, AccountState>, slices: Slices): Promise<Map<string, Account>> {
+  const m = new Map<string, Account>();
+  await slices.each(states, ([k, s]) => m.set(k, accountFromState(s)));
   return m;
 }
 
@@ -209,16 +222,22 @@ async function keyed<T>(items: readonly T[], key: (item: T) => string): Promise<
  * The inputs by account. At 10,000 accounts (60,000 objects) this was one block of ~60-190 ms per
  * resync that every API answer waited behind: it yields like the decisions do.
  */
-async function indexInputs(inputs: Inputs): Promise<Indexed> {
-  const states = await keyed(inputs.cluster.states, (s) => accountKey(s.kind, s.name));
+async function indexInputs(inputs: Inputs, slices: Slices): Promise<Indexed> {
+  const key = (a: { kind: AccountKind; name: string }): string => accountKey(a.kind, a.name);
+  const states = await keyed(inputs.cluster.states, key, slices);
   // Without a directory answer, accounts are taken from state: renewals go on, nothing is removed or locked.
   const accounts = inputs.snapshot
-    ? await keyed(inputs.snapshot.accounts, (a) => accountKey(a.kind, a.name))
-    : new Map([...states].map(([k, s]): [string, Account] => [k, accountFromState(s)]));
+    ? await keyed(inputs.snapshot.accounts, key, slices)
+    : await fromStates(states, slices);
   const skipped = (inputs.snapshot?.skipped ?? [])
     .filter((s) => s.name)
     .map((s) => accountKey(s.kind, s.name!));
-  return { states, objects: await byAccount(inputs.cluster.objects), accounts, skipped: new Set(skipped) };
+  return {
+    states,
+    objects: await byAccount(inputs.cluster.objects, slices),
+    accounts,
+    skipped: new Set(skipped),
+  };
 }
 
 function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): AccountInput {
@@ -241,12 +260,16 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
 
 async function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): Promise<AccountPlan[]> {
   const now = deps.clock.now();
-  const ix = await indexInputs(inputs);
+  // One budget for every pass: at 10,000 accounts they ran back to back for up to ~15 ms.
+  const slices = new Slices();
+  const ix = await indexInputs(inputs, slices);
   const keys = new Set([...ix.accounts.keys(), ...ix.states.keys(), ...ix.objects.keys(), ...ix.skipped]);
+  await slices.checkpoint();
   const plans: AccountPlan[] = [];
   const wanted = [...keys].filter((key) => !opts.only || opts.only.has(key)).sort();
+  await slices.checkpoint();
   if (!opts.only) deps.desiredMemo?.retain(new Set(ix.accounts.keys()));
-  await eachInSlices(wanted, (key) => {
+  await slices.each(wanted, (key) => {
     const input = inputFor(key, ix, inputs, opts);
     if (opts.mode === 'renew' && (!input.account || input.account.locked)) return;
     const plan = decide(input, now, deps.decide, deps.random ?? systemRandom, deps.desiredMemo);
