@@ -4,6 +4,7 @@ import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { x509 } from '../pki/crypto.ts';
 import { generateKey, privateKeyPem, signingAlgorithm } from '../pki/keys.ts';
+import { caPair } from '../../test/env/pki.ts';
 import { HttpError } from './errors.ts';
 import { AUTHENTICATED_GROUP, identityFromPeer, peerOf, type PeerView } from './peer-certificate.ts';
 
@@ -18,19 +19,8 @@ interface Ca {
 }
 
 async function makeCa(name: string): Promise<Ca> {
-  const keys = await generateKey('ecdsa-p256');
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${name}`,
-    keys,
-    notBefore: new Date(NOW.getTime() - DAY),
-    notAfter: new Date(NOW.getTime() + 365 * DAY),
-    signingAlgorithm: ALG,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-    ],
-  });
-  return { keys, cert, pem: cert.toString('pem') };
+  const { keys, cert, pair } = await caPair(name);
+  return { keys, cert, pem: pair.cert };
 }
 
 /** What a leaf certificate is made of; the modifiers below change one thing each. */

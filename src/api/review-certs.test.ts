@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { x509 } from '../pki/crypto.ts';
 import { generateKey, signingAlgorithm } from '../pki/keys.ts';
+import { caPair } from '../../test/env/pki.ts';
 import { CertificateVerifier } from './review-certs.ts';
 
 const DAY = 86_400_000;
@@ -10,16 +11,8 @@ const ALG = signingAlgorithm('ecdsa-p256');
 const NOW = new Date();
 
 async function makeCa(name: string): Promise<{ keys: CryptoKeyPair; pem: string; name: string }> {
-  const keys = await generateKey('ecdsa-p256');
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${name}`,
-    keys,
-    notBefore: new Date(NOW.getTime() - DAY),
-    notAfter: new Date(NOW.getTime() + 365 * DAY),
-    signingAlgorithm: ALG,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
-  });
-  return { keys, pem: cert.toString('pem'), name };
+  const { keys, pair } = await caPair(name);
+  return { keys, pem: pair.cert, name };
 }
 
 async function leaf(ca: { keys: CryptoKeyPair; name: string }, subject: string): Promise<string> {

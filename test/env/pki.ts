@@ -21,7 +21,8 @@ export interface ClusterPki {
   serviceAccount: { key: string; pub: string };
 }
 
-async function caPair(
+/** A self-signed CA made now (valid from a day ago for a year): the environment's, or a unit test's. */
+export async function caPair(
   name: string,
 ): Promise<{ pair: Pair; keys: CryptoKeyPair; cert: x509.X509Certificate }> {
   const keys = await generateKey('ecdsa-p256');
