@@ -11,7 +11,7 @@ import { buildApp, ensureOwnNamespace, type App } from '../../src/main.ts';
 import { makeLogger } from '../../src/log.ts';
 import { runSync, type SyncOptions, type SyncResult } from '../../src/reconcile/sync.ts';
 import { DirectoryFixture } from '../env/directory.ts';
-import { expectLog } from '../env/logs.ts';
+import { expectLog, teeToLog } from '../env/logs.ts';
 import { bindApiAdmins, installClusterRoles } from '../env/cluster-roles.ts';
 import { startSlapd, type LdapSeed, type RunningLdap } from '../env/slapd.ts';
 import { testEnv } from '../env/index.ts';
@@ -159,6 +159,7 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
       env: { ...process.env, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    teeToLog(child, testEnv().dir, 'cli');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -5,12 +5,13 @@
 // and decides everything else (credential, rate, RBAC) again itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, testEnv } from '../../env/index.ts';
+import { teeToLog } from '../../env/logs.ts';
 import { servingPairFrom } from '../../env/pki.ts';
 import { roundRobin, type RoundRobin } from '../../env/round-robin.ts';
 import { stopApiserver } from '../../env/apiserver-restart.ts';
@@ -38,16 +39,15 @@ async function daemon(configFile: string): Promise<Daemon> {
     [join(repo, 'src', 'cli', 'index.ts'), '--config', configFile, 'run'],
     {
       env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   const d: Daemon = { child, lines: [], port: 0 };
   daemons.push(d);
   let rest = '';
   // Kept where the global teardown looks for secrets: the hop's tokens must never be logged.
-  const logFile = join(testEnv().dir, `kubeusers-rp-daemon-${child.pid}.jsonl`);
+  teeToLog(child, testEnv().dir, 'rp-daemon');
   child.stdout.on('data', (c: Buffer) => {
-    appendFileSync(logFile, c);
     const parts = (rest + c.toString()).split('\n');
     rest = parts.pop() ?? '';
     for (const p of parts) if (p.trim()) d.lines.push(JSON.parse(p) as Record<string, unknown>);

@@ -14,7 +14,6 @@
 // temp file, and let run in slices of ~0.1 ms until the disk shows the step (creep).
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  appendFileSync,
   closeSync,
   existsSync,
   fstatSync,
@@ -35,6 +34,7 @@ import { certInfo, certMatchesKey } from '../../../src/pki/cert.ts';
 import { csrName } from '../../../src/model/names.ts';
 import { gatherCluster } from '../../../src/reconcile/gather.ts';
 import { adminKubeConfig, kubectl, testEnv } from '../../env/index.ts';
+import { teeToLog } from '../../env/logs.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
 
 /** The write steps of one issuance, in the order they happen for a new tool. */
@@ -327,13 +327,8 @@ async function runAndKill(target: StepName | undefined, occurrence: number): Pro
       { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
-    // Its log goes where the global teardown scans logs for secrets.
-    const log = join(testEnv().dir, `kubeusers-crash-kill-${process.pid}.log`);
-    child.stdout!.on('data', (c: Buffer) => appendFileSync(log, c));
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      appendFileSync(log, c);
-    });
+    teeToLog(child, testEnv().dir, 'crash-kill');
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     let seen = 0;
     let hit: Promise<Set<string>> | undefined;
     const onEvent = (e: Seen): void => {

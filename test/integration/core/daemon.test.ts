@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { kubectl } from '../../env/index.ts';
+import { kubectl, testEnv } from '../../env/index.ts';
+import { teeToLog } from '../../env/logs.ts';
 import { cli, kubeconfigOf, scenario, type Scenario } from '../support.ts';
 
 let s: Scenario;
@@ -37,6 +38,7 @@ describe('kubeusers run', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    teeToLog(child, testEnv().dir, 'run-daemon');
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

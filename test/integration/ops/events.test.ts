@@ -2,13 +2,13 @@
 // naming its serial, also when the API server goes away in the middle of the work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, testEnv } from '../../env/index.ts';
 import { stopApiserver } from '../../env/apiserver-restart.ts';
-import { expectLog } from '../../env/logs.ts';
+import { teeToLog } from '../../env/logs.ts';
 import { Writable } from 'node:stream';
 import { makeLogger } from '../../../src/log.ts';
 import { buildApp, type App } from '../../../src/main.ts';
@@ -102,15 +102,9 @@ describe('across a kube-apiserver restart', () => {
       { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     daemons.push(child);
-    // The daemon's log, also scanned for secrets by the global teardown.
-    const log = join(testEnv().dir, `kubeusers-evr-daemon-${process.pid}.jsonl`);
-    expectLog(testEnv().dir, log);
+    teeToLog(child, testEnv().dir, 'evr-daemon');
     const lines: string[] = [];
-    child.stdout.on('data', (c: Buffer) => {
-      appendFileSync(log, c);
-      lines.push(...c.toString('utf8').split('\n').filter(Boolean));
-    });
-    child.stderr.on('data', (c: Buffer) => appendFileSync(log, c));
+    child.stdout.on('data', (c: Buffer) => lines.push(...c.toString('utf8').split('\n').filter(Boolean)));
     const homes = (): number => names.filter((n) => existsSync(kubeconfigOf(join(s.homesRoot, n)))).length;
     // The outage starts from the run's own progress: once a few homes are written, with more in flight.
     await until(() => homes() >= 3, 120_000);

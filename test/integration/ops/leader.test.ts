@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { adminKubeConfig } from '../../env/index.ts';
+import { adminKubeConfig, testEnv } from '../../env/index.ts';
+import { teeToLog } from '../../env/logs.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
 import { auditOffset, auditedSince } from '../../env/audit.ts';
 
@@ -15,8 +16,9 @@ function daemon(): { child: ChildProcess; pid: number } {
   const child = spawn(
     process.execPath,
     [join(repo, 'src', 'cli', 'index.ts'), '--config', s.configFile, 'run'],
-    { env: { ...process.env, NODE_OPTIONS: '' }, stdio: 'ignore' },
+    { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  teeToLog(child, testEnv().dir, 'le-daemon');
   daemons.push(child);
   return { child, pid: child.pid! };
 }

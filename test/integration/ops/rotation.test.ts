@@ -24,6 +24,7 @@ import { Attribute, Change, Client } from 'ldapts';
 import { makeClusterPki, servingPairFrom, type Pair } from '../../env/pki.ts';
 import { kubectl, testEnv } from '../../env/index.ts';
 import { freePort } from '../../env/proc.ts';
+import { teeToLog } from '../../env/logs.ts';
 import { kubeconfigOf, scenario, type Scenario } from '../support.ts';
 import { LdapDirectory } from '../../../src/directory/ldap.ts';
 import { directoryOptions } from '../../../src/main.ts';
@@ -99,6 +100,7 @@ function startDaemon(configFile: string): Daemon {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  teeToLog(child, testEnv().dir, 'rotation-daemon');
   const lines: Line[] = [];
   let out = '';
   let partial = '';
