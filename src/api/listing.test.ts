@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AccountState } from '../model/state.ts';
-import { accountJson, accountOrder, accountView, pageStart } from './app.ts';
+import {
+  accountJson,
+  accountOrder,
+  accountView,
+  ListingPages,
+  pageStart,
+  renderPage,
+  type ListingQuery,
+} from './listing.ts';
 
 const st = (kind: 'tool' | 'admin', name: string): AccountState => ({ kind, name }) as AccountState;
 
@@ -55,5 +63,82 @@ describe("an account's JSON in the listing", () => {
     const before = full();
     expect(accountJson(before)).toContain('"state":"active"');
     expect(accountJson({ ...before, status: 'locked' })).toContain('"state":"locked"');
+  });
+});
+
+describe("the listing's pages", () => {
+  const account = (kind: 'tool' | 'admin', name: string, status = 'active'): AccountState =>
+    ({ kind, name, status, epoch: 1, lastChange: new Date('2026-12-01T00:00:00Z') }) as AccountState;
+  const every = [
+    account('admin', 'ada'),
+    ...Array.from({ length: 7 }, (_, i) => account('tool', `t${i}`, i % 3 ? 'active' : 'locked')),
+  ].sort(accountOrder);
+  type Page = { items: { kind: string; name: string; state: string }[]; continue?: string };
+  /** Every page of a query, following the cursors: the names, page by page. */
+  const walk = (list: readonly AccountState[], q: ListingQuery, pages = new ListingPages()): string[][] => {
+    const seen: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = JSON.parse(pages.page(list, { ...q, continue: cursor }).toString()) as Page;
+      seen.push(page.items.map((i) => `${i.kind}/${i.name}/${i.state}`));
+      cursor = page.continue;
+    } while (cursor && seen.length < 20);
+    return seen;
+  };
+  // [case, query, the names page by page]
+  const cases: [string, ListingQuery, string[][]][] = [
+    [
+      'everything, 3 a page',
+      { limit: 3 },
+      [
+        ['admin/ada/active', 'tool/t0/locked', 'tool/t1/active'],
+        ['tool/t2/active', 'tool/t3/locked', 'tool/t4/active'],
+        ['tool/t5/active', 'tool/t6/locked'],
+      ],
+    ],
+    ['exactly one page: no cursor', { limit: 8 }, [every.map((s) => `${s.kind}/${s.name}/${s.status}`)]],
+    ['admins only', { kind: 'admin', limit: 3 }, [['admin/ada/active']]],
+    [
+      'locked tools, 2 a page',
+      { kind: 'tool', state: 'locked', limit: 2 },
+      [['tool/t0/locked', 'tool/t3/locked'], ['tool/t6/locked']],
+    ],
+    ['a state nobody is in', { state: 'error', limit: 3 }, [[]]],
+  ];
+  it.each(cases)('%s', (_name, q, want) => {
+    expect(walk(every, q)).toEqual(want);
+  });
+
+  it('sends a kept page exactly as it would render it', () => {
+    const pages = new ListingPages();
+    for (const q of cases.map((c) => c[1])) {
+      expect(pages.page(every, q).toString()).toBe(renderPage(every, q));
+      expect(pages.page(every, q).toString()).toBe(renderPage(every, q));
+    }
+  });
+
+  it('keeps a page per listing: the same array, the same page; a new array, rendered anew', () => {
+    const pages = new ListingPages();
+    const first = pages.page(every, { limit: 3 });
+    expect(pages.page(every, { limit: 3 })).toBe(first);
+    const changed = every.map((s) => (s.name === 'ada' ? account('admin', 'ada', 'revoked') : s));
+    expect(pages.page(changed, { limit: 3 }).toString()).toContain('"state":"revoked"');
+    expect(pages.page(every, { limit: 3 })).toBe(first);
+  });
+
+  it('keeps pages of different queries apart', () => {
+    const pages = new ListingPages();
+    expect(pages.page(every, { limit: 3 })).not.toEqual(pages.page(every, { limit: 2 }));
+    expect(pages.page(every, { kind: 'admin', limit: 3 })).not.toEqual(pages.page(every, { limit: 3 }));
+  });
+
+  it('drops what it kept for a listing past its bound, and still answers right', () => {
+    const one = Buffer.byteLength(renderPage(every, { limit: 3 }));
+    const pages = new ListingPages(one + 1);
+    const first = pages.page(every, { limit: 3 });
+    pages.page(every, { limit: 2 });
+    const again = pages.page(every, { limit: 3 });
+    expect(again).not.toBe(first);
+    expect(again.toString()).toBe(first.toString());
   });
 });

@@ -18,7 +18,8 @@ import { readState, revoke, RevokeError, type StateWriter } from '../reconcile/r
 import { runSync, type SyncDeps } from '../reconcile/sync.ts';
 import { Authorizer } from './access-review.ts';
 import { rememberedIds, type CredentialDeps } from './credential.ts';
-import { accountOrder, type ApiDeps, type AuditEntry } from './app.ts';
+import type { ApiDeps, AuditEntry } from './app.ts';
+import { accountOrder } from './listing.ts';
 import type { ClusterCache } from '../cluster/cache.ts';
 import { HttpError } from './errors.ts';
 import { pemCertificates, readToken, servingName, type ForwardDeps } from './forward.ts';
