@@ -132,13 +132,44 @@ describe("the listing's pages", () => {
     expect(pages.page(every, { kind: 'admin', limit: 3 })).not.toEqual(pages.page(every, { limit: 3 }));
   });
 
-  it('drops what it kept for a listing past its bound, and still answers right', () => {
-    const one = Buffer.byteLength(renderPage(every, { limit: 3 }));
-    const pages = new ListingPages(one + 1);
-    const first = pages.page(every, { limit: 3 });
-    pages.page(every, { limit: 2 });
-    const again = pages.page(every, { limit: 3 });
-    expect(again).not.toBe(first);
-    expect(again.toString()).toBe(first.toString());
+  // [case, bounds as a function of one page's cost, pages asked in order, which asks rendered anew]
+  const cost = (q: ListingQuery): number =>
+    Buffer.byteLength(renderPage(every, q)) +
+    JSON.stringify([q.kind ?? null, q.state ?? null, q.limit, q.continue ?? null]).length +
+    128;
+  const a: ListingQuery = { limit: 3 };
+  const b: ListingQuery = { limit: 2 };
+  const c: ListingQuery = { limit: 3, continue: 'bWFkZS11cA' };
+  const bounds: [string, { maxBytes: number; maxPages: number }, ListingQuery[], boolean[]][] = [
+    [
+      'within both bounds: rendered once each',
+      { maxBytes: 1e6, maxPages: 8 },
+      [a, b, a, b],
+      [true, true, false, false],
+    ],
+    [
+      'past the bytes (bodies, keys, overhead): dropped',
+      { maxBytes: cost(a) + cost(b) - 1, maxPages: 8 },
+      [a, b, a],
+      [true, true, true],
+    ],
+    [
+      'past the pages (made-up cursors): dropped',
+      { maxBytes: 1e6, maxPages: 2 },
+      [a, c, b, a],
+      [true, true, true, true],
+    ],
+  ];
+  it.each(bounds)('%s, and still answers right', (_name, bound, asks, rendered) => {
+    const pages = new ListingPages(bound);
+    const seen: Buffer[] = [];
+    const fresh = asks.map((q) => {
+      const body = pages.page(every, q);
+      expect(body.toString()).toBe(renderPage(every, q));
+      const isNew = !seen.includes(body);
+      seen.push(body);
+      return isNew;
+    });
+    expect(fresh).toEqual(rendered);
   });
 });

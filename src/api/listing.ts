@@ -82,19 +82,28 @@ interface Kept {
   bytes: number;
 }
 
+/** What a kept page costs besides its body and key: the Map entry, the Buffer object. */
+const ENTRY_OVERHEAD = 128;
+
+export interface ListingBounds {
+  maxBytes: number;
+  maxPages: number;
+}
+
 /**
  * Pages of the listing as sent, kept per listing: the array the memory hands out stays the same
  * until a state changes (then it is a new array, and nothing kept for the old one is served). At
  * 10,000 accounts, rendering a page of 500 took ~2.4 ms of the one thread (joining, encoding), each
- * time an admin's tool paged through; a kept page costs its write. Bounded in bytes: past the bound,
- * the pages kept for that listing are dropped and kept again as asked.
+ * time an admin's tool paged through; a kept page costs its write. Bounded in bytes (bodies, keys
+ * and an overhead each) and in pages, whatever cursors a caller makes up: past either bound, the
+ * pages kept for that listing are dropped and kept again as asked.
  */
 export class ListingPages {
   readonly #kept = new WeakMap<readonly AccountState[], Kept>();
-  readonly #maxBytes: number;
+  readonly #bounds: ListingBounds;
 
-  constructor(maxBytes = 8 * 1024 * 1024) {
-    this.#maxBytes = maxBytes;
+  constructor(bounds: ListingBounds = { maxBytes: 8 * 1024 * 1024, maxPages: 1_024 }) {
+    this.#bounds = bounds;
   }
 
   page(every: readonly AccountState[], q: ListingQuery): Buffer {
@@ -104,12 +113,13 @@ export class ListingPages {
     let body = kept.pages.get(key);
     if (body === undefined) {
       body = Buffer.from(renderPage(every, q));
-      if (kept.bytes + body.length > this.#maxBytes) {
+      const cost = body.length + key.length + ENTRY_OVERHEAD;
+      if (kept.bytes + cost > this.#bounds.maxBytes || kept.pages.size >= this.#bounds.maxPages) {
         kept.pages.clear();
         kept.bytes = 0;
       }
       kept.pages.set(key, body);
-      kept.bytes += body.length;
+      kept.bytes += cost;
     }
     return body;
   }

@@ -3,8 +3,9 @@ import { Slices } from './pool.ts';
 
 /**
  * Runs passes of items through one Slices, each item taking `costMs` of a clock of the test's own
- * and a slice `budgetMs`; `between` is what runs after each pass but the last. For each item (and
- * each `between`, as -1 entries' neighbours show), how many turns of the event loop had passed.
+ * and a slice `budgetMs`; with `checkpoint`, one between passes. For each item of each pass, how many
+ * turns of the event loop had passed; with `checkpoint`, between the passes' lists, the turns passed
+ * right after it.
  */
 async function turnsSeen(
   passes: number[],
@@ -32,7 +33,10 @@ async function turnsSeen(
       },
     );
     seen.push(pass);
-    if (p < passes.length - 1 && between === 'checkpoint') await slices.checkpoint();
+    if (p < passes.length - 1 && between === 'checkpoint') {
+      await slices.checkpoint();
+      seen.push([turns]);
+    }
   }
   running = false;
   return seen;
@@ -73,27 +77,15 @@ describe('Slices', () => {
       ],
     ],
     [
+      // The turn comes at the checkpoint itself, before the next pass (which might be empty).
       'a checkpoint between passes gives the turn once the budget is spent',
-      [4, 2],
+      [4, 0],
       1,
       4,
       'checkpoint',
-      [
-        [0, 0, 0, 0],
-        [1, 1],
-      ],
+      [[0, 0, 0, 0], [1], []],
     ],
-    [
-      'a checkpoint within the budget gives none',
-      [2, 2],
-      1,
-      4,
-      'checkpoint',
-      [
-        [0, 0],
-        [0, 0],
-      ],
-    ],
+    ['a checkpoint within the budget gives none', [2, 2], 1, 4, 'checkpoint', [[0, 0], [0], [0, 0]]],
   ];
   it.each(cases)('%s', async (_, passes, cost, budget, between, want) => {
     expect(await turnsSeen(passes, cost, budget, between)).toEqual(want);

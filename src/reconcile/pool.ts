@@ -42,8 +42,9 @@ export class KeyedMutex {
  * credential review, an admin read) waits behind a sync of any size, while each turn given also costs
  * the sync the requests answered in it (up to one per open connection): 16 decisions (~2 ms) cost a
  * no-op resync 29 % under a closed loop of reviews when a review cost ~0.15 ms (bench row
- * credential-reviews, 2026-12-01); with reviews made cheaper, 3 ms costs nothing measurable and
- * answers faster than 5 ms at 1,000 and 10,000 accounts (ADR 27, second amendment).
+ * credential-reviews, 2026-12-01); with reviews made cheaper, 3 ms answered faster than 5 ms at
+ * 1,000 and 10,000 accounts, at a cost to the sync within single runs' noise (ADR 27, second
+ * amendment).
  */
 export const SLICE_MS = 3;
 

@@ -26,6 +26,7 @@ export function expectedLogs(dir: string): string[] {
  * output must not be the only one to see it.
  */
 export function teeToLog(child: ChildProcess, dir: string, name: string): void {
+  if (child.pid === undefined) return; // not started: its 'error' says why, and it prints nothing
   const file = join(dir, `kubeusers-${name}-${child.pid}.log`);
   expectLog(dir, file);
   appendFileSync(file, '');

@@ -154,12 +154,13 @@ export interface CliResult {
 
 /** Runs the real `kubeusers` CLI from source (Node 24 strips the types) as its own process. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const logs = testEnv().dir;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(repo, 'src', 'cli', 'index.ts'), ...args], {
       env: { ...process.env, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    teeToLog(child, testEnv().dir, 'cli');
+    teeToLog(child, logs, 'cli');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

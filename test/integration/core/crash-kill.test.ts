@@ -176,33 +176,42 @@ async function stepsOf(
   return hit;
 }
 
+/** The state letter of a /proc stat file, or undefined when it is gone. */
+function stateOf(statFile: string): string | undefined {
+  try {
+    return readFileSync(statFile, 'utf8').replace(/^.*\) /s, '')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Waits until every thread of `pid` is stopped: from then on, nothing on disk changes under us. */
 async function stopped(pid: number): Promise<void> {
   for (;;) {
-    const tasks = existsSync(`/proc/${pid}/task`) ? readdirSync(`/proc/${pid}/task`) : [];
-    const states = tasks.map(
-      (t) => readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').replace(/^.*\) /s, '')[0],
-    );
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return; // reaped: nothing runs
+    }
+    // A thread gone since the listing (the process exiting) has stopped for good.
+    const states = tasks.map((t) => stateOf(`/proc/${pid}/task/${t}/stat`) ?? 'Z');
     if (states.every((st) => st === 'T' || st === 't' || st === 'Z')) return;
     await new Promise((r) => setImmediate(r));
   }
 }
 
-const gone = (pid: number): boolean => {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'Z';
-  } catch {
-    return true;
-  }
-};
-
 /**
- * Lets the stopped process `pid` run in slices of ~0.1 ms, stopped again after each, until
+ * Lets the stopped `child` run in slices of ~0.1 ms, stopped again after each, until
  * `reached()`, its end, or `slices` run out.
  */
-async function creep(pid: number, reached: () => boolean, slices = 20_000): Promise<void> {
+async function creep(child: ChildProcess, reached: () => boolean, slices = 20_000): Promise<void> {
+  const pid = child.pid!;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; i < slices && !reached() && !gone(pid); i++) {
+  // Ended: reaped (the exit code known), or a zombie not reaped yet.
+  const ended = (): boolean =>
+    child.exitCode !== null || child.signalCode !== null || (stateOf(`/proc/${pid}/stat`) ?? 'Z') === 'Z';
+  for (let i = 0; i < slices && !reached() && !ended(); i++) {
     process.kill(pid, 'SIGCONT');
     // Without a pause the threads would meet the next SIGSTOP before running a single instruction.
     Atomics.wait(pause, 0, 0, 0.1);
@@ -320,6 +329,7 @@ function tailAudit(on: (e: Seen) => void): () => void {
 async function runAndKill(target: StepName | undefined, occurrence: number): Promise<Run> {
   // What earlier kills left: found again now, it is not a hit of this run.
   const before = await snapshot();
+  const logs = testEnv().dir;
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
@@ -327,7 +337,7 @@ async function runAndKill(target: StepName | undefined, occurrence: number): Pro
       { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
-    teeToLog(child, testEnv().dir, 'crash-kill');
+    teeToLog(child, logs, 'crash-kill');
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     let seen = 0;
     let hit: Promise<Set<string>> | undefined;
@@ -341,7 +351,7 @@ async function runAndKill(target: StepName | undefined, occurrence: number): Pro
       }
       const until = CREEP_UNTIL[target];
       hit = stopped(pid)
-        .then(() => until && creep(pid, () => until(before)))
+        .then(() => until && creep(child, () => until(before)))
         .then(snapshot)
         .finally(() => child.kill('SIGKILL'));
     };
