@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { makeClients } from './client.ts';
 import { isNotLeader, isUnreachable, NotLeaderError } from './errors.ts';
-import { leaseDecision, type LeaseDecision, type LeaseSpecJson } from './leader.ts';
+import {
+  leadsAfter,
+  leaseDecision,
+  type LeaseDecision,
+  type LeaseLook,
+  type LeaseSpecJson,
+} from './leader.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { failureReason } from '../reconcile/act.ts';
 
@@ -36,6 +42,35 @@ describe('leaseDecision', () => {
     ],
   ];
   it.each(cases)('%s', (_, spec, force, want) => expect(leaseDecision(spec, NOW, 'me', force)).toEqual(want));
+});
+
+describe('leadsAfter', () => {
+  const DEADLINE = 10_000;
+  const cases: [string, LeaseLook, boolean, number, boolean][] = [
+    ['renewed', { is: 'ours' }, true, 0, true],
+    ['taken while following', { is: 'ours' }, false, Infinity, true],
+    ['another live holder: at once, whatever the deadline', { is: 'held' }, true, 100, false],
+    [
+      'a refused renewal before the deadline: still leading',
+      { is: 'failed', status: 429 },
+      true,
+      2_000,
+      true,
+    ],
+    ['a conflict before the deadline: still leading', { is: 'failed', status: 409 }, true, 9_999, true],
+    [
+      'no answer before the deadline: still leading',
+      { is: 'failed', err: 'ECONNREFUSED' },
+      true,
+      4_000,
+      true,
+    ],
+    ['a refused renewal at the deadline: no longer', { is: 'failed', status: 500 }, true, DEADLINE, false],
+    ['a refused take while following: still following', { is: 'failed', status: 403 }, false, 0, false],
+  ];
+  it.each(cases)('%s', (_name, look, leading, since, expected) => {
+    expect(leadsAfter(look, leading, since, DEADLINE)).toBe(expected);
+  });
 });
 
 describe('the fence', () => {

@@ -60,6 +60,26 @@ export function leaseDecision(
   return { take: false, holder, expiresAt, ...(renewedAt ? { renewedAt } : {}) };
 }
 
+/** What one look at the lease came to: this replica's, a live holder's, or no answer or write. */
+export type LeaseLook = { is: 'ours' } | { is: 'held' } | { is: 'failed'; status?: number; err?: string };
+
+/**
+ * Whether a replica leads after a look at the lease. Another live holder ends it at once (a forced
+ * takeover). A write refused (429 under load, a 500, a 409) or no answer ends it only at the renew
+ * deadline, as client-go's elector does: one refused renewal used to drop the lease in the middle of
+ * an issuance, leaving it for the next leader to finish.
+ */
+export function leadsAfter(
+  look: LeaseLook,
+  leading: boolean,
+  msSinceRenewal: number,
+  deadlineMs: number,
+): boolean {
+  if (look.is === 'ours') return true;
+  if (look.is === 'held') return false;
+  return leading && msSinceRenewal < deadlineMs;
+}
+
 export type Acquired =
   | { ok: true; from?: { holder: string; expiresAt: Date } }
   | { ok: false; holder: string; expiresAt: Date; renewedAt?: Date };
@@ -83,6 +103,8 @@ export class LeaderElector {
   #advertised: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The last look failed: the next good one is told. */
+  #failing = false;
 
   constructor(kc: KubeAccess, s: LeaderSettings, log: Logger, events: LeaderEvents) {
     this.#kc = kc;
@@ -118,17 +140,37 @@ export class LeaderElector {
   async #tick(): Promise<void> {
     if (this.#stopped) return;
     const before = performance.now();
+    let look: LeaseLook;
     try {
-      const mine = await this.#tryAcquireOrRenew();
-      if (mine) this.#renewedAt = before;
-      this.#setLeading(mine);
+      const r = await this.#attempt(false);
+      look = r.ok ? { is: 'ours' } : 'refused' in r ? { is: 'failed', status: r.refused } : { is: 'held' };
     } catch (err) {
-      this.#log.warn({ action: 'lease', err: (err as Error).message }, 'could not reach the lease');
+      look = { is: 'failed', err: (err as Error).message };
     }
-    // A renewal that has not succeeded within the deadline ends leadership, whatever the API says later.
-    if (this.#leading && performance.now() - this.#renewedAt >= this.#s.renewDeadlineMs)
-      this.#setLeading(false);
+    if (look.is === 'ours') this.#renewedAt = before;
+    const sinceRenewal = performance.now() - this.#renewedAt;
+    this.#tell(look, sinceRenewal);
+    this.#setLeading(leadsAfter(look, this.#leading, sinceRenewal, this.#s.renewDeadlineMs));
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), this.#s.retryPeriodMs);
+  }
+
+  /** A failed look is told each time (a few per outage at most); a leader's renewal after them once. */
+  #tell(look: LeaseLook, sinceRenewal: number): void {
+    if (look.is === 'failed') {
+      const why = { action: 'lease', ...(look.status ? { status: look.status } : { err: look.err }) };
+      if (this.#leading) {
+        const deadlineInMs = Math.max(0, Math.round(this.#s.renewDeadlineMs - sinceRenewal));
+        this.#log.warn(
+          { ...why, deadlineInMs },
+          'could not renew the lease: still leading until the renew deadline',
+        );
+      } else this.#log.warn(why, 'could not take the lease');
+      this.#failing = true;
+      return;
+    }
+    if (this.#failing && look.is === 'ours' && this.#leading)
+      this.#log.info({ action: 'lease' }, 'renewed the lease again');
+    this.#failing = false;
   }
 
   #setLeading(leading: boolean): void {
@@ -146,15 +188,17 @@ export class LeaderElector {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.#s.namespace}/leases`;
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
-    return (await this.#attempt(false)).ok;
-  }
-
-  /** One look at the lease, and the write it allows (a compare-and-swap on its resourceVersion). */
-  async #attempt(force: boolean): Promise<Acquired | { ok: false; conflict: true }> {
+  /**
+   * One look at the lease, and the write it allows (a compare-and-swap on its resourceVersion);
+   * `refused` is the status of a write the API server did not take (409: someone wrote it meanwhile).
+   */
+  async #attempt(force: boolean): Promise<Acquired | { ok: false; refused: number }> {
     const now = new Date();
     const got = await this.#raw<LeaseJson>('GET', `${this.#path}/${this.#s.name}`);
-    if (got.status === 404) return (await this.#create(now)) ? { ok: true } : { ok: false, conflict: true };
+    if (got.status === 404) {
+      const created = await this.#create(now);
+      return created === 201 ? { ok: true } : { ok: false, refused: created };
+    }
     if (got.status !== 200) throw new Error(`lease read answered ${got.status}`);
     const spec = got.body.spec ?? {};
     this.#observe(got.body);
@@ -168,7 +212,7 @@ export class LeaderElector {
     };
     // The resourceVersion in the body makes this a compare-and-swap: two candidates cannot both win.
     const put = await this.#raw('PUT', `${this.#path}/${this.#s.name}`, body);
-    if (put.status !== 200) return { ok: false, conflict: true };
+    if (put.status !== 200) return { ok: false, refused: put.status };
     this.#holder = this.#s.identity;
     return { ok: true, ...(decision.from ? { from: decision.from } : {}) };
   }
@@ -181,10 +225,14 @@ export class LeaderElector {
     for (let i = 0; ; i++) {
       const before = performance.now();
       const r = await this.#attempt(opts.force ?? false);
-      if ('conflict' in r) {
+      if ('refused' in r) {
         // Someone else wrote the lease between our read and our write: look again, a few times.
-        if (i < 3) continue;
-        throw new Error('the lease changed under every attempt to take it');
+        if (r.refused === 409 && i < 3) continue;
+        throw new Error(
+          r.refused === 409
+            ? 'the lease changed under every attempt to take it'
+            : `the API server refused to write the lease (HTTP ${r.refused})`,
+        );
       }
       if (!r.ok) return r;
       this.#renewedAt = before;
@@ -229,7 +277,8 @@ export class LeaderElector {
     };
   }
 
-  async #create(now: Date): Promise<boolean> {
+  /** The status of the create: 201 when this replica made the lease. */
+  async #create(now: Date): Promise<number> {
     const created = await this.#raw('POST', this.#path, {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -237,7 +286,7 @@ export class LeaderElector {
       spec: { ...this.#mySpec(now), acquireTime: microTime(now), leaseTransitions: 0 },
     });
     this.#holder = created.status === 201 ? this.#s.identity : undefined;
-    return created.status === 201;
+    return created.status;
   }
 
   /** Stops electing and gives the lease up, so another replica takes over without waiting. */
