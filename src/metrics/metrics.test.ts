@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Metrics } from './metrics.ts';
-import { perAccountText, type PerAccountFamily } from './per-account.ts';
+import { perAccountPieces, perAccountText, type PerAccountFamily } from './per-account.ts';
 import type { AccountState } from '../model/state.ts';
 import { renewalTime } from '../model/renewal.ts';
 
@@ -110,5 +110,59 @@ describe('Metrics: the per-account series', () => {
     expect(asked).toEqual(['a', 'b', 'a']);
     expect(again).toBe(first);
     expect(after.split('\n').slice(2)).toEqual(['x{kind="tool",name="a"} 2', 'x{kind="tool",name="b"} 1']);
+  });
+
+  describe('the page in pieces', () => {
+    const fam = (name: string, skip = ''): PerAccountFamily => ({
+      name,
+      help: `help of ${name}\\n`,
+      value: (st) => (st.name === skip ? undefined : st.epoch),
+    });
+    const states = ['a', 'b', 'c', 'd', 'e'].map((n) => state(n));
+    // The exposition as prom-client lays out its own families: lines joined by one newline, families by two.
+    const whole = (families: PerAccountFamily[]): string =>
+      families
+        .map((f) =>
+          [
+            `# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\')}`,
+            `# TYPE ${f.name} gauge`,
+            ...states
+              .filter((st) => f.value(st) !== undefined)
+              .map((st) => `${f.name}{kind="tool",name="${st.name}"} ${st.epoch}`),
+          ].join('\n'),
+        )
+        .join('\n\n');
+    const cases: [string, PerAccountFamily[], number][] = [
+      ['one family, one piece', [fam('x')], 100],
+      ['one family, a piece per line', [fam('x')], 1],
+      ['three families, pieces across their borders', [fam('x'), fam('y', 'c'), fam('z')], 3],
+      ['no families', [], 2],
+    ];
+    it.each(cases)('%s', (_name, families, per) => {
+      const pieces = [...perAccountPieces(families, states, per)];
+      expect(pieces.join('')).toBe(whole(families));
+      expect(perAccountText(families, states)).toBe(whole(families));
+      for (const p of pieces) expect(p.split('\n').filter(Boolean).length).toBeLessThanOrEqual(per);
+    });
+
+    it('streams what metrics() returns', async () => {
+      const m = new Metrics(policy, clock);
+      m.setStates([
+        state('a'),
+        state('b', {
+          serial: '1',
+          notBefore: new Date('2026-11-01T00:00:00Z'),
+          notAfter: new Date('2026-12-30T00:00:00Z'),
+        }),
+      ]);
+      let streamed = '';
+      for await (const p of m.registry.pieces()) streamed += p;
+      // The process's own series (CPU, heap) move between two scrapes: kubeusers' are compared.
+      const ours = (text: string): string[] =>
+        text.split('\n').filter((l) => l.includes('kubeusers_') && !/kubeusers_(process|nodejs)_/.test(l));
+      expect(ours(streamed)).toEqual(ours(await m.registry.metrics()));
+      expect(streamed.endsWith('\n')).toBe(true);
+      expect(streamed).toContain('kubeusers_certificate_expiration_timestamp_seconds{kind="tool",name="b"}');
+    });
   });
 });

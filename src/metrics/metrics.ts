@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Clock } from '../clock.ts';
 import type { AccountState } from '../model/state.ts';
 import { stateRenewalTime, type RenewalPolicy } from '../model/renewal.ts';
-import { perAccountSeries, perAccountText, type PerAccountFamily } from './per-account.ts';
+import { perAccountPieces, perAccountSeries, perAccountText, type PerAccountFamily } from './per-account.ts';
 
 /** What the metrics read of a sync's result (reconcile's SyncResult has this shape: metrics import nothing of reconcile's). */
 export interface SyncOutcome {
@@ -15,7 +15,7 @@ export interface SyncOutcome {
 }
 
 /** prom-client's registry, with the per-account families appended (per-account.ts). */
-class AccountsRegistry extends Registry {
+export class AccountsRegistry extends Registry {
   readonly #families: () => PerAccountFamily[];
   readonly #states: () => Iterable<AccountState>;
 
@@ -29,6 +29,13 @@ class AccountsRegistry extends Registry {
     return `${await super.metrics()}\n${perAccountText(this.#families(), this.#states())}\n`;
   }
 
+  /** The same text as `metrics()`, in pieces for a response to stream (per-account.ts says why). */
+  async *pieces(): AsyncGenerator<string> {
+    yield `${await super.metrics()}\n`;
+    yield* perAccountPieces(this.#families(), this.#states());
+    yield '\n';
+  }
+
   override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
     const own = perAccountSeries(this.#families(), this.#states());
     return [
@@ -39,7 +46,7 @@ class AccountsRegistry extends Registry {
 }
 
 export class Metrics {
-  readonly registry: Registry = new AccountsRegistry(
+  readonly registry: AccountsRegistry = new AccountsRegistry(
     () => this.#perAccount,
     () => this.#states.values(),
   );
