@@ -141,6 +141,15 @@ async function phases(
   daemon.stderr.on('data', (c: Buffer) => appendFileSync(join(keep, 'daemon.log'), c));
   daemon.stdout.on('data', (c: Buffer) => appendFileSync(join(keep, 'daemon.log'), c));
   const pid = daemon.pid!;
+  // A daemon that dies (a heap limit too low among the flags tried: out of memory) ends the run with
+  // its reason, instead of a wait for a sync that never comes.
+  const exited = new Promise<never>((_, reject) =>
+    daemon.once('exit', (code, signal) =>
+      reject(new Error(`the daemon exited (${code ?? signal}) during the run: ${join(keep, 'daemon.log')}`)),
+    ),
+  );
+  exited.catch(() => undefined);
+  const during = <T>(p: Promise<T>): Promise<T> => Promise.race([p, exited]);
   const phases: Phase[] = [];
   let from = started;
   let ticks = 0;
@@ -174,19 +183,23 @@ async function phases(
     );
   };
   try {
-    await waitUntil('daemon', async () => (await fetch(`http://127.0.0.1:${ports.ops}/readyz`)).ok, {
-      timeoutMs: 120_000,
-    });
-    await waitUntil('first sync', async () => synced(ports.ops), { timeoutMs: 600_000 });
+    await during(
+      waitUntil('daemon', async () => (await fetch(`http://127.0.0.1:${ports.ops}/readyz`)).ok, {
+        timeoutMs: 120_000,
+      }),
+    );
+    await during(waitUntil('first sync', async () => synced(ports.ops), { timeoutMs: 600_000 }));
     mark('start and first sync');
     await new Promise((r) => setTimeout(r, 3_000));
     mark('idle 3 s');
     const before = await syncMetrics(ports.ops);
     const ldap = new DirectoryFixture(env.ldap);
     await ldap.replaceAttribute(ldap.toolDn('b-00001'), 'description', [`touched ${Date.now()}`]);
-    await waitUntil('the sync', async () => (await syncMetrics(ports.ops)).runs > before.runs, {
-      timeoutMs: 300_000,
-    });
+    await during(
+      waitUntil('the sync', async () => (await syncMetrics(ports.ops)).runs > before.runs, {
+        timeoutMs: 300_000,
+      }),
+    );
     mark('no-op sync (one LDAP entry touched)');
     if (!values['no-flood']) {
       const flood = startFlood({
