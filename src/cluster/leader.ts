@@ -80,6 +80,22 @@ export function leadsAfter(
   return leading && msSinceRenewal < deadlineMs;
 }
 
+/**
+ * A one-shot's refused take of the lease: someone else wrote it between our read and our write (409),
+ * looked at again at once; an API server busy (429) or failing (5xx), given a moment. A few times,
+ * then it says why.
+ */
+async function refusedAgain(status: number, attempt: number): Promise<void> {
+  const again = status === 409 || status === 429 || status >= 500;
+  if (!again || attempt >= 3)
+    throw new Error(
+      status === 409
+        ? 'the lease changed under every attempt to take it'
+        : `the API server refused to write the lease (HTTP ${status})`,
+    );
+  if (status !== 409) await new Promise((done) => setTimeout(done, 250 * 2 ** attempt));
+}
+
 export type Acquired =
   | { ok: true; from?: { holder: string; expiresAt: Date } }
   | { ok: false; holder: string; expiresAt: Date; renewedAt?: Date };
@@ -142,35 +158,50 @@ export class LeaderElector {
     const before = performance.now();
     let look: LeaseLook;
     try {
-      const r = await this.#attempt(false);
+      let r = await this.#attempt(false);
+      // Someone wrote the lease between the read and the write: whose it is now is read at once.
+      if ('refused' in r && r.refused === 409) r = await this.#attempt(false);
       look = r.ok ? { is: 'ours' } : 'refused' in r ? { is: 'failed', status: r.refused } : { is: 'held' };
     } catch (err) {
       look = { is: 'failed', err: (err as Error).message };
     }
     if (look.is === 'ours') this.#renewedAt = before;
     const sinceRenewal = performance.now() - this.#renewedAt;
-    this.#tell(look, sinceRenewal);
-    this.#setLeading(leadsAfter(look, this.#leading, sinceRenewal, this.#s.renewDeadlineMs));
+    const leading = leadsAfter(look, this.#leading, sinceRenewal, this.#s.renewDeadlineMs);
+    this.#tell(look, leading, sinceRenewal);
+    this.#setLeading(leading);
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#tick(), this.#s.retryPeriodMs);
   }
 
-  /** A failed look is told each time (a few per outage at most); a leader's renewal after them once. */
-  #tell(look: LeaseLook, sinceRenewal: number): void {
-    if (look.is === 'failed') {
-      const why = { action: 'lease', ...(look.status ? { status: look.status } : { err: look.err }) };
-      if (this.#leading) {
-        const deadlineInMs = Math.max(0, Math.round(this.#s.renewDeadlineMs - sinceRenewal));
-        this.#log.warn(
-          { ...why, deadlineInMs },
-          'could not renew the lease: still leading until the renew deadline',
-        );
-      } else this.#log.warn(why, 'could not take the lease');
-      this.#failing = true;
+  /**
+   * A leader's failed renewal is told each time (at most renew deadline / retry period of them, the
+   * last one saying leadership ends), and its first renewal after them once. A follower's failed
+   * look is told each time too (an outage: every retry period), but a lost race for a free lease
+   * (409) is ordinary.
+   */
+  #tell(look: LeaseLook, leading: boolean, sinceRenewal: number): void {
+    const wasFailing = this.#failing;
+    this.#failing = look.is === 'failed';
+    if (look.is !== 'failed') {
+      if (wasFailing && look.is === 'ours' && this.#leading)
+        this.#log.info({ action: 'lease' }, 'renewed the lease again');
       return;
     }
-    if (this.#failing && look.is === 'ours' && this.#leading)
-      this.#log.info({ action: 'lease' }, 'renewed the lease again');
-    this.#failing = false;
+    const why = { action: 'lease', ...(look.status ? { status: look.status } : { err: look.err }) };
+    if (!this.#leading) {
+      if (look.status === 409) this.#log.debug(why, 'another replica took the lease first');
+      else this.#log.warn(why, 'could not take the lease');
+      return;
+    }
+    if (!leading) {
+      this.#log.warn(why, 'could not renew the lease by the renew deadline: no longer leading');
+      return;
+    }
+    const deadlineInMs = Math.max(0, Math.round(this.#s.renewDeadlineMs - sinceRenewal));
+    this.#log.warn(
+      { ...why, deadlineInMs },
+      'could not renew the lease: still leading until the renew deadline',
+    );
   }
 
   #setLeading(leading: boolean): void {
@@ -226,13 +257,8 @@ export class LeaderElector {
       const before = performance.now();
       const r = await this.#attempt(opts.force ?? false);
       if ('refused' in r) {
-        // Someone else wrote the lease between our read and our write: look again, a few times.
-        if (r.refused === 409 && i < 3) continue;
-        throw new Error(
-          r.refused === 409
-            ? 'the lease changed under every attempt to take it'
-            : `the API server refused to write the lease (HTTP ${r.refused})`,
-        );
+        await refusedAgain(r.refused, i);
+        continue;
       }
       if (!r.ok) return r;
       this.#renewedAt = before;

@@ -72,8 +72,9 @@ describe('kubeusers run', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    const code = await exited;
     daemonOut = out;
+    expect(code).toBe(0);
     expect(out).toContain('"msg":"stopped"');
   });
 });
