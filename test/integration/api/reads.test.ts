@@ -31,7 +31,12 @@ beforeAll(async () => {
   await s.dir.addToAdminGroup('arboss');
   expect((await s.sync()).failures).toEqual([]);
   await s.app.cache.start();
-  await until('the cache synced', () => s.app.cache.synced());
+  // The accounts' Events and revocations are watched apart from the objects (syncs never wait on
+  // them): until they have listed too, a GET of an account is 503 `not-synced`, by design.
+  await until(
+    "the cache and the accounts' history synced",
+    () => s.app.cache.synced() && s.app.cache.history.synced(),
+  );
   api = await startApi(s, { requestsPerMinute: 100_000 }, s.app.cache);
   other = await startApi(s);
   chief = credentialsOf(join(s.adminHomesRoot, 'arboss'), '.admkube');
