@@ -204,8 +204,9 @@ export class Metrics {
   }
 
   /** The states the per-account series are computed from: all of them after a gather… */
-  setStates(states: AccountState[]): void {
-    this.#states = new Map(states.map((s) => [`${s.kind}/${s.name}`, s]));
+  setStates(states: readonly AccountState[] | ReadonlyMap<string, AccountState>): void {
+    // A sync's states by account key (`kind/name`) are copied as they are: at 10,000 no keys made again.
+    this.#states = isMap(states) ? new Map(states) : new Map(states.map((s) => [`${s.kind}/${s.name}`, s]));
   }
 
   /** …then each one as it is saved or forgotten. */
@@ -237,3 +238,5 @@ export class Metrics {
     if (mode === 'sync') this.guardHeld.set(result.guard?.removals ?? 0);
   }
 }
+
+const isMap = <K, V>(x: readonly V[] | ReadonlyMap<K, V>): x is ReadonlyMap<K, V> => x instanceof Map;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Account } from './account.ts';
+import { accountKey, type Account } from './account.ts';
 import type { AccountState } from './state.ts';
 import type { AccountPlan, Step } from './decide.ts';
 import { account, HOUR, NOW, state } from './decide-fixtures.ts';
@@ -60,6 +60,8 @@ describe('waitingAccounts: who ends a one-shot run without working credentials, 
 
   it.each(cases)('%s', (_, p, st, a, want) => {
     const accounts = new Map(a ? [['tool/foo', a]] : []);
-    expect(waitingAccounts([p], st ? [st] : [], accounts, NOW)).toEqual(want);
+    expect(
+      waitingAccounts([p], new Map(st ? [[accountKey(st.kind, st.name), st]] : []), accounts, NOW),
+    ).toEqual(want);
   });
 });

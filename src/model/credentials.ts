@@ -31,17 +31,16 @@ function notOurs(plan: AccountPlan, account: Account | undefined, state: Account
  */
 export function waitingAccounts(
   plans: readonly AccountPlan[],
-  states: readonly AccountState[],
+  states: ReadonlyMap<string, AccountState>,
   accounts: ReadonlyMap<string, Account>,
   now: Date,
   toleranceMs?: number,
 ): Waiting[] {
-  const byKey = new Map(states.map((s) => [accountKey(s.kind, s.name), s]));
   const waiting: Waiting[] = [];
   for (const plan of plans) {
     const key = accountKey(plan.kind, plan.name);
     const account = accounts.get(key);
-    const state = byKey.get(key);
+    const state = states.get(key);
     if (notOurs(plan, account, state)) continue;
     const validity = recordedValidity(state!, now, toleranceMs);
     if (validity.validity === 'valid') continue;

@@ -14,7 +14,7 @@ import type { Random } from './random-type.ts';
 import { LEGACY_PARAMS_NAME } from './pod-identity.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, validityAt } from './validity.ts';
 import { stateRenewalTime, type RenewalPolicy } from './renewal.ts';
-import { observedKey, type ObservedObject } from './observed.ts';
+import { observedKey, type ObservedObject, type OwnObjects } from './observed.ts';
 import { lockedState } from './transitions.ts';
 import {
   desiredObjects,
@@ -67,7 +67,7 @@ export interface AccountInput {
   /** The directory holds an entry of this name that failed validation: leave everything as it is. */
   skipped: boolean;
   state?: AccountState;
-  observed: Map<string, ObservedObject>;
+  observed: OwnObjects;
   /** Reissue even if not due (admin renew, revocation). */
   force?: boolean;
   /** Legacy groups of certificates in the revocation ledger (only while previous-release states remain). */

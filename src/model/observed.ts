@@ -2,6 +2,7 @@
 // a digest of the content kubeusers owns is kept, never the object (ADR 9).
 import { ACCOUNT_LABEL, HASH_ANNOTATION, KIND_LABEL } from './names.ts';
 import { contentDigest, type Content } from './content.ts';
+import { accountKey } from './account.ts';
 
 export interface ObservedObject {
   kind: string;
@@ -41,6 +42,49 @@ export function observe(obj: Listed): ObservedObject {
 
 export const observedKey = (kind: string, namespace: string | undefined, name: string): string =>
   `${kind}/${namespace ?? ''}/${name}`;
+
+/** One account's objects by object key (`observedKey`): what decide reads. */
+export type OwnObjects = ReadonlyMap<string, ObservedObject>;
+
+/** Every account's objects, by account key (`accountKey`). */
+export type ObjectsByAccount = ReadonlyMap<string, OwnObjects>;
+
+export const NO_OBJECTS: OwnObjects = new Map();
+
+/**
+ * An object put into (or, with `present` false, taken out of) its account's part of the index. The
+ * account's map is replaced, never changed in place: a snapshot taken before keeps what it saw.
+ */
+export function indexObject(index: Map<string, OwnObjects>, o: ObservedObject, present: boolean): void {
+  if (!o.account) return;
+  const key = accountKey(o.account.kind, o.account.name);
+  const own = new Map(index.get(key));
+  const k = observedKey(o.kind, o.namespace, o.name);
+  if (present) own.set(k, o);
+  else own.delete(k);
+  if (own.size > 0) index.set(key, own);
+  else index.delete(key);
+}
+
+/** The index of many objects at once (a list, a cache's relist): each account's map built once. */
+export function indexObjects(objects: Iterable<ObservedObject>): Map<string, OwnObjects> {
+  const index = new Map<string, Map<string, ObservedObject>>();
+  for (const o of objects) {
+    if (!o.account) continue;
+    const key = accountKey(o.account.kind, o.account.name);
+    let own = index.get(key);
+    if (!own) index.set(key, (own = new Map<string, ObservedObject>()));
+    own.set(observedKey(o.kind, o.namespace, o.name), o);
+  }
+  return index;
+}
+
+/** Every object of the index, in no particular order. */
+export function allObjects(index: ObjectsByAccount): ObservedObject[] {
+  const out: ObservedObject[] = [];
+  for (const own of index.values()) for (const o of own.values()) out.push(o);
+  return out;
+}
 
 function accountOf(l: Record<string, string>): Pick<ObservedObject, 'account'> {
   const kind = l[KIND_LABEL];

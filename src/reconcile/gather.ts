@@ -5,11 +5,18 @@ import { LEGACY_PARAMS_NAME } from '../model/pod-identity.ts';
 import { ACCOUNT_LABEL, KIND_LABEL, managedSelector, ROLE_LABEL } from '../model/names.ts';
 import type { AccountKind } from '../model/account.ts';
 import { parseState, type AccountState } from '../model/state.ts';
-import { observe, type Listed, type ObservedObject } from '../model/observed.ts';
+import {
+  indexObjects,
+  observe,
+  type Listed,
+  type ObjectsByAccount,
+  type ObservedObject,
+} from '../model/observed.ts';
 
 export interface ClusterSnapshot {
   states: AccountState[];
-  objects: ObservedObject[];
+  /** Each account's objects, as decide reads them (the cache keeps this index; a list builds it). */
+  objects: ObjectsByAccount;
   csrs: { name: string; created?: Date; account?: string }[];
 }
 
@@ -87,22 +94,23 @@ export async function gatherCluster(
     `${selector},${ROLE_LABEL}=state`,
     (cm): AccountState | undefined => parseState(cm as V1ConfigMap),
   );
-  const objects = [
-    ...(await observed(clients, 'Namespace', '/api/v1/namespaces', selector)),
-    ...(await observed(clients, 'ResourceQuota', '/api/v1/resourcequotas', selector)),
-    ...(await observed(clients, 'LimitRange', '/api/v1/limitranges', selector)),
-    ...(await observed(clients, 'RoleBinding', `${rbac}/rolebindings`, selector)),
-    ...(await observed(clients, 'ClusterRoleBinding', `${rbac}/clusterrolebindings`, selector)),
+  const lists = [
+    await observed(clients, 'Namespace', '/api/v1/namespaces', selector),
+    await observed(clients, 'ResourceQuota', '/api/v1/resourcequotas', selector),
+    await observed(clients, 'LimitRange', '/api/v1/limitranges', selector),
+    await observed(clients, 'RoleBinding', `${rbac}/rolebindings`, selector),
+    await observed(clients, 'ClusterRoleBinding', `${rbac}/clusterrolebindings`, selector),
     // The parameters an earlier release kept in tool namespaces, to delete them. kubeusers may read
     // no other ConfigMap outside its own namespace.
-    ...(await observed(
+    await observed(
       clients,
       'ConfigMap',
       '/api/v1/configmaps',
       `${selector},${ROLE_LABEL}=pod-identity`,
       LEGACY_PARAMS_NAME,
-    )),
+    ),
   ];
+  const objects = indexObjects(lists.flat());
   const csrs = await list(
     clients,
     '/apis/certificates.k8s.io/v1/certificatesigningrequests',

@@ -32,7 +32,7 @@ import {
   type Step,
 } from '../model/decide.ts';
 import { readCluster, type ClusterSnapshot, type ClusterView } from './gather.ts';
-import { observedKey, type ObservedObject } from '../model/observed.ts';
+import { NO_OBJECTS, type ObjectsByAccount } from '../model/observed.ts';
 import type { DesiredMemo } from '../model/desired.ts';
 import { KeyedMutex, mapPool, Slices } from './pool.ts';
 import { waitingAccounts, type Waiting } from '../model/credentials.ts';
@@ -178,25 +178,9 @@ export function oneRead(
   };
 }
 
-/** Each account's objects, by object key: one pass, as decide reads them. */
-async function byAccount(
-  objects: ObservedObject[],
-  slices: Slices,
-): Promise<Map<string, Map<string, ObservedObject>>> {
-  const m = new Map<string, Map<string, ObservedObject>>();
-  await slices.each(objects, (o) => {
-    if (!o.account) return;
-    const key = accountKey(o.account.kind, o.account.name);
-    let own = m.get(key);
-    if (!own) m.set(key, (own = new Map<string, ObservedObject>()));
-    own.set(observedKey(o.kind, o.namespace, o.name), o);
-  });
-  return m;
-}
-
 interface Indexed {
   states: Map<string, AccountState>;
-  objects: Map<string, Map<string, ObservedObject>>;
+  objects: ObjectsByAccount;
   accounts: Map<string, Account>;
   skipped: Set<string>;
 }
@@ -234,7 +218,7 @@ async function indexInputs(inputs: Inputs, slices: Slices): Promise<Indexed> {
     .map((s) => accountKey(s.kind, s.name!));
   return {
     states,
-    objects: await byAccount(inputs.cluster.objects, slices),
+    objects: inputs.cluster.objects,
     accounts,
     skipped: new Set(skipped),
   };
@@ -250,7 +234,7 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
     name,
     // Only a full read may say an account is gone (it keeps the removal guard).
     skipped: ix.skipped.has(key) || (!account && (!directoryAnswered || inputs.partial !== undefined)),
-    observed: ix.objects.get(key) ?? new Map<string, ObservedObject>(),
+    observed: ix.objects.get(key) ?? NO_OBJECTS,
     ...(account ? { account } : {}),
     ...(state ? { state } : {}),
     ...(opts.force?.has(key) ? { force: true } : {}),
@@ -258,7 +242,11 @@ function inputFor(key: string, ix: Indexed, inputs: Inputs, opts: SyncOptions): 
   };
 }
 
-async function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): Promise<AccountPlan[]> {
+async function planAll(
+  inputs: Inputs,
+  deps: SyncDeps,
+  opts: SyncOptions,
+): Promise<{ plans: AccountPlan[]; ix: Indexed }> {
   const now = deps.clock.now();
   // One budget for every pass: at 10,000 accounts they ran back to back for up to ~15 ms.
   const slices = new Slices();
@@ -278,7 +266,7 @@ async function planAll(inputs: Inputs, deps: SyncDeps, opts: SyncOptions): Promi
       plan.steps = plan.steps.filter((st) => st.do === 'issue' || st.do === 'adopt-or-issue');
     plans.push(plan);
   });
-  return plans;
+  return { plans, ix };
 }
 
 function applyGuard(
@@ -401,8 +389,8 @@ export async function runSync(deps: SyncDeps, opts: SyncOptions): Promise<SyncRe
 }
 
 /** A sync of some accounts sees only their states: the gauges of all stay as the last full sync set them. */
-function setStateGauges(deps: SyncDeps, inputs: Inputs, opts: SyncOptions): void {
-  if (!opts.only) deps.metrics?.setStates(inputs.cluster.states);
+function setStateGauges(deps: SyncDeps, states: ReadonlyMap<string, AccountState>, opts: SyncOptions): void {
+  if (!opts.only) deps.metrics?.setStates(states);
 }
 
 function newResult(plans: AccountPlan[], inputs: Inputs, guard: GuardTrip | undefined): SyncResult {
@@ -421,8 +409,8 @@ function newResult(plans: AccountPlan[], inputs: Inputs, guard: GuardTrip | unde
 async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> {
   const versionsAtGather = deps.actor.versions();
   const inputs = await gather(deps, opts.mode, opts.only);
-  setStateGauges(deps, inputs, opts);
-  const plans = await planAll(inputs, deps, opts);
+  const { plans, ix } = await planAll(inputs, deps, opts);
+  setStateGauges(deps, ix.states, opts);
   const guard = opts.mode === 'renew' ? undefined : applyGuard(plans, inputs, deps, opts);
   const result = newResult(plans, inputs, guard);
   if (opts.mode !== 'plan') await report(deps, result);
@@ -431,12 +419,8 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
     return result;
   }
   const work = plans.filter((p) => p.steps.length > 0);
-  const accounts = new Map(
-    (inputs.snapshot?.accounts ?? inputs.cluster.states.map(accountFromState)).map((a) => [
-      accountKey(a.kind, a.name),
-      a,
-    ]),
-  );
+  // The directory's accounts, or (without its answer) the ones the states record: as decided.
+  const accounts = ix.accounts;
   const outcomes = await mapPool(work, deps.concurrency, (plan) =>
     deps.mutex.run(accountKey(plan.kind, plan.name), async () => {
       const key = accountKey(plan.kind, plan.name);
@@ -459,7 +443,7 @@ async function syncOnce(deps: SyncDeps, opts: SyncOptions): Promise<SyncResult> 
   reportFailures(deps, work, outcomes, result);
   result.waiting = waitingAccounts(
     plans,
-    inputs.cluster.states,
+    ix.states,
     accounts,
     deps.clock.now(),
     deps.decide.clockSkewToleranceMs,

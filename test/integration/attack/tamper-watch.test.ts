@@ -9,6 +9,7 @@ import { SyncLoop } from '../../../src/reconcile/loop.ts';
 import { restoreForeignChanges } from '../../../src/reconcile/restore.ts';
 import { accountKey } from '../../../src/model/account.ts';
 import { until } from '../../env/wait.ts';
+import { allObjects } from '../../../src/model/observed.ts';
 
 let s: Scenario;
 let loop: SyncLoop;
@@ -124,7 +125,9 @@ describe('tampering seen through the watch', () => {
     // Locking takes the namespace away: the objects in it go with it, none of it someone else's doing.
     await until('the namespace gone from the cache', () =>
       Promise.resolve(
-        !s.app.cache.snapshot({ kind: 'tool', name: 'alpha' }).objects.some((o) => o.kind === 'Namespace'),
+        !allObjects(s.app.cache.snapshot({ kind: 'tool', name: 'alpha' }).objects).some(
+          (o) => o.kind === 'Namespace',
+        ),
       ),
     );
     const after = (await s.app.cacheMetrics.foreign.get()).values.reduce((n, v) => n + v.value, 0);
