@@ -2,13 +2,14 @@
 // asked for by name, so every search names them (the older daemon forgot this for admins).
 import type { ConnectionOptions } from 'node:tls';
 import { Client, escapeFilter, InvalidCredentialsError, type ClientOptions } from 'ldapts';
-import type {
-  AccountKind,
-  ChangedEntry,
-  Directory,
-  DirectorySnapshot,
-  OneRead,
-  Skipped,
+import {
+  KnownAccounts,
+  type AccountKind,
+  type ChangedEntry,
+  type Directory,
+  type DirectorySnapshot,
+  type OneRead,
+  type Skipped,
 } from '../model/account.ts';
 import {
   advanceMark,
@@ -131,16 +132,26 @@ export class LdapDirectory implements Directory {
       const t = await this.#tools(client);
       const admins = await this.#admins(client);
       const a = mapEntries('admin', admins.entries, this.#o.rules);
-      return {
-        accounts: [...t.accounts, ...a.accounts],
+      const snapshot = {
+        accounts: [...t.accounts, ...a.accounts.map((x) => this.#accounts.same(x))],
         skipped: [...t.skipped, ...a.skipped, ...admins.missing],
       };
+      this.#accounts.completed();
+      return snapshot;
     } catch (err) {
+      this.#accounts.abandoned();
       if (err instanceof DirectoryError) throw err;
       throw new DirectoryError(`LDAP read failed: ${describe(err)}`, 'read-failed', { cause: err });
     } finally {
       await client.unbind().catch(() => undefined);
     }
+  }
+
+  /** The last full read's accounts, handed out again where unchanged. */
+  readonly #accounts = new KnownAccounts();
+
+  #known(c: Checked): Checked {
+    return 'ok' in c ? { ok: this.#accounts.same(c.ok) } : c;
   }
 
   #mark: ChangeMark = { stamp: '', dns: new Set() };
@@ -441,7 +452,7 @@ export class LdapDirectory implements Directory {
       paged: { pageSize: this.#o.pageSize },
     });
     for await (const page of pages)
-      for (const entry of page.searchEntries) checked.push(mapTool(entry, this.#o.rules));
+      for (const entry of page.searchEntries) checked.push(this.#known(mapTool(entry, this.#o.rules)));
     return uniqueAccounts('tool', checked);
   }
 

@@ -75,3 +75,39 @@ export interface Directory {
   /** Closes what the looks keep open between calls (the daemon's stop). */
   close?(): Promise<void>;
 }
+
+/** Every field equal (all of them primitives; a field added later is compared without a change here). */
+export function sameAccount(a: Account, b: Account): boolean {
+  const keys = Object.keys(a) as (keyof Account)[];
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/**
+ * The accounts of the last complete directory read, given back when a new read finds one unchanged:
+ * the new copy dies young instead of living through the sync (at 10,000 accounts a resync promoted
+ * every one of them), and the desired objects' memo knows an unchanged account by identity.
+ */
+export class KnownAccounts {
+  #kept = new Map<string, Account>();
+  #seen = new Map<string, Account>();
+
+  /** The kept account if `a` equals it, else `a`; either way what the read in progress saw. */
+  same(a: Account): Account {
+    const key = accountKey(a.kind, a.name);
+    const kept = this.#kept.get(key);
+    const use = kept !== undefined && sameAccount(kept, a) ? kept : a;
+    this.#seen.set(key, use);
+    return use;
+  }
+
+  /** The read completed: the next compares with what it saw. A failed read is never completed. */
+  completed(): void {
+    this.#kept = this.#seen;
+    this.#seen = new Map();
+  }
+
+  /** A read that failed midway: forget what it saw. */
+  abandoned(): void {
+    this.#seen = new Map();
+  }
+}

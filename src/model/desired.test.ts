@@ -116,4 +116,31 @@ describe('DesiredMemo', () => {
     expect(memo.size).toBe(1);
     expect(memo.summaries(account(), state(), s)).not.toBe(first);
   });
+
+  it.each<[string, (a: Account, st: AccountState) => [Account, AccountState], 'kept' | 'fresh']>([
+    ['the very objects of last time', (a, st) => [a, st], 'kept'],
+    ['the same account object, an equal new state', (a, st) => [a, { ...st }], 'kept'],
+    ['an equal new account, the same state object', (a, st) => [{ ...a }, st], 'kept'],
+    [
+      'the same account object, a state of a new epoch',
+      (a, st) => [a, { ...st, epoch: 9, epochId: '9-xyz' }],
+      'fresh',
+    ],
+    [
+      'the same state object, an account with a new home',
+      (a, st) => [{ ...a, home: '/data/x' }, st],
+      'fresh',
+    ],
+  ])('%s: %s', (_name, next, want) => {
+    const memo = new DesiredMemo();
+    const [a, st] = [account(), state()];
+    const first = memo.summaries(a, st, s);
+    const [a2, st2] = next(a, st);
+    const second = memo.summaries(a2, st2, s);
+    expect(second).toEqual(fresh(a2, st2));
+    if (want === 'kept') expect(second).toBe(first);
+    else expect(second).not.toBe(first);
+    // Asked again with the same objects, the answer is the one just given.
+    expect(memo.summaries(a2, st2, s)).toBe(second);
+  });
 });

@@ -67,7 +67,7 @@ export const summarize = (o: Desired): DesiredSummary => ({
  */
 export class DesiredMemo {
   #settings: DesiredSettings | undefined;
-  readonly #entries = new Map<string, { input: string; summaries: readonly DesiredSummary[] }>();
+  readonly #entries = new Map<string, MemoEntry>();
 
   summaries(account: Account, state: AccountState, s: DesiredSettings): readonly DesiredSummary[] {
     if (s !== this.#settings) {
@@ -75,11 +75,17 @@ export class DesiredMemo {
       this.#settings = s;
     }
     const id = `${account.kind}/${account.name}`;
-    const input = memoInput(account, state, s.instance);
     const hit = this.#entries.get(id);
-    if (hit?.input === input) return hit.summaries;
+    // The very objects of last time (the directory hands an unchanged account out again, the cache an
+    // unchanged state; neither is ever changed in place): nothing desiredObjects reads can differ.
+    if (hit?.account === account && hit.state === state) return hit.summaries;
+    const input = memoInput(account, state, s.instance);
+    if (hit?.input === input) {
+      this.#entries.set(id, { ...hit, account, state });
+      return hit.summaries;
+    }
     const summaries = desiredObjects(account, state, s).map(summarize);
-    this.#entries.set(id, { input, summaries });
+    this.#entries.set(id, { account, state, input, summaries });
     return summaries;
   }
 
@@ -91,6 +97,14 @@ export class DesiredMemo {
   get size(): number {
     return this.#entries.size;
   }
+}
+
+interface MemoEntry {
+  /** The objects the summaries were last asked for with (compared by identity first). */
+  account: Account;
+  state: AccountState;
+  input: string;
+  summaries: readonly DesiredSummary[];
 }
 
 /** Everything desiredObjects reads of the account and the state, as one string (JSON: no collisions). */
