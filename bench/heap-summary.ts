@@ -38,6 +38,14 @@ const [eType, eName] = ['type', 'name_or_index'].map((f) => at(meta.edge_fields,
 const nodeTypes = meta.node_types[0];
 const edgeTypes = meta.edge_types[0];
 
+/** A plain object's own property names (its shape), from its edges. */
+function propertyNames(first: number, count: number): string[] {
+  const props: string[] = [];
+  for (let e = first; e < first + count * ef; e += ef)
+    if (edgeTypes[snap.edges[e + eType]!] === 'property') props.push(snap.strings[snap.edges[e + eName]!]!);
+  return props.sort();
+}
+
 const groups = new Map<string, { count: number; bytes: number }>();
 let total = 0;
 let edge = 0;
@@ -48,11 +56,7 @@ for (let i = 0; i < snap.nodes.length; i += nf) {
   const edges = snap.nodes[i + nEdges]!;
   let key = `${type}`;
   if (type === 'object' && name === 'Object') {
-    // A plain object: named by its own property names (its shape).
-    const props: string[] = [];
-    for (let e = edge; e < edge + edges * ef; e += ef)
-      if (edgeTypes[snap.edges[e + eType]!] === 'property') props.push(snap.strings[snap.edges[e + eName]!]!);
-    key = `Object {${props.sort().join(',')}}`;
+    key = `Object {${propertyNames(edge, edges).join(',')}}`;
   } else if (type === 'object' || type === 'closure' || type === 'hidden' || type === 'array') {
     key = `${type} ${name.slice(0, 60)}`;
   }
